@@ -1,0 +1,117 @@
+/**
+ * Node identity (issue 2 item 2; docs/PROTOCOL.md "Node ID").
+ *
+ * Each node has an Ed25519 key pair, created on first start and kept in a file (PKCS#8 PEM,
+ * mode 0600). The node ID is the libp2p peer-ID encoding of the public key:
+ *   base58btc( 0x00 0x24 ‖ 0x08 0x01 0x12 0x20 ‖ publicKey[32] )
+ * i.e. an identity multihash of the protobuf `PublicKey { Type: Ed25519, Data }`. It always
+ * starts with `12D3KooW`. Using this encoding lets the quinn transport (whose binding reports
+ * peers this way) and the @matrixai/quic transport (which derives it from the TLS certificate
+ * key) give a node the same ID.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { base58 } from '@scure/base';
+import { OctopiiError } from './errors.js';
+
+export interface Identity {
+  readonly nodeId: string;
+  /** Raw 32-byte Ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  /** Raw 32-byte Ed25519 private seed. */
+  readonly seed: Uint8Array;
+  readonly privateKey: KeyObject;
+  /** PKCS#8 PEM of the private key. */
+  readonly privateKeyPem: string;
+}
+
+const PEER_ID_PREFIX = Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20);
+
+/** Node ID of a raw 32-byte Ed25519 public key. Throws INVALID_IDENTITY on a wrong length. */
+export function nodeIdFromPublicKey(publicKey: Uint8Array): string {
+  if (publicKey.length !== 32) throw new OctopiiError('INVALID_IDENTITY', `Ed25519 public key must be 32 bytes, got ${publicKey.length}`);
+  const bytes = new Uint8Array(38);
+  bytes.set(PEER_ID_PREFIX);
+  bytes.set(publicKey, 6);
+  return base58.encode(bytes);
+}
+
+/** Raw public key of a node ID. Throws INVALID_IDENTITY when the ID is not an Ed25519 node ID. */
+export function publicKeyFromNodeId(nodeId: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = base58.decode(nodeId);
+  } catch (e) {
+    throw new OctopiiError('INVALID_IDENTITY', `not a node ID: "${nodeId}"`, { cause: e });
+  }
+  if (bytes.length !== 38 || PEER_ID_PREFIX.some((b, i) => bytes[i] !== b)) {
+    throw new OctopiiError('INVALID_IDENTITY', `not an Ed25519 node ID: "${nodeId}"`);
+  }
+  return bytes.slice(6);
+}
+
+export const isNodeId = (s: string): boolean => {
+  try {
+    publicKeyFromNodeId(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Raw public key of an Ed25519 KeyObject (public or private). */
+export function rawPublicKey(key: KeyObject): Uint8Array {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  if (pub.asymmetricKeyType !== 'ed25519') {
+    throw new OctopiiError('INVALID_IDENTITY', `expected an Ed25519 key, got ${pub.asymmetricKeyType}`);
+  }
+  const jwk = pub.export({ format: 'jwk' });
+  return new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
+}
+
+export function identityFromPrivateKey(privateKey: KeyObject): Identity {
+  if (privateKey.asymmetricKeyType !== 'ed25519') {
+    throw new OctopiiError('INVALID_IDENTITY', `identity key must be Ed25519, got ${privateKey.asymmetricKeyType}`);
+  }
+  const jwk = privateKey.export({ format: 'jwk' });
+  const publicKey = new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
+  return {
+    nodeId: nodeIdFromPublicKey(publicKey),
+    publicKey,
+    seed: new Uint8Array(Buffer.from(jwk.d!, 'base64url')),
+    privateKey,
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
+}
+
+/** A fresh identity, not saved anywhere. */
+export function generateIdentity(): Identity {
+  return identityFromPrivateKey(generateKeyPairSync('ed25519').privateKey);
+}
+
+/**
+ * Loads the identity in `file` (PKCS#8 PEM), creating it (and its directory) on first use.
+ * Throws INVALID_IDENTITY if the file exists but is not an Ed25519 private key.
+ */
+export async function loadOrCreateIdentity(file: string): Promise<Identity> {
+  let pem: string | undefined;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (pem !== undefined) {
+    try {
+      return identityFromPrivateKey(createPrivateKey(pem));
+    } catch (e) {
+      throw new OctopiiError('INVALID_IDENTITY', `cannot read identity ${file}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const id = generateIdentity();
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, id.privateKeyPem, { mode: 0o600, flag: 'wx' });
+  await rename(tmp, file);
+  return id;
+}
