@@ -10,7 +10,9 @@ import type { Identity } from '../identity.js';
 import { nodeIdFromPublicKey, rawPublicKey } from '../identity.js';
 import { OctopiiError } from '../errors.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type X509Crypto = Parameters<typeof x509.cryptoProvider.set>[0];
+type X509Key = x509.X509CertificateCreateSelfSignedParams['keys']['privateKey'];
+x509.cryptoProvider.set(webcrypto as unknown as X509Crypto);
 
 export interface NodeCertificate {
   /** PEM certificate. */
@@ -40,7 +42,10 @@ export async function createNodeCertificate(identity: Identity): Promise<NodeCer
     notBefore: new Date(now - 3600_000),
     notAfter: new Date(now + 10 * 365 * 86400_000),
     signingAlgorithm: alg,
-    keys: { privateKey: privateKey as unknown as CryptoKey, publicKey: publicKey as unknown as CryptoKey },
+    // At least one extension: an empty extensions block is invalid DER for webpki (rustls)
+    // peers, e.g. the seed's Rust Octopii (RFC 5280 §4.1: extensions SEQUENCE SIZE (1..MAX)).
+    extensions: [new x509.BasicConstraintsExtension(false, undefined, true)],
+    keys: { privateKey: privateKey as unknown as X509Key, publicKey: publicKey as unknown as X509Key },
   });
   return { certPem: cert.toString('pem'), keyPem: identity.privateKeyPem, der: new Uint8Array(cert.rawData) };
 }

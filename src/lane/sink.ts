@@ -1,0 +1,128 @@
+/**
+ * Lane sinks: memory (capped) or file (temp name → fsync → rename only after the checksum
+ * matched; removed otherwise), or a custom {@link LaneSinkHandle}. A sink is opened only after
+ * the announced size passed the cap, so a rejected transfer allocates and creates nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { OctopiiError, toOctopiiError } from '../errors.js';
+import type { LaneSink, LaneSinkHandle } from './types.js';
+
+/** Default cap of a memory sink: 64 MiB. */
+export const MEMORY_SINK_MAX_BYTES = 64 << 20;
+
+export interface OpenedSink extends LaneSinkHandle {
+  /** What a successful receive hands back. */
+  result(): { path?: string; data?: Uint8Array };
+}
+
+/** The sink's own cap in bytes (memory: default 64 MiB; others: none). */
+export function sinkCap(sink: LaneSink): number {
+  if (sink.maxBytes !== undefined) return sink.maxBytes;
+  return sink.kind === 'memory' ? MEMORY_SINK_MAX_BYTES : Number.MAX_SAFE_INTEGER;
+}
+
+function ioError(e: unknown, what: string): OctopiiError {
+  if (e instanceof OctopiiError) return e;
+  return new OctopiiError('IO_ERROR', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
+function memorySink(size: number): OpenedSink {
+  // Allocated only now, after the size passed the cap; blocks are copied in (they are reused).
+  let buf: Uint8Array | undefined = new Uint8Array(size);
+  let off = 0;
+  let data: Uint8Array | undefined;
+  return {
+    async write(block) {
+      buf!.set(block, off);
+      off += block.byteLength;
+    },
+    async commit() {
+      data = buf;
+      buf = undefined;
+    },
+    async discard() {
+      buf = undefined;
+      data = undefined;
+    },
+    result: () => (data ? { data } : {}),
+  };
+}
+
+async function fileSink(path: string): Promise<OpenedSink> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.part`);
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(tmp, 'wx');
+  } catch (e) {
+    throw ioError(e, `cannot create ${tmp}`);
+  }
+  let position = 0;
+  let committed = false;
+  let closed = false;
+  const close = async () => {
+    if (closed || !fh) return;
+    closed = true;
+    await fh.close().catch(() => undefined);
+  };
+  return {
+    async write(block) {
+      try {
+        let off = 0;
+        while (off < block.byteLength) {
+          const { bytesWritten } = await fh!.write(block, off, block.byteLength - off, position);
+          off += bytesWritten;
+          position += bytesWritten;
+        }
+      } catch (e) {
+        throw ioError(e, `write to ${tmp} failed`);
+      }
+    },
+    async commit() {
+      try {
+        await fh!.sync();
+        await close();
+        await rename(tmp, path);
+        committed = true;
+      } catch (e) {
+        throw ioError(e, `cannot store ${path}`);
+      }
+      // Make the rename durable too (best effort: not every platform can fsync a directory).
+      try {
+        const d = await open(dir, 'r');
+        await d.sync().finally(() => d.close());
+      } catch {
+        // ignore
+      }
+    },
+    async discard() {
+      await close();
+      await rm(tmp, { force: true }).catch(() => undefined);
+      if (committed) await rm(path, { force: true }).catch(() => undefined);
+    },
+    result: () => (committed ? { path } : {}),
+  };
+}
+
+/** Opens `sink` for `size` bytes. Throws IO_ERROR (file cannot be created) or INVALID_ARGUMENT. */
+export async function openSink(sink: LaneSink, size: number): Promise<OpenedSink> {
+  switch (sink?.kind) {
+    case 'memory':
+      return memorySink(size);
+    case 'file':
+      return fileSink(sink.path);
+    case 'custom': {
+      let h: LaneSinkHandle;
+      try {
+        h = await sink.open(size);
+      } catch (e) {
+        throw toOctopiiError(e, 'IO_ERROR');
+      }
+      return { write: (b) => h.write(b), commit: () => h.commit(), discard: () => h.discard(), result: () => ({}) };
+    }
+    default:
+      throw new OctopiiError('INVALID_ARGUMENT', `unknown lane sink ${JSON.stringify((sink as { kind?: unknown })?.kind)}`);
+  }
+}

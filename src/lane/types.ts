@@ -1,0 +1,122 @@
+/**
+ * Public shapes of the Shipping Lane (seed 001: `ChunkSource`, `TransferResult`).
+ */
+import type { OctopiiErrorCode } from '../errors.js';
+import type { LaneStatus } from '../errors.js';
+import type { LaneSpawn } from './host.js';
+
+/** Where the sender's bytes come from (seed 001 `ChunkSource`). */
+export type LaneSource =
+  /** Bytes already in memory; must not be modified while the transfer runs. */
+  | { kind: 'memory'; data: Uint8Array }
+  /** A file, streamed in large reads with a bounded read-ahead (constant memory). */
+  | { kind: 'file'; path: string };
+
+/**
+ * A user-defined destination for received bytes (e.g. a blob store). `open(size)` is called
+ * only after the size passed the cap; `write` calls are sequential, in order; a block is a
+ * SharedArrayBuffer-backed view that is reused once `write` resolves (copy it to keep it);
+ * `commit` runs after the checksum matched; `discard` on any failure (also after `commit`, if
+ * the status byte could not be delivered).
+ */
+export interface LaneSinkHandle {
+  write(block: Uint8Array): Promise<void>;
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/** Where the receiver's bytes go. */
+export type LaneSink =
+  /** Collected in memory; `maxBytes` caps the announced size (default 64 MiB). */
+  | { kind: 'memory'; maxBytes?: number }
+  /**
+   * Streamed to a temporary file next to `path` (`.<name>.<random>.part`), fsync'd, and renamed
+   * to `path` only after the checksum matched; removed otherwise. Cap: `maxBytes` (default none).
+   */
+  | { kind: 'file'; path: string; maxBytes?: number }
+  | { kind: 'custom'; open(size: number): Promise<LaneSinkHandle>; maxBytes?: number };
+
+/** Plain error description carried in results (an OctopiiError's JSON). */
+export interface LaneError {
+  code: OctopiiErrorCode | string;
+  message: string;
+}
+
+/** Outcome of one send (seed 001 `TransferResult`). Never thrown: failures are results. */
+export interface TransferResult {
+  /** The peer this transfer went to (caller-supplied label, e.g. node ID or `host:port`). */
+  peer: string;
+  /** True only if the receiver answered status 0 (stored and verified). */
+  success: boolean;
+  /** Data bytes written to the stream (on failure: as far as it got). */
+  bytesTransferred: number;
+  /** True only if the receiver confirmed the SHA-256 (status 0). */
+  checksumVerified: boolean;
+  /** Wall time of the transfer in ms. */
+  durationMs: number;
+  /** Hex SHA-256 of the data sent, once the whole source was read. */
+  sha256?: string;
+  error?: LaneError;
+}
+
+/** Outcome of one receive. Never thrown: failures are results. */
+export interface ReceiveResult {
+  success: boolean;
+  /** Phase the receive machine ended in. */
+  outcome: 'acknowledged' | 'rejected' | 'failed';
+  /** Size announced by the header (0 if none was read). */
+  bytes: number;
+  /** Hex SHA-256 of the received data ('' if not computed). */
+  sha256: string;
+  /** Final file path (file sink, success only). */
+  path?: string;
+  /** The data (memory sink, success only). */
+  data?: Uint8Array;
+  /** Caller-supplied peer label. */
+  peer?: string;
+  /** Status byte sent to the sender; null if none could be sent. */
+  status: LaneStatus | null;
+  durationMs: number;
+  error?: LaneError;
+}
+
+/** A hook to watch the lane machine's phase (dotted state value, e.g. `sending.streaming.paused`). */
+export type LaneStateListener = (state: string) => void;
+
+export interface SendLaneOptions {
+  /** Label recorded as `TransferResult.peer`. */
+  peer?: string;
+  signal?: AbortSignal;
+  /** Called with the running count of data bytes written (per block, ~1 MiB). */
+  onProgress?: (bytes: number) => void;
+  /**
+   * Inactivity timeout in ms (default 30,000): the transfer fails with TIMEOUT when no data
+   * moves and no status arrives for this long.
+   */
+  timeoutMs?: number;
+  /** Read/hash block size in bytes (default 1 MiB, min 256 KiB for hashing). */
+  blockBytes?: number;
+  /** Blocks in flight (read-ahead and unacknowledged writes), default 4. */
+  maxBlocksInFlight?: number;
+  /** Observe the laneSend machine's phases. */
+  onState?: LaneStateListener;
+  /** Run the laneSend actor as a child of a supervisor (src/lane/host.ts); default: a root actor. */
+  spawn?: LaneSpawn;
+}
+
+export interface ReceiveLaneOptions {
+  peer?: string;
+  signal?: AbortSignal;
+  /** Largest accepted size in bytes; combined (min) with the sink's own cap. */
+  maxBytes?: number;
+  /** Inactivity timeout in ms (default 30,000) → TIMEOUT. */
+  timeoutMs?: number;
+  /** Coalescing block size for sink writes and hashing (default 1 MiB). */
+  blockBytes?: number;
+  /** Blocks in flight to the sink before the pump pauses (default 4). */
+  maxBlocksInFlight?: number;
+  onProgress?: (bytes: number) => void;
+  onState?: LaneStateListener;
+  /** Run the laneReceive actor as a child of a supervisor (src/lane/host.ts); default: a root actor. */
+  spawn?: LaneSpawn;
+}

@@ -1,0 +1,288 @@
+/**
+ * @matrixai/quic transport: the shared Transport contract on 127.0.0.1 and ::1, plus what only
+ * this transport has — `insecure` interop with a foreign QUIC client (ECDSA P-256 self-signed
+ * certificate, ALPN `octopii`, seed 001) and refusal of impostors whose certificate claims a
+ * node ID its key does not prove.
+ */
+import 'reflect-metadata'; // @peculiar/x509 needs it before it loads
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSocket } from 'node:dgram';
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { QUICClient, QUICServer, events as quicEvents } from '@matrixai/quic';
+import type QUICConnection from '@matrixai/quic/QUICConnection.js';
+import { createHmac } from 'node:crypto';
+import { transportContract, echo, readAll, roundTrip, writeAll } from '../transport/contract.js';
+import { MatrixaiTransport } from '../../src/transport/matrixai.js';
+import '../../src/transport/certificate.js'; // sets the @peculiar/x509 crypto provider
+import { generateIdentity, type Identity } from '../../src/identity.js';
+import { parseAddress } from '../../src/transport/address.js';
+import { OctopiiError } from '../../src/errors.js';
+import type { PeerConnection, Transport } from '../../src/transport/types.js';
+
+/** A loopback UDP port nobody listens on: bind, read the port, close. */
+async function deadAddress(): Promise<string> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return `127.0.0.1:${port}`;
+}
+
+transportContract('matrixai', {
+  create: (o) => MatrixaiTransport.create({ identity: generateIdentity(), ...o }),
+  listenAddresses: ['127.0.0.1:0', '[::1]:0'],
+  deadAddress,
+});
+
+const silent = { info() {}, debug() {}, warn() {}, error() {}, getChild() { return silent; } };
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Self-signed ECDSA P-256 certificate (what a foreign QUIC stack would present). */
+async function ecdsaCertificate(): Promise<{ certPem: string; keyPem: string }> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=foreign-quic-stack',
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + 86400_000),
+    signingAlgorithm: alg,
+    keys,
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as never));
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
+  return { certPem: cert.toString('pem'), keyPem };
+}
+
+/** A bare @matrixai/quic client with its own socket, ALPN `octopii`, accepting any server. */
+async function foreignClient(address: string, cert: { certPem: string; keyPem: string }): Promise<QUICClient> {
+  const { host, port } = parseAddress(address);
+  return QUICClient.createQUICClient(
+    {
+      host,
+      port,
+      localHost: '127.0.0.1',
+      crypto: { ops: { randomBytes: async (d: ArrayBuffer) => void webcrypto.getRandomValues(new Uint8Array(d)) } },
+      config: {
+        key: cert.keyPem,
+        cert: cert.certPem,
+        verifyPeer: true,
+        verifyCallback: async () => undefined,
+        applicationProtos: ['octopii'],
+      },
+      logger: silent as never,
+    },
+    { timer: 3000 },
+  );
+}
+
+/** A bare @matrixai/quic server (ECDSA certificate, ALPN `octopii`, no client auth) echoing every stream. */
+async function foreignServer(cert: { certPem: string; keyPem: string }): Promise<{ server: QUICServer; address: string }> {
+  const key = new Uint8Array(32).fill(7).buffer;
+  const sign = async (k: ArrayBuffer, d: ArrayBuffer) => {
+    const mac = createHmac('sha256', Buffer.from(k)).update(Buffer.from(d)).digest();
+    return mac.buffer.slice(mac.byteOffset, mac.byteOffset + mac.byteLength);
+  };
+  const server = new QUICServer({
+    crypto: { key, ops: { sign, verify: async (k, d, sig) => Buffer.from(await sign(k, d)).equals(Buffer.from(sig)) } },
+    config: { key: cert.keyPem, cert: cert.certPem, verifyPeer: false, applicationProtos: ['octopii'] },
+    logger: silent as never,
+  });
+  server.addEventListener(quicEvents.EventQUICServerConnection.name, (evt: Event) => {
+    const conn = (evt as quicEvents.EventQUICServerConnection).detail as QUICConnection;
+    conn.addEventListener(quicEvents.EventQUICConnectionStream.name, (e: Event) => {
+      const st = (e as quicEvents.EventQUICConnectionStream).detail;
+      st.readable.pipeTo(st.writable).catch(() => {});
+    });
+  });
+  await server.start({ host: '127.0.0.1', port: 0 });
+  return { server, address: `127.0.0.1:${server.port}` };
+}
+
+/** An identity whose certificate claims `claimedNodeId` while holding another key. */
+function impostor(claimedNodeId: string): Identity {
+  return { ...generateIdentity(), nodeId: claimedNodeId };
+}
+
+/** Rejects if `p` does not settle within `ms` (turns a hang into a readable failure). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what}: no result in ${ms} ms`)), ms))),
+  ]);
+}
+
+describe('matrixai transport specifics', () => {
+  let transports: Transport[] = [];
+  let clients: QUICClient[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.destroy({ force: true }).catch(() => {})));
+    await Promise.all(transports.map((t) => t.close()));
+    transports = [];
+    clients = [];
+  });
+  const make = async (identity: Identity, o: Partial<Parameters<typeof MatrixaiTransport.create>[0]> = {}) => {
+    const t = await MatrixaiTransport.create({ identity, ...o });
+    transports.push(t);
+    return t;
+  };
+
+  it('an insecure server admits a foreign ECDSA client with remoteNodeId null; a secure one refuses it', async () => {
+    const cert = await ecdsaCertificate();
+
+    const open = await make(generateIdentity(), { insecure: true });
+    const inbound: PeerConnection[] = [];
+    open.onConnection((c) => {
+      inbound.push(c);
+      c.onStream(echo);
+    });
+    const { address } = await open.listen({ address: '127.0.0.1:0' });
+    const foreign = await foreignClient(address, cert);
+    clients.push(foreign);
+    const s = foreign.connection.newStream();
+    const hello = new TextEncoder().encode('hello from another QUIC stack');
+    const [, back] = await Promise.all([
+      writeAll(s.writable as unknown as WritableStream<Uint8Array>, hello),
+      readAll(s.readable as unknown as ReadableStream<Uint8Array>),
+    ]);
+    expect(Buffer.from(back).toString()).toBe('hello from another QUIC stack');
+    expect(inbound).toHaveLength(1);
+    expect(inbound[0]!.remoteNodeId).toBeNull();
+    expect(inbound[0]!.direction).toBe('inbound');
+
+    const strict = await make(generateIdentity());
+    let admitted = 0;
+    let streams = 0;
+    strict.onConnection((c) => {
+      admitted++;
+      c.onStream((x) => {
+        streams++;
+        echo(x);
+      });
+    });
+    const { address: strictAddress } = await strict.listen({ address: '127.0.0.1:0' });
+    let refused: unknown;
+    try {
+      const f = await foreignClient(strictAddress, cert);
+      clients.push(f);
+      // TLS 1.3: the client may finish before the server's verdict; its stream must still fail.
+      const fs = f.connection.newStream();
+      refused = await within(
+        Promise.all([
+          writeAll(fs.writable as unknown as WritableStream<Uint8Array>, Uint8Array.of(1, 2, 3)),
+          readAll(fs.readable as unknown as ReadableStream<Uint8Array>),
+        ]).then(
+          () => undefined,
+          (e: unknown) => e ?? new Error('rejected'),
+        ),
+        5000,
+        'stream on a refused connection',
+      );
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeDefined();
+    await sleep(200);
+    expect(admitted).toBe(0);
+    expect(streams).toBe(0);
+    expect(strict.connections()).toHaveLength(0);
+  });
+
+  it('an insecure client reaches a foreign ECDSA server (remoteNodeId null); a secure client refuses it', async () => {
+    const { server, address } = await foreignServer(await ecdsaCertificate());
+    try {
+      const insecure = await make(generateIdentity(), { insecure: true });
+      const conn = await insecure.dial(address);
+      expect(conn.remoteNodeId).toBeNull();
+      expect(await roundTrip(conn, Uint8Array.of(4, 5, 6))).toEqual(Uint8Array.of(4, 5, 6));
+      // insecure never overrides an explicit expected node ID
+      const other = await make(generateIdentity(), { insecure: true });
+      const e1 = await other.dial(address, { expectedNodeId: generateIdentity().nodeId }).then(() => undefined, (x: unknown) => x);
+      expect((e1 as OctopiiError).code).toBe('PEER_VERIFICATION_FAILED');
+      const strict = await make(generateIdentity());
+      const e2 = await strict.dial(address).then(() => undefined, (x: unknown) => x);
+      expect(e2).toBeInstanceOf(OctopiiError);
+      expect((e2 as OctopiiError).code).toBe('PEER_VERIFICATION_FAILED');
+      expect(strict.connections()).toHaveLength(0);
+    } finally {
+      await Promise.all(transports.map((t) => t.close()));
+      transports = [];
+      await server.stop({ force: true });
+    }
+  });
+
+  it('a client whose certificate claims an allowed node ID without its key is refused before any stream byte', async () => {
+    const allowed = generateIdentity();
+    const server = await make(generateIdentity(), { allowPeers: [allowed.nodeId] });
+    let admitted = 0;
+    let bytes = 0;
+    server.onConnection((c) => {
+      admitted++;
+      c.onStream(async (s) => {
+        const data = await readAll(s.readable);
+        bytes += data.byteLength;
+        await writeAll(s.writable, data);
+      });
+    });
+    const { address } = await server.listen({ address: '127.0.0.1:0' });
+    const fake = await make(impostor(allowed.nodeId));
+    expect(fake.nodeId).toBe(allowed.nodeId); // it claims the ID...
+    let error: unknown;
+    try {
+      const conn = await fake.dial(address, { expectedNodeId: server.nodeId });
+      error = await roundTrip(conn, Uint8Array.of(9, 9, 9)).then(() => undefined, (e: unknown) => e);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(OctopiiError);
+    expect(['PEER_VERIFICATION_FAILED', 'CONNECTION_REFUSED', 'CONNECTION_CLOSED', 'STREAM_ABORTED']).toContain((error as OctopiiError).code);
+    await sleep(200);
+    expect(admitted).toBe(0);
+    expect(bytes).toBe(0);
+    expect(server.connections()).toHaveLength(0);
+    // ...and the real holder of the key is admitted.
+    const real = await make(allowed);
+    const conn = await real.dial(address, { expectedNodeId: server.nodeId });
+    expect(await roundTrip(conn, Uint8Array.of(1))).toEqual(Uint8Array.of(1));
+  });
+
+  it('a server whose certificate claims the expected node ID without its key is refused before any stream byte', async () => {
+    const victim = generateIdentity();
+    const fakeServer = await make(impostor(victim.nodeId));
+    let streams = 0;
+    fakeServer.onConnection((c) => c.onStream(() => streams++));
+    const { address } = await fakeServer.listen({ address: '127.0.0.1:0' });
+    const client = await make(generateIdentity());
+    const e = await client.dial(address, { expectedNodeId: victim.nodeId }).then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(OctopiiError);
+    expect((e as OctopiiError).code).toBe('PEER_VERIFICATION_FAILED');
+    await sleep(200);
+    // The impostor may see the connection for a moment (TLS 1.3: our client sends its Finished
+    // before judging the server's certificate), but never a stream or a byte.
+    expect(streams).toBe(0);
+    expect(client.connections()).toHaveLength(0);
+    expect(fakeServer.connections().every((c) => c.closed)).toBe(true);
+  });
+
+  it('a client bound to 127.0.0.1 dialling ::1 fails typed, without hanging', async () => {
+    const server = await make(generateIdentity());
+    const { address } = await server.listen({ address: '[::1]:0' });
+    const client = await make(generateIdentity());
+    await client.listen({ address: '127.0.0.1:0' });
+    const e = await client.dial(address, { timeoutMs: 1500 }).then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(OctopiiError);
+    expect(['CONNECT_TIMEOUT', 'CONNECTION_REFUSED']).toContain((e as OctopiiError).code);
+  });
+
+  it('a server on 127.0.0.1 dialled at ::1 times out instead of hanging', async () => {
+    const server = await make(generateIdentity());
+    const { address } = await server.listen({ address: '127.0.0.1:0' });
+    const client = await make(generateIdentity());
+    const port = parseAddress(address).port;
+    const e = await client.dial(`[::1]:${port}`, { timeoutMs: 1500 }).then(() => undefined, (x: unknown) => x);
+    expect(e).toBeInstanceOf(OctopiiError);
+    expect(['CONNECT_TIMEOUT', 'CONNECTION_REFUSED']).toContain((e as OctopiiError).code);
+  });
+});
