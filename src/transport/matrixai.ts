@@ -670,13 +670,13 @@ export class MatrixaiTransport implements Transport {
       {
         host,
         port,
+        // SNI must be a DNS name, not an IP (RFC 6066 §3); rustls peers refuse IPs. Identity is
+        // checked in verifyCallback from the certificate key, so the name itself is not trusted.
+        serverName: options.expectedNodeId?.toLowerCase() ?? 'octopii',
         socket,
         crypto: clientCrypto,
         config: {
           ...this.baseConfig(loopback),
-          // SNI must be a DNS name, not an IP (RFC 6066 §3); rustls peers refuse IPs. Identity is
-          // checked in verifyCallback from the certificate key, so the name itself is not trusted.
-          serverName: options.expectedNodeId?.toLowerCase() ?? 'octopii',
           verifyCallback: async (certs: Uint8Array[]) => {
             verdict = judgePeer(certs, {
               expectedNodeId: options.expectedNodeId,

@@ -1,0 +1,465 @@
+/**
+ * Shipping Lane v1 end to end through the node facade (src/node.ts) over real QUIC sockets on
+ * 127.0.0.1 and ::1, real files in os.tmpdir(), on both QUIC transports — the scenarios of
+ * Octopii's own suite (issue 2 item 8). The standard after every failure: the receiver node is
+ * still running, a following good transfer succeeds, and nothing unverified is left on disk.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OctopiiNode } from '../../src/node.js';
+import { generateIdentity } from '../../src/identity.js';
+import { sendLane } from '../../src/lane/index.js';
+import { encodeLaneHeader, LANE_V1_STATUS } from '../../src/wire/laneV1.js';
+import {
+  Inbox,
+  NodePool,
+  corruptingStream,
+  listDir,
+  readToEnd,
+  rm,
+  sha256File,
+  sha256Hex,
+  tempDir,
+  writeAllAndClose,
+  writeRandomFile,
+} from '../helpers/laneFixtures.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const BIN = fileURLToPath(new URL('../../bin/octopii.js', import.meta.url));
+
+describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node facade, real QUIC)', (transport) => {
+  let root: string;
+  let pool: NodePool;
+  let receiver: OctopiiNode; // the long-lived receiver every failure case must leave running
+  let inbox: Inbox;
+  let inDir: string;
+  let sender: OctopiiNode;
+
+  const peerOf = (n: OctopiiNode) => ({ address: n.address, nodeId: n.nodeId });
+  const start = (o: Parameters<NodePool['start']>[0] = {}) => pool.start({ transport, ...o });
+
+  /** A good 64 KiB + 3 transfer from a fresh sender to `to` succeeds and lands verified on disk. */
+  async function expectStillServing(to = receiver, toInbox = inbox, dir = inDir): Promise<void> {
+    const s = await start();
+    const data = randomBytes(64 * KiB + 3);
+    const r = await s.send(peerOf(to), { kind: 'memory', data });
+    expect(r.error).toBeUndefined();
+    expect(r.success).toBe(true);
+    const ev = await toInbox.waitFor((e) => e.peer === s.nodeId && e.ok);
+    expect(ev.file).toBe(join(dir, sha256Hex(data)));
+    expect(await sha256File(ev.file!)).toBe(sha256Hex(data));
+    await pool.stop(s);
+  }
+
+  /** receiveDir holds only verified files named by their SHA-256 (no temp or partial files). */
+  async function expectOnlyVerifiedFiles(dir = inDir): Promise<void> {
+    for (const name of await listDir(dir)) {
+      expect(name).toMatch(/^[0-9a-f]{64}$/);
+      expect(await sha256File(join(dir, name))).toBe(name);
+    }
+  }
+
+  beforeAll(async () => {
+    root = await tempDir(`octopii-lane-${transport}-`);
+    pool = new NodePool(root);
+    inDir = join(root, 'inbox');
+    receiver = await start({ receiveDir: inDir });
+    inbox = new Inbox(receiver);
+    sender = await start();
+  });
+
+  afterAll(async () => {
+    inbox?.close();
+    await pool?.stopAll();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  describe('sizes from a file, SHA-256 of the received file equals the source', () => {
+    const sizes = [0, 1, 2, 7, 63, 127, 255, 511, 65_535, 65_536, 65_537, 3 * 64 * KiB, 1 * MiB, 10 * MiB, 100 * MiB];
+    it.each(sizes)('%i bytes', { timeout: 240_000 }, async (size) => {
+      const src = await writeRandomFile(join(root, `src-${size}`), size);
+      const want = await sha256File(src);
+      const r = await sender.send(peerOf(receiver), { kind: 'file', path: src }, { timeoutMs: 60_000 });
+      expect(r.error).toBeUndefined();
+      expect(r).toMatchObject({ success: true, checksumVerified: true, bytesTransferred: size, sha256: want });
+      const ev = await inbox.waitFor((e) => e.ok && e.sha256 === want);
+      expect(ev).toMatchObject({ ok: true, bytes: size, peer: sender.nodeId, file: join(inDir, want) });
+      expect(await sha256File(ev.file!)).toBe(want);
+      await rm(src);
+      await rm(ev.file!); // keep the disk small; the name is the content hash
+    });
+  });
+
+  it('a memory source lands as a verified file', async () => {
+    const data = randomBytes(300 * KiB + 11);
+    const r = await sender.send(peerOf(receiver), { kind: 'memory', data });
+    expect(r).toMatchObject({ success: true, checksumVerified: true, bytesTransferred: data.byteLength });
+    const ev = await inbox.waitFor((e) => e.ok && e.sha256 === sha256Hex(data));
+    expect(await sha256File(ev.file!)).toBe(sha256Hex(data));
+  });
+
+  it('a node without receiveDir receives into memory (memory sink)', async () => {
+    const memReceiver = await start();
+    const memInbox = new Inbox(memReceiver);
+    const data = randomBytes(2 * MiB + 5);
+    const r = await sender.send(peerOf(memReceiver), { kind: 'memory', data });
+    expect(r.success).toBe(true);
+    const ev = await memInbox.waitFor((e) => e.ok);
+    expect(ev.file).toBeUndefined();
+    expect(ev.bytes).toBe(data.byteLength);
+    expect(Buffer.from(ev.data!).equals(data)).toBe(true);
+    memInbox.close();
+    await pool.stop(memReceiver);
+  });
+
+  it('over IPv6 (::1): 1 MiB + 1 file, hash compared', async () => {
+    const v6Dir = join(root, 'inbox6');
+    const v6 = await start({ listen: '[::1]:0', receiveDir: v6Dir });
+    expect(v6.address).toMatch(/^\[::1\]:\d+$/);
+    const v6Inbox = new Inbox(v6);
+    const s = await start({ listen: '[::1]:0' });
+    const src = await writeRandomFile(join(root, 'src-v6'), MiB + 1);
+    const want = await sha256File(src);
+    const r = await s.send(peerOf(v6), { kind: 'file', path: src });
+    expect(r).toMatchObject({ success: true, checksumVerified: true, sha256: want });
+    const ev = await v6Inbox.waitFor((e) => e.ok);
+    expect(ev.peer).toBe(s.nodeId);
+    expect(await sha256File(ev.file!)).toBe(want);
+    v6Inbox.close();
+    await pool.stop(s);
+    await pool.stop(v6);
+  });
+
+  it('5 transfers one after another share one connection', async () => {
+    const s = await start();
+    const blobs = Array.from({ length: 5 }, (_, i) => randomBytes(100 * KiB + i));
+    for (const data of blobs) {
+      const r = await s.send(peerOf(receiver), { kind: 'memory', data });
+      expect(r.success).toBe(true);
+      await inbox.waitFor((e) => e.ok && e.sha256 === sha256Hex(data));
+    }
+    expect(s.transport.connections()).toHaveLength(1);
+    expect(receiver.transport.connections().filter((c) => c.remoteNodeId === s.nodeId)).toHaveLength(1);
+    const children = Object.keys(s.inspect().children);
+    expect(children.filter((id) => id.startsWith('connection:'))).toHaveLength(1);
+    expect(children.filter((id) => id.startsWith('send#'))).toHaveLength(5);
+    await pool.stop(s);
+  });
+
+  it('10 transfers in parallel on one connection', async () => {
+    const s = await start();
+    const blobs = Array.from({ length: 10 }, (_, i) => randomBytes(256 * KiB + i));
+    const results = await Promise.all(blobs.map((data) => s.send(peerOf(receiver), { kind: 'memory', data })));
+    for (const r of results) expect(r).toMatchObject({ success: true, checksumVerified: true });
+    expect(results.map((r) => r.sha256)).toEqual(blobs.map(sha256Hex));
+    for (const data of blobs) {
+      const ev = await inbox.waitFor((e) => e.ok && e.sha256 === sha256Hex(data));
+      expect(await sha256File(ev.file!)).toBe(sha256Hex(data));
+    }
+    expect(s.transport.connections()).toHaveLength(1);
+    expect(receiver.transport.connections().filter((c) => c.remoteNodeId === s.nodeId)).toHaveLength(1);
+    await pool.stop(s);
+  });
+
+  it('one node to 3 peers in parallel: one result per peer, in order, each verified', async () => {
+    const dirs = [0, 1, 2].map((i) => join(root, `peer${i}`));
+    const peers = await Promise.all(dirs.map((d) => start({ receiveDir: d })));
+    const inboxes = peers.map((p) => new Inbox(p));
+    const src = await writeRandomFile(join(root, 'src-3peers'), 3 * MiB + 17);
+    const want = await sha256File(src);
+    const results = await sender.transferToPeers({ kind: 'file', path: src }, peers.map(peerOf));
+    expect(results.map((r) => r.peer)).toEqual(peers.map((p) => p.address));
+    for (const r of results) expect(r).toMatchObject({ success: true, checksumVerified: true, sha256: want, bytesTransferred: 3 * MiB + 17 });
+    for (const [i, ib] of inboxes.entries()) {
+      const ev = await ib.waitFor((e) => e.ok);
+      expect(ev.file).toBe(join(dirs[i]!, want));
+      expect(await sha256File(ev.file!)).toBe(want);
+      ib.close();
+    }
+    await Promise.all(peers.map((p) => pool.stop(p)));
+  });
+
+  it('10 rapid connect/send/close cycles, a fresh sender node each time, all succeed', async () => {
+    for (let i = 0; i < 10; i++) {
+      const s = await start();
+      const data = randomBytes(16 * KiB + i);
+      const r = await s.send(peerOf(receiver), { kind: 'memory', data });
+      expect(r.error, `cycle ${i}`).toBeUndefined();
+      expect(r.success).toBe(true);
+      await inbox.waitFor((e) => e.ok && e.sha256 === sha256Hex(data));
+      await pool.stop(s);
+    }
+    await expectStillServing();
+  });
+
+  it('10 cycles on one sender that closes its connection after every send', async () => {
+    const s = await start();
+    for (let i = 0; i < 10; i++) {
+      const data = randomBytes(16 * KiB + i);
+      const r = await s.send(peerOf(receiver), { kind: 'memory', data });
+      expect(r.error, `cycle ${i}`).toBeUndefined();
+      await inbox.waitFor((e) => e.ok && e.sha256 === sha256Hex(data));
+      const conn = await s.connect(peerOf(receiver));
+      await conn.close();
+    }
+    await pool.stop(s);
+  });
+
+  it('a missing source file fails with SOURCE_NOT_FOUND and the receiver sees nothing', async () => {
+    const s = await start();
+    const r = await s.send(peerOf(receiver), { kind: 'file', path: join(root, 'no-such-file') });
+    expect(r).toMatchObject({ success: false, checksumVerified: false, bytesTransferred: 0 });
+    expect(r.error?.code).toBe('SOURCE_NOT_FOUND');
+    expect(s.transport.connections()).toHaveLength(0); // checked before any connection or stream
+    const data = randomBytes(1000);
+    expect((await s.send(peerOf(receiver), { kind: 'memory', data })).success).toBe(true);
+    await inbox.waitFor((e) => e.peer === s.nodeId);
+    expect(inbox.from(s.nodeId).map((e) => e.ok)).toEqual([true]);
+    await pool.stop(s);
+    await expectStillServing();
+  });
+
+  it('corrupted data with the true hash (raw stream): status 1, failed event, nothing kept', async () => {
+    const s = await start();
+    const before = await listDir(inDir);
+    const data = randomBytes(200 * KiB);
+    const altered = Buffer.from(data);
+    altered[12_345]! ^= 0x01;
+    const conn = await s.connect(peerOf(receiver));
+    const stream = await conn.openStream();
+    const status = readToEnd(stream);
+    await writeAllAndClose(stream, encodeLaneHeader(data.byteLength), altered, Buffer.from(sha256Hex(data), 'hex'));
+    expect(Array.from(await status)).toEqual([LANE_V1_STATUS.CHECKSUM_FAILED]);
+    const ev = await inbox.waitFor((e) => e.peer === s.nodeId);
+    expect(ev.ok).toBe(false);
+    expect(ev.error?.code).toBe('CHECKSUM_MISMATCH');
+    expect(ev.file).toBeUndefined();
+    expect(await listDir(inDir)).toEqual(before);
+    await pool.stop(s);
+    await expectStillServing();
+    await expectOnlyVerifiedFiles();
+  });
+
+  it('corrupted in transit under sendLane: the sender gets CHECKSUM_MISMATCH, nothing kept', async () => {
+    const s = await start();
+    const before = await listDir(inDir);
+    const src = await writeRandomFile(join(root, 'src-corrupt'), 3 * MiB);
+    const conn = await s.connect(peerOf(receiver));
+    const stream = corruptingStream(await conn.openStream(), [0, 2 * MiB + 1]);
+    const r = await sendLane(stream, { kind: 'file', path: src }, { peer: 'receiver' });
+    expect(r).toMatchObject({ success: false, checksumVerified: false, sha256: await sha256File(src) });
+    expect(r.error?.code).toBe('CHECKSUM_MISMATCH');
+    const ev = await inbox.waitFor((e) => e.peer === s.nodeId);
+    expect(ev).toMatchObject({ ok: false, bytes: 3 * MiB });
+    expect(ev.error?.code).toBe('CHECKSUM_MISMATCH');
+    expect(await listDir(inDir)).toEqual(before);
+    await pool.stop(s);
+    await expectStillServing();
+  });
+
+  it('receiver stopped mid-transfer: the sender fails with an error, no partial file remains', async () => {
+    const dir = join(root, 'vanish');
+    const victim = await start({ receiveDir: dir });
+    const victimInbox = new Inbox(victim);
+    const src = await writeRandomFile(join(root, 'src-vanish'), 64 * MiB);
+    let stopping: Promise<void> | undefined;
+    const r = await sender.send(
+      peerOf(victim),
+      { kind: 'file', path: src },
+      {
+        timeoutMs: 15_000,
+        onProgress: (bytes) => {
+          if (bytes >= 2 * MiB && !stopping) stopping = pool.stop(victim);
+        },
+      },
+    );
+    expect(stopping).toBeDefined();
+    await stopping;
+    expect(r.success).toBe(false);
+    expect(r.checksumVerified).toBe(false);
+    expect(r.error?.code).toEqual(expect.any(String));
+    expect(r.bytesTransferred).toBeLessThan(64 * MiB + 1);
+    expect(victimInbox.events.filter((e) => e.ok)).toEqual([]);
+    expect(await listDir(dir)).toEqual([]);
+    victimInbox.close();
+    await rm(src);
+    // the sender is unharmed too
+    await expectStillServing();
+  });
+
+  it('receiver process killed mid-transfer (SIGKILL): the sender fails with an error, no hang', async () => {
+    const dir = join(root, 'killed');
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--listen', '127.0.0.1:0', '--dir', dir, '--data-dir', join(root, 'killed-data'), '--transport', transport],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      const listening = await firstJsonLine(child);
+      expect(listening.event).toBe('listening');
+      const src = await writeRandomFile(join(root, 'src-killed'), 64 * MiB);
+      let killed = false;
+      const r = await sender.send(
+        { address: listening.address as string, nodeId: listening.nodeId as string },
+        { kind: 'file', path: src },
+        {
+          timeoutMs: 5_000,
+          onProgress: (bytes) => {
+            if (bytes >= 2 * MiB && !killed) killed = child.kill('SIGKILL');
+          },
+        },
+      );
+      expect(killed).toBe(true);
+      expect(r.success).toBe(false);
+      expect(r.error?.code).toEqual(expect.any(String));
+      await rm(src);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    await expectStillServing();
+  });
+
+  it('a wrong node ID in the PeerRef is refused before any lane byte (PEER_VERIFICATION_FAILED)', async () => {
+    const s = await start();
+    const r = await s.send({ address: receiver.address, nodeId: generateIdentity().nodeId }, { kind: 'memory', data: randomBytes(5000) });
+    expect(r).toMatchObject({ success: false, bytesTransferred: 0, checksumVerified: false });
+    expect(r.error?.code).toBe('PEER_VERIFICATION_FAILED');
+    // Same sender, right ID: succeeds; the receiver saw exactly that one transfer from it.
+    expect((await s.send(peerOf(receiver), { kind: 'memory', data: randomBytes(10) })).success).toBe(true);
+    await inbox.waitFor((e) => e.peer === s.nodeId);
+    expect(inbox.from(s.nodeId).map((e) => e.ok)).toEqual([true]);
+    await pool.stop(s);
+  });
+
+  it('a receiver whose allowPeers does not list the sender refuses it; a listed sender gets through', async () => {
+    const allowed = generateIdentity();
+    const dir = join(root, 'allow');
+    const guarded = await start({ receiveDir: dir, allowPeers: [allowed.nodeId] });
+    const guardedInbox = new Inbox(guarded);
+    const stranger = await start();
+    const r = await stranger.send(peerOf(guarded), { kind: 'memory', data: randomBytes(5000) });
+    expect(r).toMatchObject({ success: false, bytesTransferred: 0 });
+    expect(r.error?.code).toMatch(/^(PEER_VERIFICATION_FAILED|CONNECTION_REFUSED|CONNECTION_CLOSED)$/);
+    const friend = await start({ identity: allowed });
+    const data = randomBytes(4321);
+    expect((await friend.send(peerOf(guarded), { kind: 'memory', data })).success).toBe(true);
+    const ev = await guardedInbox.waitFor((e) => e.ok);
+    expect(ev.peer).toBe(allowed.nodeId);
+    expect(guardedInbox.events.map((e) => e.peer)).toEqual([allowed.nodeId]);
+    expect(await listDir(dir)).toEqual([sha256Hex(data)]);
+    guardedInbox.close();
+    await Promise.all([stranger, friend, guarded].map((n) => pool.stop(n)));
+  });
+
+  it('a size header over maxReceiveBytes gets status 2: REMOTE_ERROR, nothing created', async () => {
+    const dir = join(root, 'small');
+    const small = await start({ receiveDir: dir, maxReceiveBytes: 4096 });
+    const smallInbox = new Inbox(small);
+    const s = await start();
+    const r = await s.send(peerOf(small), { kind: 'memory', data: randomBytes(4097) });
+    expect(r).toMatchObject({ success: false, checksumVerified: false });
+    expect(r.error?.code).toBe('REMOTE_ERROR');
+    const ev = await smallInbox.waitFor((e) => !e.ok);
+    expect(ev.error?.code).toBe('SIZE_LIMIT');
+    expect(await listDir(dir)).toEqual([]);
+
+    // A raw header announcing 2^50 bytes: status 2 at once, nothing allocated or created.
+    const stream = await (await s.connect(peerOf(small))).openStream();
+    const status = readToEnd(stream);
+    const w = stream.writable.getWriter();
+    await w.write(encodeLaneHeader(2 ** 50));
+    expect(Array.from(await status)).toEqual([LANE_V1_STATUS.ERROR]);
+    await w.close().catch(() => undefined);
+    const ev2 = await smallInbox.waitFor((e) => !e.ok);
+    expect(ev2).toMatchObject({ ok: false, bytes: 2 ** 50 });
+    expect(await listDir(dir)).toEqual([]);
+
+    // At the cap: accepted.
+    await expectStillServing(small, smallInbox, dir);
+    smallInbox.close();
+    await pool.stop(s);
+    await pool.stop(small);
+  });
+
+  it('inspect() lists the connection and lane children under the supervisor', async () => {
+    const s = await start();
+    let during: ReturnType<OctopiiNode['inspect']> | undefined;
+    const data = randomBytes(4 * MiB);
+    const r = await s.send(peerOf(receiver), { kind: 'memory', data }, { onProgress: () => (during ??= s.inspect()) });
+    expect(r.success).toBe(true);
+    await inbox.waitFor((e) => e.ok && e.sha256 === sha256Hex(data));
+
+    expect(during).toBeDefined();
+    const runningSend = Object.values(during!.children).filter((c) => c.id.startsWith('send#') && c.status === 'running');
+    expect(runningSend).toHaveLength(1);
+
+    const after = s.inspect();
+    expect(after).toMatchObject({ nodeId: s.nodeId, address: s.address, transport, supervisor: 'supervising' });
+    const conns = Object.values(after.children).filter((c) => c.id.startsWith(`connection:${receiver.nodeId}`));
+    expect(conns).toHaveLength(1);
+    expect(conns[0]).toMatchObject({ status: 'running', restart: 'temporary' });
+    const sends = Object.values(after.children).filter((c) => c.id.startsWith('send#'));
+    expect(sends).toHaveLength(1);
+    expect(sends[0]).toMatchObject({ status: 'stopped', lastExit: 'normal' });
+
+    const receives = Object.values(receiver.inspect().children).filter((c) => c.id.startsWith('receive#'));
+    expect(receives.length).toBeGreaterThan(0);
+    expect(receives.every((c) => c.status === 'stopped' || c.status === 'running')).toBe(true);
+    await pool.stop(s);
+  });
+
+  it('after all of the above the receiver still serves and holds only verified files', async () => {
+    await expectStillServing();
+    await expectOnlyVerifiedFiles();
+    expect(receiver.inspect().supervisor).toBe('supervising');
+  });
+});
+
+describe('mixed transports', () => {
+  let root: string;
+  let pool: NodePool;
+  beforeAll(async () => {
+    root = await tempDir('octopii-mixed-');
+    pool = new NodePool(root);
+  });
+  afterAll(async () => {
+    await pool?.stopAll();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['quinn', 'matrixai'],
+    ['matrixai', 'quinn'],
+  ] as const)('a %s node sending to a %s node fails with TRANSPORT_MISMATCH', { timeout: 15_000 }, async (from, to) => {
+    const receiver = await pool.start({ transport: to, receiveDir: join(root, `in-${to}`) });
+    const inbox = new Inbox(receiver);
+    const sender = await pool.start({ transport: from });
+    const r = await sender.send({ address: receiver.address, nodeId: receiver.nodeId }, { kind: 'memory', data: randomBytes(100) });
+    expect(r).toMatchObject({ success: false, bytesTransferred: 0 });
+    expect(r.error?.code).toBe('TRANSPORT_MISMATCH');
+    expect(inbox.events).toEqual([]);
+    // The receiver is fine: a sender on its own transport gets through.
+    const same = await pool.start({ transport: to });
+    expect((await same.send({ address: receiver.address, nodeId: receiver.nodeId }, { kind: 'memory', data: randomBytes(100) })).success).toBe(true);
+    inbox.close();
+  });
+});
+
+/** The first stdout line of a child, parsed as JSON (rejects if the child exits first). */
+function firstJsonLine(child: ChildProcess): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += String(d)));
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => {
+      rl.close();
+      resolve(JSON.parse(line));
+    });
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before printing: ${stderr}`)));
+  });
+}
