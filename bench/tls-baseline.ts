@@ -143,8 +143,7 @@ function fail(e: unknown): void {
 
 /**
  * Runs the node:tls baseline once: two child processes, `bytes` split evenly over
- * `connections` TCP connections (the last takes any remainder is not supported: `bytes` must
- * divide by `connections`). Rejects if a child fails or the run exceeds `timeoutMs`.
+ * `connections` TCP connections (`bytes` must divide by `connections`). Rejects if a child fails or the run exceeds `timeoutMs`.
  */
 export async function runTlsBaseline({
   bytes,

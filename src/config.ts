@@ -16,7 +16,7 @@ export const TransportName = z.enum(['quinn', 'matrixai']);
 export type TransportName = z.infer<typeof TransportName>;
 
 /** Default transport for node-to-node traffic (issue 3 item 3). */
-export const DEFAULT_TRANSPORT: TransportName = 'matrixai';
+export const DEFAULT_TRANSPORT: TransportName = 'quinn';
 
 export const NodeConfigSchema = z.object({
   /** Address to listen on, `HOST:PORT` (port 0 = any free port). */
