@@ -7,8 +7,8 @@
  * the same block is written to the sink; at most `maxBlocksInFlight` blocks wait for the sink
  * (HIGH_WATER pauses reading, LOW_WATER resumes), so memory stays flat whatever the size.
  */
-import { fromCallback, toPromise, type EventObject } from 'xstate';
-import { hostLaneActor } from './host.js';
+import { fromCallback, type EventObject } from 'xstate';
+import { hostLaneActor, startLaneActor } from './host.js';
 import { laneReceiveMachine, type LaneReceiveEvent } from '../../machines/laneReceive.js';
 import { LaneStatus, OctopiiError, toOctopiiError } from '../errors.js';
 import { createSha256, INLINE_HASH_MAX_BYTES, toHex, type Sha256Hasher } from '../hash/index.js';
@@ -18,7 +18,7 @@ import { ByteReader } from './bytes.js';
 import { openSink, sinkCap, type OpenedSink } from './sink.js';
 import { LANE_BLOCK_BYTES, LANE_MAX_BLOCKS_IN_FLIGHT } from './source.js';
 import type { LaneSink, ReceiveLaneOptions, ReceiveResult } from './types.js';
-import { DEFAULT_LANE_TIMEOUT_MS, errorInfo, stateString, Waker, Watchdog } from './util.js';
+import { DEFAULT_LANE_TIMEOUT_MS, errorInfo, Waker, Watchdog } from './util.js';
 
 const CLOSE_GRACE_MS = 2_000;
 
@@ -240,23 +240,7 @@ export async function receiveLane(
     { maxBytes },
     options.spawn,
   );
-  if (options.onState) {
-    const onState = options.onState;
-    let last = '';
-    actor.subscribe({
-      next: (snap) => {
-        const s = stateString(snap.value);
-        if (s !== last) {
-          last = s;
-          onState(s);
-        }
-      },
-      error: () => undefined,
-    });
-  }
-  const done = toPromise(actor);
-  if (!options.spawn) actor.start();
-  actor.send({ type: 'START' });
+  const done = startLaneActor(actor, options);
 
   let result: ReceiveResult;
   try {

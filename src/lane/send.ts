@@ -12,8 +12,8 @@
  * answers status 2 before the data ends, and the sender stops with REMOTE_ERROR instead of
  * pushing the rest.
  */
-import { fromCallback, toPromise, type EventObject } from 'xstate';
-import { hostLaneActor } from './host.js';
+import { fromCallback, type EventObject } from 'xstate';
+import { hostLaneActor, startLaneActor } from './host.js';
 import { laneSendMachine, type LaneSendEvent } from '../../machines/laneSend.js';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import { createSha256, INLINE_HASH_MAX_BYTES, toHex, type Sha256Hasher } from '../hash/index.js';
@@ -22,7 +22,7 @@ import { decodeLaneStatus, encodeLaneHeader } from '../wire/laneV1.js';
 import { ByteReader } from './bytes.js';
 import { LANE_BLOCK_BYTES, LANE_MAX_BLOCKS_IN_FLIGHT, openSource, type OpenedSource } from './source.js';
 import type { LaneSource, SendLaneOptions, TransferResult } from './types.js';
-import { DEFAULT_LANE_TIMEOUT_MS, errorInfo, settleWithin, stateString, Waker, Watchdog } from './util.js';
+import { DEFAULT_LANE_TIMEOUT_MS, errorInfo, settleWithin, Waker, Watchdog } from './util.js';
 
 /** How long a finished sender waits for the receiver to close its side before releasing the stream (ms). */
 const CLOSE_GRACE_MS = 2_000;
@@ -196,23 +196,7 @@ export async function sendLane(
     undefined,
     options.spawn,
   );
-  if (options.onState) {
-    const onState = options.onState;
-    let last = '';
-    actor.subscribe({
-      next: (snap) => {
-        const s = stateString(snap.value);
-        if (s !== last) {
-          last = s;
-          onState(s);
-        }
-      },
-      error: () => undefined,
-    });
-  }
-  const done = toPromise(actor);
-  if (!options.spawn) actor.start();
-  actor.send({ type: 'START' });
+  const done = startLaneActor(actor, options);
 
   let result: TransferResult;
   try {
