@@ -8,20 +8,25 @@
  * Both start a real OctopiiNode on 127.0.0.1 (fresh in-memory identity, data dir under DIR).
  *
  * receive: → {type:'ready', address, nodeId, startRssMiB}
- *          ← {type:'arm', expect}   starts the meter (the RSS now is "idle": node started and
- *                                   the sender connected), replies {type:'armed'}; the meter
- *                                   stops when the `expect`-th transfer has been received.
+ *          ← {type:'arm', expect, warmups}  waits for the sender's `warmups` warm-up transfers,
+ *                                   deletes them, then starts the meter (the RSS now is "idle":
+ *                                   node started, peer connected, hash pool and lane code warm),
+ *                                   replies {type:'armed'}; the meter stops when the
+ *                                   `expect`-th transfer has been received.
  *          → {type:'received', meter, transfers:[{ok, bytes, sha256, diskSha256, error}]}
  *            after stopping the meter it re-reads each stored file and hashes it (outside the
  *            window), then deletes it.
- * send:    ← {type:'connect', peer:{address,nodeId}}  → {type:'connected', startRssMiB}
+ * send:    ← {type:'connect', peer, warmupBytes}  connects, then (if warmupBytes > 0) sends one
+ *                                   warm-up transfer of that many random bytes from memory
+ *                                   → {type:'connected', startRssMiB, warmRssMiB}
  *          ← {type:'send', files}   starts the meter, sends all files in parallel over the one
  *                                   connection (one lane stream each), stops the meter when the
  *                                   last status byte arrived.
  *          → {type:'sent', wallMs, meter, results: TransferResult[]}
  * both:    ← {type:'stop'}  stops the node and exits 0. A lost parent (IPC disconnect) exits 1.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,8 +42,8 @@ export type PeerRole = 'receive' | 'send';
 
 /** Messages from the orchestrator to a peer process. */
 export type ToPeer =
-  | { type: 'arm'; expect: number }
-  | { type: 'connect'; peer: PeerRef }
+  | { type: 'arm'; expect: number; warmups: number }
+  | { type: 'connect'; peer: PeerRef; warmupBytes: number }
   | { type: 'send'; files: string[] }
   | { type: 'stop' };
 
@@ -57,7 +62,7 @@ export type FromPeer =
   | { type: 'ready'; address: string; nodeId: string; startRssMiB: number }
   | { type: 'armed' }
   | { type: 'received'; meter: MeterFigures; transfers: ReceivedTransfer[] }
-  | { type: 'connected'; startRssMiB: number }
+  | { type: 'connected'; startRssMiB: number; warmRssMiB: number }
   | { type: 'sent'; wallMs: number; meter: MeterFigures; results: TransferResult[] }
   | { type: 'error'; message: string };
 
@@ -128,16 +133,34 @@ async function main(): Promise<void> {
   process.on('message', (m: ToPeer) => {
     void (async () => {
       switch (m.type) {
-        case 'arm':
+        case 'arm': {
+          // Let the warm-up transfers land, drop them, then start the window.
+          const deadline = Date.now() + 30_000;
+          while (events.length < m.warmups) {
+            if (Date.now() > deadline) throw new Error(`warm-up: ${events.length} of ${m.warmups} transfers arrived`);
+            await sleep(10);
+          }
+          const warm = events.splice(0);
+          for (const e of warm) if (e.file) await rm(e.file, { force: true });
+          if (warm.some((e) => !e.ok)) throw new Error(`warm-up transfer failed: ${JSON.stringify(warm.find((e) => !e.ok)?.error)}`);
+          await sleep(100);
           expect = m.expect;
           meter = startMeter();
           post({ type: 'armed' });
           break;
-        case 'connect':
+        }
+        case 'connect': {
           peer = m.peer;
           await node.connect(peer, { timeoutMs: 10_000 });
-          post({ type: 'connected', startRssMiB: process.memoryUsage.rss() / MiB });
+          const startRssMiB = process.memoryUsage.rss() / MiB;
+          if (m.warmupBytes > 0) {
+            const r = await node.send(peer, { kind: 'memory', data: randomBytes(m.warmupBytes) });
+            if (!r.success) throw new Error(`warm-up transfer failed: ${r.error?.code} ${r.error?.message}`);
+          }
+          await sleep(100);
+          post({ type: 'connected', startRssMiB, warmRssMiB: process.memoryUsage.rss() / MiB });
           break;
+        }
         case 'send': {
           const target = peer!;
           meter = startMeter();
