@@ -90,6 +90,7 @@ export async function receiveLane(
   let writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   let size = 0;
   let opened: OpenedSink | undefined;
+  let opening: Promise<OpenedSink> | undefined;
   let hasher: Sha256Hasher | undefined;
   let trailer: Uint8Array | undefined;
   let failure: OctopiiError | undefined;
@@ -131,8 +132,12 @@ export async function receiveLane(
     let writeError: unknown;
     let chain: Promise<void> = Promise.resolve();
     try {
-      opened = await openSink(sink, size);
+      opening = openSink(sink, size);
+      opened = await opening;
       const out = opened;
+      // Stopped while the sink was opening (its supervisor stopped the lane actor): the failure
+      // path below discards it too, after waiting for `opening`.
+      if (isStopped()) return void (await out.discard().catch(() => undefined));
       hasher = createSha256({ inline: size <= INLINE_HASH_MAX_BYTES, jobBytes: blockBytes });
       const h = hasher;
       // Blocks are reused: a block returns to the ring once its sink write and its hash job
@@ -245,6 +250,8 @@ export async function receiveLane(
   let result: ReceiveResult;
   try {
     const out = await done;
+    // A lane actor stopped from outside (its supervisor stopping) ends without output.
+    if (!out) throw new OctopiiError('ABORTED', 'lane receive stopped before it finished');
     const success = out.status === 'acknowledged';
     // The machine's record of the cause wins; the watchdog's failure only fills a gap.
     const err = success ? undefined : (out.error ?? failure?.toJSON());
@@ -261,7 +268,8 @@ export async function receiveLane(
     };
   } catch (e) {
     const err = toOctopiiError(e, 'IO_ERROR');
-    await opened?.discard().catch(() => undefined);
+    const sinkNow = opened ?? (await opening?.catch(() => undefined));
+    await sinkNow?.discard().catch(() => undefined);
     result = { success: false, outcome: 'failed', bytes: size, sha256: '', status: null, durationMs: 0, error: err.toJSON() };
   } finally {
     watchdog.stop();

@@ -43,10 +43,10 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
   const peerOf = (n: OctopiiNode) => ({ address: n.address, nodeId: n.nodeId });
   const start = (o: Parameters<NodePool['start']>[0] = {}) => pool.start({ transport, ...o });
 
-  /** A good 64 KiB + 3 transfer from a fresh sender to `to` succeeds and lands verified on disk. */
-  async function expectStillServing(to = receiver, toInbox = inbox, dir = inDir): Promise<void> {
+  /** A good transfer (`size` bytes) from a fresh sender to `to` succeeds and lands verified on disk. */
+  async function expectStillServing(to = receiver, toInbox = inbox, dir = inDir, size = 64 * KiB + 3): Promise<void> {
     const s = await start();
-    const data = randomBytes(64 * KiB + 3);
+    const data = randomBytes(size);
     const r = await s.send(peerOf(to), { kind: 'memory', data });
     expect(r.error).toBeUndefined();
     expect(r.success).toBe(true);
@@ -262,34 +262,36 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     await expectStillServing();
   });
 
-  it('receiver stopped mid-transfer: the sender fails with an error, no partial file remains', async () => {
-    const dir = join(root, 'vanish');
-    const victim = await start({ receiveDir: dir });
-    const victimInbox = new Inbox(victim);
-    const src = await writeRandomFile(join(root, 'src-vanish'), 64 * MiB);
-    let stopping: Promise<void> | undefined;
-    const r = await sender.send(
-      peerOf(victim),
-      { kind: 'file', path: src },
-      {
-        timeoutMs: 15_000,
-        onProgress: (bytes) => {
-          if (bytes >= 2 * MiB && !stopping) stopping = pool.stop(victim);
+  it('receiver stopped mid-transfer (3 times): the sender fails with an error, no partial file remains', async () => {
+    const src = await writeRandomFile(join(root, 'src-vanish'), 32 * MiB);
+    for (let round = 0; round < 3; round++) {
+      const dir = join(root, `vanish${round}`);
+      const victim = await start({ receiveDir: dir });
+      const victimInbox = new Inbox(victim);
+      let stopping: Promise<void> | undefined;
+      const r = await sender.send(
+        peerOf(victim),
+        { kind: 'file', path: src },
+        {
+          timeoutMs: 15_000,
+          onProgress: (bytes) => {
+            if (bytes >= 2 * MiB && !stopping) stopping = pool.stop(victim);
+          },
         },
-      },
-    );
-    expect(stopping).toBeDefined();
-    await stopping;
-    expect(r.success).toBe(false);
-    expect(r.checksumVerified).toBe(false);
-    expect(r.error?.code).toEqual(expect.any(String));
-    expect(r.bytesTransferred).toBeLessThan(64 * MiB + 1);
-    expect(victimInbox.events.filter((e) => e.ok)).toEqual([]);
-    expect(await listDir(dir)).toEqual([]);
-    victimInbox.close();
+      );
+      expect(stopping, `round ${round}`).toBeDefined();
+      await stopping; // a graceful stop: it returns only after the receive is cleaned up
+      expect(r.success).toBe(false);
+      expect(r.checksumVerified).toBe(false);
+      // A graceful stop closes the connection: the sender hears of it, it does not time out.
+      expect(r.error?.code, JSON.stringify(r.error)).toMatch(/^(CONNECTION_CLOSED|STREAM_ABORTED|REMOTE_ERROR)$/);
+      expect(victimInbox.events.filter((e) => e.ok)).toEqual([]);
+      expect(await listDir(dir), `round ${round}`).toEqual([]);
+      victimInbox.close();
+    }
     await rm(src);
-    // the sender is unharmed too
-    await expectStillServing();
+    // the sender is unharmed
+    expect((await sender.send(peerOf(receiver), { kind: 'memory', data: randomBytes(777) })).success).toBe(true);
   });
 
   it('receiver process killed mid-transfer (SIGKILL): the sender fails with an error, no hang', async () => {
@@ -316,7 +318,8 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
       );
       expect(killed).toBe(true);
       expect(r.success).toBe(false);
-      expect(r.error?.code).toEqual(expect.any(String));
+      // A killed peer sends no close: the lane's inactivity timeout (5 s here) bounds the wait.
+      expect(r.error?.code, JSON.stringify(r.error)).toMatch(/^(TIMEOUT|CONNECTION_CLOSED|STREAM_ABORTED)$/);
       await rm(src);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -343,8 +346,11 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     const guardedInbox = new Inbox(guarded);
     const stranger = await start();
     const r = await stranger.send(peerOf(guarded), { kind: 'memory', data: randomBytes(5000) });
-    expect(r).toMatchObject({ success: false, bytesTransferred: 0 });
-    expect(r.error?.code).toMatch(/^(PEER_VERIFICATION_FAILED|CONNECTION_REFUSED|CONNECTION_CLOSED)$/);
+    expect(r).toMatchObject({ success: false, checksumVerified: false });
+    // quinn learns of the refusal in the handshake; a matrixai client sees its connect and first
+    // writes succeed until the server's close arrives (@matrixai/quic, issue 2 "Known facts").
+    // Either way no lane byte reaches the receiver (no event below).
+    expect(r.error?.code, JSON.stringify(r.error)).toMatch(/^(PEER_VERIFICATION_FAILED|CONNECTION_REFUSED|CONNECTION_CLOSED)$/);
     const friend = await start({ identity: allowed });
     const data = randomBytes(4321);
     expect((await friend.send(peerOf(guarded), { kind: 'memory', data })).success).toBe(true);
@@ -380,7 +386,7 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     expect(await listDir(dir)).toEqual([]);
 
     // At the cap: accepted.
-    await expectStillServing(small, smallInbox, dir);
+    await expectStillServing(small, smallInbox, dir, 4096);
     smallInbox.close();
     await pool.stop(s);
     await pool.stop(small);
