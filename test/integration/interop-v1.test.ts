@@ -190,7 +190,7 @@ describe('lane-v1-peer (the independent Rust implementation) against itself', ()
       for (const size of [0, 65_537]) {
         const src = await makeFile(size);
         const send = peer('send', src.path, '--to', server.address);
-        expect(await exitOf(send)).toBe(0);
+        expect(await exitOf(send), `lane-v1-peer send failed: ${send.stderr()}`).toBe(0);
         expect(send.events).toContainEqual({ event: 'sent', bytes: size, status: 0 });
         const got = await server.proc.waitFor((e) => e.event === 'received' && e.bytes === size, `received ${size}`);
         expect(got).toMatchObject({ status: 0, sha256: src.sha256 });

@@ -314,7 +314,9 @@ async fn send(path: PathBuf, to: SocketAddr) -> Result<u8, BoxError> {
         sent += n as u64;
     }
     tx.write_all(&digest).await?;
-    tx.finish().await?;
+    // A receiver may stop reading (STOP_SENDING) as soon as it has the trailer, which makes
+    // finish() fail although every byte arrived: the status byte is the verdict, not finish().
+    let _ = tx.finish().await;
     let mut status = [0u8; 1];
     rx.read_exact(&mut status).await?;
     emit(format!("{{\"event\":\"sent\",\"bytes\":{},\"status\":{}}}", size, status[0]));
