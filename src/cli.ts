@@ -54,8 +54,9 @@ export function buildProgram(): Command {
     .option('--identity <file>', 'identity file (default <data-dir>/identity.pem)')
     .option('--data-dir <dir>', 'node data directory')
     .option('--allow-peer <id>', 'admit only this node ID (repeatable)', collect, [])
-    .option('--insecure', 'also admit peers without a verifiable identity (seed v1 interop)', false)
+    .option('--insecure', 'also admit peers without a verifiable identity (seed v1 interop)')
     .option('--max-bytes <n>', 'largest accepted transfer in bytes', (v) => Number(v))
+    .option('--config <file>', 'JSON config file (src/config.ts schema); flags and OCTOPII_* env vars override it')
     .addOption(transportOption())
     .action(async (opts) => {
       const cfg = loadConfig({
@@ -67,7 +68,7 @@ export function buildProgram(): Command {
         receiveDir: resolve(opts.dir),
         maxReceiveBytes: opts.maxBytes,
         transport: opts.transport,
-      });
+      }, { file: opts.config });
       const node = await OctopiiNode.start(cfg);
       node.onReceived((r) => {
         if (r.ok) out({ event: 'received', file: r.file, bytes: r.bytes, sha256: r.sha256, peer: r.peer });
@@ -88,11 +89,12 @@ export function buildProgram(): Command {
     .argument('<file>', 'file to send')
     .requiredOption('--to <host:port>', 'receiver address (repeatable: ships to all in parallel)', collect, [])
     .option('--peer-id <id>', 'refuse the receiver unless it proves this node ID (repeatable, in --to order)', collect, [])
-    .option('--insecure', 'accept a receiver without a verifiable identity (seed v1 interop)', false)
+    .option('--insecure', 'accept a receiver without a verifiable identity (seed v1 interop)')
     .option('--json', 'print the TransferResult as JSON (an array when several --to are given)', false)
     .option('--identity <file>', 'identity file (default <data-dir>/identity.pem)')
     .option('--data-dir <dir>', 'node data directory')
     .option('--timeout <ms>', 'give up after this many ms', (v) => Number(v))
+    .option('--config <file>', 'JSON config file (src/config.ts schema); flags and OCTOPII_* env vars override it')
     .addOption(transportOption())
     .action(async (file: string, opts) => {
       const to: string[] = opts.to;
@@ -110,7 +112,7 @@ export function buildProgram(): Command {
         identityFile: opts.identity,
         insecure: opts.insecure,
         transport: opts.transport,
-      });
+      }, { file: opts.config });
       const path = resolve(file);
       const size = await stat(path).then(
         (s) => s.size,
