@@ -16,7 +16,7 @@ import { fromCallback, type EventObject } from 'xstate';
 import { hostLaneActor, startLaneActor } from './host.js';
 import { laneSendMachine, type LaneSendEvent } from '../../machines/laneSend.js';
 import { OctopiiError, toOctopiiError } from '../errors.js';
-import { createSha256, INLINE_HASH_MAX_BYTES, toHex, type Sha256Hasher } from '../hash/index.js';
+import { createSha256, HASH_MAX_IN_FLIGHT, INLINE_HASH_MAX_BYTES, toHex, type Sha256Hasher } from '../hash/index.js';
 import type { DuplexStream } from '../transport/types.js';
 import { decodeLaneStatus, encodeLaneHeader } from '../wire/laneV1.js';
 import { ByteReader } from './bytes.js';
@@ -124,18 +124,31 @@ export async function sendLane(
 
       let inFlight = 0;
       let writeError: unknown;
-      for await (const block of src.blocks(blockBytes, maxInFlight)) {
-        if (stopped) return;
-        if (earlyStatus !== undefined) break;
-        await hasher.update(block);
+      // Blocks come from a ring of reused buffers (no allocation per block); one goes back once
+      // both its hash job and its stream write are done. Held at once: the writes in flight,
+      // the hash jobs in flight and the one in hand.
+      for await (const lease of src.leasedBlocks(blockBytes, maxInFlight, maxInFlight + HASH_MAX_IN_FLIGHT + 1)) {
+        if (stopped || earlyStatus !== undefined) {
+          lease.release();
+          if (stopped) return;
+          break;
+        }
+        const block = lease.data;
+        let refs = 2;
+        const done = () => {
+          if (--refs === 0) lease.release();
+        };
+        await hasher.update(block, { onHashed: done });
         inFlight++;
         w.write(block).then(
           () => {
             inFlight--;
+            done();
             watchdog.touch();
             waker.wake();
           },
           (e) => {
+            // Not released: a native write may still read the block; the ring dies with the transfer.
             writeError ??= e;
             waker.wake();
           },

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   destroyHashPool,
   encodeLaneHeader,
+  openSource,
   receiveLane,
   sendLane,
   transferToPeers,
@@ -108,6 +109,34 @@ describe('sizes', () => {
     ]);
     expect(sent.success).toBe(true);
     expect(sha(got.data!)).toBe(sha(data));
+  });
+});
+
+describe('file source blocks', () => {
+  it('leased blocks are the file in order, from a bounded ring of reused SharedArrayBuffers', async () => {
+    const d = await freshDir('leased');
+    const data = randomBytes(10 * 64 * KiB + 5);
+    const path = join(d, 'src.bin');
+    await writeFile(path, data);
+    const src = await openSource({ kind: 'file', path });
+    try {
+      const buffers = new Set<ArrayBufferLike>();
+      const parts: Uint8Array[] = [];
+      const held: { release(): void }[] = [];
+      for await (const lease of src.leasedBlocks(64 * KiB, 2, 1)) {
+        expect(lease.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+        buffers.add(lease.data.buffer);
+        parts.push(lease.data.slice()); // copy before the block is reused
+        held.push(lease);
+        if (held.length > 1) held.shift()!.release(); // hold at most one block, like a slow consumer
+      }
+      held.forEach((l) => l.release());
+      expect(Buffer.concat(parts).equals(data)).toBe(true);
+      expect(parts.map((p) => p.byteLength)).toEqual([...Array(10).fill(64 * KiB), 5]);
+      expect(buffers.size).toBeLessThanOrEqual(3); // readAhead + maxHeld
+    } finally {
+      await src.close();
+    }
   });
 });
 
