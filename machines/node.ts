@@ -96,6 +96,11 @@ export interface SupervisorInput {
   backoff?: Partial<BackoffConfig>;
   /** Children spawned at start, in order. */
   children?: ChildSpec[];
+  /**
+   * Stopped children kept for inspection (default 100); older ones are forgotten, so a node
+   * that runs a transfer actor per transfer does not grow without bound.
+   */
+  keepStopped?: number;
 }
 
 export interface SupervisorContext {
@@ -108,6 +113,7 @@ export interface SupervisorContext {
   /** Restarts of all children within the last `periodMs`. */
   recentRestarts: number;
   escalation: EscalationInfo | null;
+  keepStopped: number;
 }
 
 export type SupervisorEvent =
@@ -228,6 +234,19 @@ export const supervisorMachine = setup({
         };
       },
     }),
+    /** Forgets the oldest stopped children beyond `keepStopped` (spawn order). */
+    pruneStopped: assign(({ context }) => {
+      const stopped = Object.values(context.children).filter((c) => c.status === 'stopped');
+      const excess = stopped.length - context.keepStopped;
+      if (excess <= 0) return {};
+      const children = { ...context.children };
+      const specs = { ...context.specs };
+      for (const c of stopped.slice(0, excess)) {
+        delete children[c.id];
+        delete specs[c.id];
+      }
+      return { children, specs };
+    }),
     /** Counts the restart and schedules it after the child's backoff delay. */
     scheduleRestart: enqueueActions(({ context, event, enqueue }) => {
       const id = (event as ExitEvent).actorId;
@@ -322,6 +341,7 @@ export const supervisorMachine = setup({
       specs,
       recentRestarts: 0,
       escalation: null,
+      keepStopped: input?.keepStopped ?? 100,
     };
   },
   initial: 'supervising',
@@ -333,17 +353,17 @@ export const supervisorMachine = setup({
       entry: 'spawnInitialChildren',
       on: {
         SPAWN: { guard: 'isNewOrStoppedChild', actions: 'spawnNewChild' },
-        STOP_CHILD: { guard: 'isKnownChild', actions: 'stopOneChild' },
+        STOP_CHILD: { guard: 'isKnownChild', actions: ['stopOneChild', 'pruneStopped'] },
         // A child ended: by crash (error) or by completing. Decide, in order:
         'xstate.error.actor.*': [
           { guard: not('isRunningChild') }, // stopped on purpose, or unknown: ignore
-          { guard: not('wantsRestart'), actions: 'recordExit' },
+          { guard: not('wantsRestart'), actions: ['recordExit', 'pruneStopped'] },
           { guard: 'restartIntensityExceeded', target: 'escalated', actions: ['recordExit', 'recordEscalation'] },
           { actions: ['recordExit', 'scheduleRestart'] },
         ],
         'xstate.done.actor.*': [
           { guard: not('isRunningChild') },
-          { guard: not('wantsRestart'), actions: 'recordExit' },
+          { guard: not('wantsRestart'), actions: ['recordExit', 'pruneStopped'] },
           { guard: 'restartIntensityExceeded', target: 'escalated', actions: ['recordExit', 'recordEscalation'] },
           { actions: ['recordExit', 'scheduleRestart'] },
         ],

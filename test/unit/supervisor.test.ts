@@ -272,4 +272,23 @@ describe('node supervisor', () => {
     expect(snap.value).toBe('escalated');
     expect(snap.output).toMatchObject({ status: 'failed', error: { code: 'ESCALATED', childId: 'inner', restarts: 1 } });
   });
+
+  it('forgets the oldest stopped children beyond keepStopped, so per-transfer actors do not pile up', async () => {
+    const clock = new SimulatedClock();
+    const sup = startSupervisor(clock, { keepStopped: 2 });
+    const running = longRunningChild();
+    sup.send({ type: 'SPAWN', id: 'long', logic: running.logic });
+    for (let i = 0; i < 5; i++) {
+      const child = controlledChild(clock);
+      sup.send({ type: 'SPAWN', id: `t${i}`, logic: child.logic, restart: 'temporary' });
+      child.instances[0]!.finish({ status: 'acknowledged' });
+      await flush();
+    }
+    const { children, specs } = sup.getSnapshot().context;
+    expect(Object.keys(children)).toEqual(['long', 't3', 't4']);
+    expect(Object.keys(specs)).toEqual(['long', 't3', 't4']);
+    expect(children.long!.status).toBe('running');
+    expect(children.t4!.status).toBe('stopped');
+    sup.send({ type: 'STOP' });
+  });
 });
