@@ -16,7 +16,7 @@ import type { DuplexStream } from '../transport/types.js';
 import { decodeLaneHeader, LANE_V1_HEADER_BYTES, LANE_V1_TRAILER_BYTES } from '../wire/laneV1.js';
 import { ByteReader } from './bytes.js';
 import { openSink, sinkCap, type OpenedSink } from './sink.js';
-import { LANE_BLOCK_BYTES, LANE_MAX_BLOCKS_IN_FLIGHT } from './source.js';
+import { BlockPool, LANE_BLOCK_BYTES, LANE_MAX_BLOCKS_IN_FLIGHT } from './source.js';
 import type { LaneSink, ReceiveLaneOptions, ReceiveResult } from './types.js';
 import { DEFAULT_LANE_TIMEOUT_MS, errorInfo, Waker, Watchdog } from './util.js';
 
@@ -24,37 +24,6 @@ const CLOSE_GRACE_MS = 2_000;
 
 /** Input of the reply/abandon actors (the status byte); the other actors take none. */
 type StatusInput = { status: number } | undefined;
-
-/**
- * A bounded set of reusable SharedArrayBuffer blocks (allocated on demand, at most `max`).
- * SharedArrayBuffers let the hash worker read a block in place; reusing them matters because
- * V8 hardly counts SharedArrayBuffer memory towards GC pressure — fresh ones per block grew
- * RSS by hundreds of MiB in measurements, a ring keeps it at `max × blockBytes`.
- */
-class BlockRing {
-  private readonly free: Uint8Array[] = [];
-  private readonly waiting: (() => void)[] = [];
-  private allocated = 0;
-  constructor(
-    private readonly blockBytes: number,
-    private readonly max: number,
-  ) {}
-  async acquire(): Promise<Uint8Array> {
-    for (;;) {
-      const b = this.free.pop();
-      if (b) return b;
-      if (this.allocated < this.max) {
-        this.allocated++;
-        return new Uint8Array(new SharedArrayBuffer(this.blockBytes));
-      }
-      await new Promise<void>((r) => this.waiting.push(r));
-    }
-  }
-  release(block: Uint8Array): void {
-    this.free.push(block);
-    this.waiting.shift()?.();
-  }
-}
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
@@ -142,7 +111,7 @@ export async function receiveLane(
       const h = hasher;
       // Blocks are reused: a block returns to the ring once its sink write and its hash job
       // are both done, so memory is bounded by the ring whatever the size.
-      const ring = new BlockRing(Math.min(blockBytes, Math.max(1, size)), maxInFlight + 2);
+      const ring = new BlockPool(Math.min(blockBytes, Math.max(1, size)), maxInFlight + 2);
       let remaining = size;
       let received = 0;
       while (remaining > 0) {
