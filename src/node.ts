@@ -13,9 +13,7 @@
  * budget (its `retrying` state); the supervisor's restart intensity guards the `permanent`
  * children applications add with {@link OctopiiNode.spawn}.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, rename, open as openFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { createActor, type AnyActorLogic, type AnyActorRef, type Actor } from 'xstate';
 import { supervisorMachine, supervisedChild, type ChildInfo, type RestartPolicy } from '../machines/node.js';
 import { createConnectionLogic, type ConnectionLogic } from './connection.js';
@@ -276,7 +274,7 @@ export class OctopiiNode {
     const peer = conn.remoteNodeId ?? conn.remoteAddress;
     const dir = this.config.receiveDir;
     const sink: LaneSink = dir
-      ? { kind: 'file', path: join(dir, `incoming-${randomUUID()}`), maxBytes: this.config.maxReceiveBytes }
+      ? { kind: 'blob', dir, maxBytes: this.config.maxReceiveBytes }
       : { kind: 'memory', maxBytes: Math.min(this.config.maxReceiveBytes, MEMORY_RECEIVE_CAP) };
     const r = await receiveLane(stream, sink, {
       peer,
@@ -285,29 +283,8 @@ export class OctopiiNode {
     const event: ReceivedEvent = { ok: r.success, peer, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs };
     if (r.error) event.error = r.error;
     if (r.data) event.data = r.data;
-    if (r.success && r.path && dir) {
-      // Verified and fsync'd under a unique name; name it by its content (a blob) and make the
-      // rename durable. A file already there has the same SHA-256, so it is the same content.
-      try {
-        const final = join(dir, r.sha256);
-        await rename(r.path, final);
-        await fsyncDir(dir);
-        event.file = final;
-      } catch (e) {
-        event.file = r.path;
-        event.error = toOctopiiError(e).toJSON();
-      }
-    }
+    if (r.path) event.file = r.path;
     for (const h of this.receivedHandlers) h(event);
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await openFile(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 

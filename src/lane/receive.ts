@@ -172,7 +172,7 @@ export async function receiveLane(
         send({ type: 'MISMATCH', sha256 });
         return;
       }
-      await opened!.commit();
+      await opened!.commit(sha256);
       send({ type: 'VERIFIED', sha256 });
     } catch (e) {
       send({ type: 'VERIFY_FAILED', error: errorInfo(e, 'IO_ERROR') });

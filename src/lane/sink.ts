@@ -1,6 +1,7 @@
 /**
- * Lane sinks: memory (capped) or file (temp name → fsync → rename only after the checksum
- * matched; removed otherwise), or a custom {@link LaneSinkHandle}. A sink is opened only after
+ * Lane sinks: memory (capped), file or blob (temp name → fsync → rename only after the checksum
+ * matched, to a fixed path or to `<dir>/<sha256>`; removed otherwise), or a custom
+ * {@link LaneSinkHandle}. A sink is opened only after
  * the announced size passed the cap, so a rejected transfer allocates and creates nothing.
  */
 import { randomBytes } from 'node:crypto';
@@ -50,9 +51,10 @@ function memorySink(size: number): OpenedSink {
   };
 }
 
-async function fileSink(path: string): Promise<OpenedSink> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.part`);
+/** Streams to a temporary file in `dir`; `commit(sha256)` fsyncs it and renames it to `finalPath(sha256)`. */
+async function fileSink(dir: string, tmpBase: string, finalPath: (sha256: string) => string): Promise<OpenedSink> {
+  const tmp = join(dir, `.${tmpBase}.${randomBytes(6).toString('hex')}.part`);
+  let path: string | undefined;
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx');
@@ -80,7 +82,8 @@ async function fileSink(path: string): Promise<OpenedSink> {
         throw ioError(e, `write to ${tmp} failed`);
       }
     },
-    async commit() {
+    async commit(sha256) {
+      path = finalPath(sha256);
       try {
         await fh!.sync();
         await close();
@@ -100,9 +103,9 @@ async function fileSink(path: string): Promise<OpenedSink> {
     async discard() {
       await close();
       await rm(tmp, { force: true }).catch(() => undefined);
-      if (committed) await rm(path, { force: true }).catch(() => undefined);
+      if (committed && path) await rm(path, { force: true }).catch(() => undefined);
     },
-    result: () => (committed ? { path } : {}),
+    result: () => (committed && path ? { path } : {}),
   };
 }
 
@@ -112,7 +115,9 @@ export async function openSink(sink: LaneSink, size: number): Promise<OpenedSink
     case 'memory':
       return memorySink(size);
     case 'file':
-      return fileSink(sink.path);
+      return fileSink(dirname(sink.path), basename(sink.path), () => sink.path);
+    case 'blob':
+      return fileSink(sink.dir, 'incoming', (sha256) => join(sink.dir, sha256));
     case 'custom': {
       let h: LaneSinkHandle;
       try {
@@ -120,7 +125,7 @@ export async function openSink(sink: LaneSink, size: number): Promise<OpenedSink
       } catch (e) {
         throw toOctopiiError(e, 'IO_ERROR');
       }
-      return { write: (b) => h.write(b), commit: () => h.commit(), discard: () => h.discard(), result: () => ({}) };
+      return { write: (b) => h.write(b), commit: (sha256) => h.commit(sha256), discard: () => h.discard(), result: () => ({}) };
     }
     default:
       throw new OctopiiError('INVALID_ARGUMENT', `unknown lane sink ${JSON.stringify((sink as { kind?: unknown })?.kind)}`);

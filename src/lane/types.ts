@@ -21,7 +21,8 @@ export type LaneSource =
  */
 export interface LaneSinkHandle {
   write(block: Uint8Array): Promise<void>;
-  commit(): Promise<void>;
+  /** `sha256`: hex digest of the verified data. */
+  commit(sha256: string): Promise<void>;
   discard(): Promise<void>;
 }
 
@@ -34,6 +35,12 @@ export type LaneSink =
    * to `path` only after the checksum matched; removed otherwise. Cap: `maxBytes` (default none).
    */
   | { kind: 'file'; path: string; maxBytes?: number }
+  /**
+   * Content-addressed: streamed to a temporary file in `dir`, fsync'd, and renamed to
+   * `<dir>/<sha256 hex>` only after the checksum matched (iroh-blobs style); removed otherwise.
+   * An existing file of that name has the same content. Cap: `maxBytes` (default none).
+   */
+  | { kind: 'blob'; dir: string; maxBytes?: number }
   | { kind: 'custom'; open(size: number): Promise<LaneSinkHandle>; maxBytes?: number };
 
 /** Plain error description carried in results (an OctopiiError's JSON). */

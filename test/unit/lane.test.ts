@@ -100,6 +100,32 @@ describe('sizes', () => {
     expect(sha(back.data!)).toBe(sha(data));
   });
 
+  it('a blob sink stores verified data under its SHA-256 and leaves nothing on a mismatch', async () => {
+    const d = await freshDir('blob');
+    const data = randomBytes(MiB + 5);
+    const [a, b] = duplexPair();
+    const [sent, got] = await Promise.all([sendLane(a, { kind: 'memory', data }), receiveLane(b, { kind: 'blob', dir: d })]);
+    expect(sent.success).toBe(true);
+    expect(got.path).toBe(join(d, sha(data)));
+    expect(sha(await readFile(got.path!))).toBe(sha(data));
+    expect(await readdir(d)).toEqual([sha(data)]);
+    // same data again: same name, still one file
+    const [c, e] = duplexPair();
+    await Promise.all([sendLane(c, { kind: 'memory', data }), receiveLane(e, { kind: 'blob', dir: d })]);
+    expect(await readdir(d)).toEqual([sha(data)]);
+    // true hash, corrupted data: status 1, no new file, no temp file
+    const [f, g] = duplexPair();
+    const bad = Uint8Array.from(data.subarray(0, 4096));
+    bad[10] ^= 1;
+    const [status, r] = await Promise.all([
+      rawSend(f, [encodeLaneHeader(bad.length), bad, createHash('sha256').update(data.subarray(0, 4096)).digest()]),
+      receiveLane(g, { kind: 'blob', dir: d }),
+    ]);
+    expect(status).toBe(1);
+    expect(r.success).toBe(false);
+    expect(await readdir(d)).toEqual([sha(data)]);
+  });
+
   it('small blocks and tiny network chunks still arrive intact', async () => {
     const data = randomBytes(700 * KiB + 1);
     const [a, b] = duplexPair({ maxChunk: 1000, highWaterMark: 4 * KiB });
