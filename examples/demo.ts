@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../src/runtime.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'bin', 'octopii.js');
@@ -37,7 +38,7 @@ interface JsonLine {
 function startServer(name: string, work: string): Promise<{ proc: ChildProcess; listening: JsonLine; lines: JsonLine[] }> {
   const proc = spawn(
     process.execPath,
-    [cli, 'serve', '--listen', '127.0.0.1:0', '--dir', join(work, name, 'inbox'), '--identity', join(work, name, 'identity.pem'), ...transportArgs],
+    [...NODE_FLAGS, cli, 'serve', '--listen', '127.0.0.1:0', '--dir', join(work, name, 'inbox'), '--identity', join(work, name, 'identity.pem'), ...transportArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines: JsonLine[] = [];
@@ -53,7 +54,7 @@ function startServer(name: string, work: string): Promise<{ proc: ChildProcess; 
 
 function run(args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((ok) => {
-    const p = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [...NODE_FLAGS, cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     p.stdout!.on('data', (b) => (stdout += b));
     p.on('exit', (code) => ok({ code: code ?? 1, stdout }));

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/runtime.js';
 
 export const OCTOPII_BIN = fileURLToPath(new URL('../../bin/octopii.js', import.meta.url));
 
@@ -27,7 +28,7 @@ export interface CliRun {
 /** Runs `octopii ...args` to completion; SIGKILLs it after `timeoutMs` (then code is null). */
 export function runCli(args: string[], { timeoutMs = 60_000, env }: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [OCTOPII_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(env) });
+    const child = spawn(process.execPath, [...NODE_FLAGS, OCTOPII_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(env) });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -55,7 +56,7 @@ export class ServeProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: string[], env?: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [OCTOPII_BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(env) });
+    this.child = spawn(process.execPath, [...NODE_FLAGS, OCTOPII_BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(env) });
     children.add(this.child);
     this.child.stderr!.on('data', (d) => (this.stderr += String(d)));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {

@@ -1,0 +1,17 @@
+/**
+ * Node.js command-line flags an octopii process should run with. `bin/octopii.js` carries them
+ * in its shebang; the demo, the benches and the CLI tests start their node processes with them.
+ * A library user who receives at high rates should start node with them too
+ * (`node --initial-old-space-size=64 app.js`); nothing breaks without them.
+ *
+ * `--initial-old-space-size=64` (MiB): every read of the quinn binding (src/transport/quinn.ts)
+ * returns a fresh external ArrayBuffer, and V8 counts external memory allocated since the last
+ * mark-compact against the old generation's allocation limit — about 26 MB on the ~10 MB heap
+ * of a node. A receiver at 150–200 MB/s therefore ran a full mark-compact every ~50 ms (~80 per
+ * GiB, pauses of 3–13 ms). Measured with `npm run bench -- --size 1GiB --transports quinn`
+ * (2 cores, loopback): receiver CPU 6.5–6.8 → 5.5–5.7 s/GiB and receiver event-loop delay p99
+ * 10–13 → 3.5–4.3 ms with the flag; RSS above idle unchanged (~50 MiB), since young buffers are
+ * still freed by scavenges. V8 takes this flag only on the command line: NODE_OPTIONS refuses it
+ * and `v8.setFlagsFromString` after start-up has no effect on the heap's limits.
+ */
+export const NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
