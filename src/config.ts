@@ -4,7 +4,7 @@
  *
  * Env vars: OCTOPII_LISTEN (HOST:PORT), OCTOPII_DATA_DIR, OCTOPII_IDENTITY (file),
  * OCTOPII_TRANSPORT (quinn | matrixai), OCTOPII_ALLOW_PEERS (comma-separated node IDs),
- * OCTOPII_INSECURE (1/true), OCTOPII_MAX_RECEIVE_BYTES.
+ * OCTOPII_INSECURE (1/true), OCTOPII_MAX_RECEIVE_BYTES, OCTOPII_QUINN_THREADS.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,11 @@ export const NodeConfigSchema = z.object({
   receiveDir: z.string().optional(),
   /** Largest accepted incoming transfer, bytes. */
   maxReceiveBytes: z.number().int().nonnegative().default(64 * 2 ** 30),
+  /**
+   * Worker threads of the quinn transport's runtime (process-wide, src/transport/quinn.ts
+   * `runtimeThreads`); unset = `TOKIO_WORKER_THREADS`, else one per CPU core.
+   */
+  quinnThreads: z.number().int().positive().max(256).optional(),
   /** Supervisor restart intensity: at most `intensity` restarts within `periodMs` (OTP). */
   supervisor: z
     .object({ intensity: z.number().int().nonnegative().default(5), periodMs: z.number().int().positive().default(10_000) })
@@ -51,6 +56,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Partial<NodeConfigInput> {
   if (env.OCTOPII_ALLOW_PEERS) out.allowPeers = env.OCTOPII_ALLOW_PEERS.split(',').filter(Boolean);
   if (env.OCTOPII_INSECURE) out.insecure = /^(1|true|yes)$/i.test(env.OCTOPII_INSECURE);
   if (env.OCTOPII_MAX_RECEIVE_BYTES) out.maxReceiveBytes = Number(env.OCTOPII_MAX_RECEIVE_BYTES);
+  if (env.OCTOPII_QUINN_THREADS) out.quinnThreads = Number(env.OCTOPII_QUINN_THREADS);
   return out;
 }
 

@@ -108,6 +108,7 @@ export class OctopiiNode {
       identity,
       allowPeers: config.allowPeers,
       insecure: config.insecure,
+      quinnThreads: config.quinnThreads,
     });
     try {
       await transport.listen({ address: config.listen });

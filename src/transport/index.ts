@@ -10,8 +10,11 @@ export * from './types.js';
 
 export type QuicTransportName = 'quinn' | 'matrixai';
 
-/** Creates (does not listen) the named transport. Throws INVALID_ARGUMENT for an unknown name. */
-export async function createTransport(kind: QuicTransportName, options: TransportOptions): Promise<Transport> {
+/**
+ * Creates (does not listen) the named transport; `quinnThreads` only concerns quinn (see
+ * QuinnTransportOptions.runtimeThreads). Throws INVALID_ARGUMENT for an unknown name.
+ */
+export async function createTransport(kind: QuicTransportName, options: TransportOptions & { quinnThreads?: number }): Promise<Transport> {
   switch (kind) {
     case 'matrixai': {
       const { MatrixaiTransport } = await import('./matrixai.js');
@@ -19,7 +22,7 @@ export async function createTransport(kind: QuicTransportName, options: Transpor
     }
     case 'quinn': {
       const { QuinnTransport } = await import('./quinn.js');
-      return QuinnTransport.create(options);
+      return QuinnTransport.create({ ...options, runtimeThreads: options.quinnThreads });
     }
     default:
       throw new OctopiiError('INVALID_ARGUMENT', `unknown transport "${String(kind)}" (quinn | matrixai)`);

@@ -4,6 +4,8 @@
  */
 import 'reflect-metadata';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createSocket } from 'node:dgram';
 import { webcrypto } from 'node:crypto';
 import { QUICServer } from '@matrixai/quic';
@@ -237,5 +239,32 @@ describe('QuinnTransport specifics', () => {
       address: '[::1]:4000',
       peerId: '12D3KooWQW3aCvK1Vbbg3WfF735WBU8t2TSV1vgwAiHnzzD5rg7X',
     });
+  });
+});
+
+describe('quinn runtime threads (process-wide, TOKIO_WORKER_THREADS)', () => {
+  const PROBE = fileURLToPath(new URL('../helpers/quinnRuntimeProbe.ts', import.meta.url));
+  const probe = (args: string[], env: NodeJS.ProcessEnv) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', PROBE, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  };
+  const noEnv = { TOKIO_WORKER_THREADS: undefined };
+
+  it('runtimeThreads sets the runtime size, traffic flows, the variable is restored, and a second size is refused', () => {
+    const r = probe(['1'], noEnv);
+    expect(r).toMatchObject({ ok: true, threads: 1, tokioThreads: 1, moved: 1 << 20, status: 0, envAfter: null, second: 'INVALID_ARGUMENT' });
+  });
+
+  it('TOKIO_WORKER_THREADS is honoured when no count is given', () => {
+    expect(probe([], { TOKIO_WORKER_THREADS: '2' })).toMatchObject({ ok: true, threads: 2, tokioThreads: 2, envAfter: '2' });
+  });
+
+  it('a malformed TOKIO_WORKER_THREADS is a typed error, not a process abort', () => {
+    // Unchecked, tokio panics inside the binding's load and aborts node (seen: "must be usize").
+    for (const bad of ['', 'two', '0']) {
+      expect(probe([], { TOKIO_WORKER_THREADS: bad })).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
+    }
   });
 });

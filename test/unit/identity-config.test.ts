@@ -88,6 +88,15 @@ describe('config (src/config.ts)', () => {
     expect(loadConfig({ insecure: true, transport: 'quinn' }, { env: {} }).transport).toBe('matrixai');
   });
 
+  it('OCTOPII_QUINN_THREADS sets quinnThreads (unset by default); 0 or a non-number is INVALID_ARGUMENT', () => {
+    expect(loadConfig({}, { env: {} }).quinnThreads).toBeUndefined();
+    expect(loadConfig({}, { env: { OCTOPII_QUINN_THREADS: '1' } }).quinnThreads).toBe(1);
+    expect(loadConfig({ quinnThreads: 3 }, { env: { OCTOPII_QUINN_THREADS: '1' } }).quinnThreads).toBe(3);
+    for (const bad of ['0', 'two']) {
+      expect(() => loadConfig({}, { env: { OCTOPII_QUINN_THREADS: bad } })).toThrow(/quinnThreads/);
+    }
+  });
+
   it('reports every invalid field in one INVALID_ARGUMENT', () => {
     let err: unknown;
     try {
