@@ -32,8 +32,9 @@ import { DEFAULT_TRANSPORT } from '../src/config.js';
 import type { TransferResult } from '../src/lane/index.js';
 import type { MeterFigures } from './meter.js';
 import type { FromPeer, ReceivedTransfer, ToPeer } from './peer.js';
+import { runStreamBench, type StreamBenchResult } from './stream.js';
 import { runTlsBaseline, type TlsBaselineResult } from './tls-baseline.js';
-import { Child, killChildren, parseSize, formatSize, mbps } from './util.js';
+import { Child, childNodeFlags, killChildren, parseSize, formatSize, mbps } from './util.js';
 
 type TransportName = 'quinn' | 'matrixai';
 const MiB = 2 ** 20;
@@ -214,9 +215,16 @@ async function main(): Promise<number> {
     .option('--matrixai-full', 'do not cap the matrixai transport at 256 MiB', false)
     .option('--no-warmup', 'measure cold processes (no 1 MiB warm-up transfer before the window)')
     .option('--baseline-reps <n>', 'node:tls runs per connection count (the median is used)', '3')
+    .option('--no-stream', 'skip the transport-only rows (one stream memory → memory per transport)')
+    .option('--quinn-threads <n>', 'quinn runtime threads per node process: a number, "auto" (cores ÷ 2: the two nodes share the machine) or "default" (one per core)', 'auto')
     .option('--json <file>', 'write every figure to FILE as JSON');
   program.parse(process.argv);
-  const opts = program.opts<{ size: string; transports: string; streams: string; matrixaiFull: boolean; warmup: boolean; baselineReps: string; json?: string }>();
+  const opts = program.opts<{ size: string; transports: string; streams: string; matrixaiFull: boolean; warmup: boolean; baselineReps: string; stream: boolean; quinnThreads: string; json?: string }>();
+  // Children inherit the environment: OctopiiNode reads OCTOPII_QUINN_THREADS (src/config.ts).
+  const quinnThreads = opts.quinnThreads === 'default' ? undefined : opts.quinnThreads === 'auto' ? Math.max(1, Math.floor(availableParallelism() / 2)) : Number(opts.quinnThreads);
+  if (quinnThreads !== undefined && !(Number.isInteger(quinnThreads) && quinnThreads > 0)) throw new Error(`--quinn-threads takes a positive integer, auto or default (got ${opts.quinnThreads})`);
+  if (quinnThreads === undefined) delete process.env.OCTOPII_QUINN_THREADS;
+  else process.env.OCTOPII_QUINN_THREADS = String(quinnThreads);
   const size = parseSize(opts.size);
   const transports = opts.transports.split(',').map((s) => s.trim()).filter(Boolean) as TransportName[];
   for (const t of transports) if (t !== 'quinn' && t !== 'matrixai') throw new Error(`unknown transport "${t}" (quinn | matrixai)`);
@@ -234,12 +242,14 @@ async function main(): Promise<number> {
     `node ${process.version}, ${availableParallelism()} CPUs (${cpu}), ${Math.round(totalmem() / GiB)} GiB RAM, ` +
       `load average ${loadBefore.toFixed(2)}; default transport: ${DEFAULT_TRANSPORT}`,
   );
+  console.log(`node processes: ${['node', ...childNodeFlags()].join(' ')}; quinn runtime threads per process: ${quinnThreads ?? `default (${availableParallelism()})`}`);
 
   const work = await mkdtemp(join(tmpdir(), 'octopii-bench-'));
   workDir = work;
   const sources = new Map<number, Sources>();
   const runs: LaneRun[] = [];
   const baseline = new Map<number, { runs: TlsBaselineResult[]; mbps: number }>();
+  const streamRuns: (StreamBenchResult & { overTls: number })[] = [];
   try {
     // Sources first (all sizes), so generation does not interleave with measured runs.
     for (const t of transports) {
@@ -262,6 +272,17 @@ async function main(): Promise<number> {
         rs.push(r);
       }
       baseline.set(conns, { runs: rs, mbps: median(rs.map((r) => r.mbps)) });
+    }
+
+    // The transport alone: one stream memory → memory, unhashed, like the baseline (bench/stream.ts).
+    if (opts.stream) {
+      for (const t of transports) {
+        const { bytes } = sizeOf(t);
+        process.stdout.write(`${t} stream, memory → memory, ${formatSize(bytes)} … `);
+        const r = await runStreamBench({ transport: t, bytes });
+        streamRuns.push({ ...r, overTls: r.mbps / (baseline.get(1)?.mbps ?? NaN) });
+        console.log(`${f1(r.mbps)} MB/s`);
+      }
     }
 
     for (const t of transports) {
@@ -297,6 +318,20 @@ async function main(): Promise<number> {
     f1(median(b.runs.map((r) => r.receiver.eldP99Ms))),
     'memory→memory',
   ]);
+  const streamRows = streamRuns.map((r) => [
+    `${r.transport} stream`,
+    '1',
+    formatSize(r.bytes) + (r.bytes < size ? '*' : ''),
+    f1(r.mbps),
+    f2(r.overTls),
+    f2(r.sender.cpuSeconds / (r.bytes / GiB)),
+    f2(r.receiver.cpuSeconds / (r.bytes / GiB)),
+    f1(r.sender.peakAboveIdleMiB),
+    f1(r.receiver.peakAboveIdleMiB),
+    f1(r.sender.eldP99Ms),
+    f1(r.receiver.eldP99Ms),
+    'memory→memory',
+  ]);
   const laneRows = runs.map((r) => [
     `lane ${r.transport}`,
     String(r.streams),
@@ -311,13 +346,14 @@ async function main(): Promise<number> {
     f1(r.receiver?.eldP99Ms),
     r.ok ? '✓ sha256' : '✗ FAILED',
   ]);
-  const rows = [...baseRows, ...laneRows];
+  const rows = [...baseRows, ...streamRows, ...laneRows];
   const header = ['path', 'streams', 'bytes', 'MB/s', '×tls', 'CPU tx', 'CPU rx', 'RSS↑ tx', 'RSS↑ rx', 'ELD tx', 'ELD rx', 'verified'];
   console.log(table(header, rows).replace(/^/gm, '  '));
   console.log(
     [
       `  MB/s     10^6 bytes/s, first byte sent → last status byte received (sender's clock)`,
-      `  ×tls     lane MB/s ÷ node:tls MB/s with as many TCP connections as lane streams (median of ${reps} baseline runs)`,
+      `  ×tls     MB/s ÷ node:tls MB/s with as many TCP connections as streams (median of ${reps} baseline runs)`,
+      `  stream   the transport alone: one QUIC stream, memory → memory, unhashed, like node:tls (bench/stream.ts)`,
       `  CPU      user+system CPU seconds per GiB moved, whole process (all threads); tx = sender, rx = receiver`,
       opts.warmup
         ? `  RSS↑     peak RSS above the idle process (idle = started, connected, one 1 MiB warm-up transfer done), MiB`
@@ -345,6 +381,12 @@ async function main(): Promise<number> {
   for (const r of runs.filter((x) => x.ok)) {
     ratios[`${r.transport}/${r.streams}-stream ÷ tls/${r.streams}-conn`] = r.overTls;
     console.log(`  lane ${r.transport}, ${r.streams} stream(s) ÷ node:tls, ${r.streams} connection(s): ${f2(r.overTls)}×`);
+  }
+  for (const st of streamRuns) {
+    const lane = byKey(st.transport, 1);
+    if (!lane) continue;
+    ratios[`${st.transport}/1-stream lane ÷ ${st.transport} stream`] = lane.mbps / st.mbps;
+    console.log(`  lane ${st.transport}, 1 stream ÷ ${st.transport} stream alone (the transport's ceiling, ${f2(st.overTls)}× node:tls): ${f2(lane.mbps / st.mbps)}×`);
   }
   for (const s of streamCounts) {
     const q = byKey('quinn', s);
@@ -377,9 +419,11 @@ async function main(): Promise<number> {
     const eldT = { target: 'event-loop delay p99 ≤ 5 ms', transport: t, value: eld, limit: TARGET.eldP99Ms, met: eld <= TARGET.eldP99Ms };
     targets.push(speed, rssT, eldT);
     const tag = `${t}${isDefault ? ' (default transport)' : ''}`;
+    const ceiling = streamRuns.find((r) => r.transport === t);
     console.log(
       `  ${isDefault ? mark(speed.met) : '·'} lane ÷ node:tls ≥ 0.45×, ${one.streams} stream(s), ${sizeNote} — ${tag}: ${f2(one.overTls)}×` +
-        (isDefault ? '' : ' (the target applies to the default transport)'),
+        (isDefault ? '' : ' (the target applies to the default transport)') +
+        (ceiling ? `; the ${t} stream alone, memory → memory: ${f2(ceiling.overTls)}×` : ''),
     );
     console.log(`  ${mark(rssT.met)} receiver peak RSS ≤ 64 MiB above idle — ${tag}, worst of ${tr.map((r) => r.streams).join('/')} stream(s): ${f1(rss)} MiB${rssT.note ? ` (${rssT.note})` : ''}`);
     console.log(`  ${mark(eldT.met)} event-loop delay p99 ≤ 5 ms — ${tag}, worst side and stream count: ${f1(eld)} ms`);
@@ -398,9 +442,10 @@ async function main(): Promise<number> {
     const out = {
       date: new Date().toISOString(),
       environment: { node: process.version, cpus: availableParallelism(), cpu, totalMemGiB: totalmem() / GiB, platform: process.platform, loadAverage: { before: loadBefore, after: loadAfter } },
-      config: { size, transports, streams: streamCounts, matrixaiFull: opts.matrixaiFull, warmupBytes: opts.warmup ? WARMUP_BYTES : 0, baselineReps: reps, defaultTransport: DEFAULT_TRANSPORT },
+      config: { size, transports, streams: streamCounts, matrixaiFull: opts.matrixaiFull, warmupBytes: opts.warmup ? WARMUP_BYTES : 0, baselineReps: reps, defaultTransport: DEFAULT_TRANSPORT, nodeFlags: childNodeFlags(), quinnThreads: quinnThreads ?? null },
       sources: [...sources.values()].map((s) => ({ bytes: s.bytes, sha256: s.whole.sha256, parts: s.parts.map((p) => ({ bytes: p.bytes, sha256: p.sha256 })) })),
       baseline: [...baseline].map(([connections, b]) => ({ connections, medianMbps: b.mbps, runs: b.runs })),
+      stream: streamRuns,
       lane: runs,
       ratios,
       targets,

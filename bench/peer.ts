@@ -35,6 +35,7 @@ import { OctopiiNode, type ReceivedEvent, type PeerRef } from '../src/node.js';
 import { generateIdentity } from '../src/identity.js';
 import type { TransferResult } from '../src/lane/index.js';
 import { startMeter, type Meter, type MeterFigures } from './meter.js';
+import { failChild } from './util.js';
 
 const MiB = 2 ** 20;
 
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
 
   node.onReceived((e) => {
     events.push(e);
-    if (meter && events.length === expect) void finishReceive().catch(fail);
+    if (meter && events.length === expect) void finishReceive().catch(failChild);
   });
 
   process.on('message', (m: ToPeer) => {
@@ -175,19 +176,11 @@ async function main(): Promise<void> {
           process.disconnect();
           process.exit(0);
       }
-    })().catch(fail);
+    })().catch(failChild);
   });
 
   post({ type: 'ready', address: node.address, nodeId: node.nodeId, startRssMiB: process.memoryUsage.rss() / MiB });
 }
 
-function fail(e: unknown): void {
-  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  try {
-    process.send?.({ type: 'error', message } satisfies FromPeer);
-  } finally {
-    setTimeout(() => process.exit(1), 100);
-  }
-}
 
-main().catch(fail);
+main().catch(failChild);

@@ -18,13 +18,12 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import tls from 'node:tls';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateIdentity } from '../src/identity.js';
 import { createNodeCertificate } from '../src/transport/certificate.js';
 import { startMeter, type Meter, type MeterFigures } from './meter.js';
-import { Child, killChildren, parseSize, formatSize, mbps } from './util.js';
+import { benchMain, Child, failChild, parseSize, formatSize, mbps } from './util.js';
 
 const MiB = 2 ** 20;
 const self = fileURLToPath(import.meta.url);
@@ -129,17 +128,10 @@ async function client(): Promise<void> {
         for (const s of socks) s.destroy();
         process.exit(0);
       }
-    })().catch(fail);
+    })().catch(failChild);
   });
 }
 
-function fail(e: unknown): void {
-  try {
-    process.send?.({ type: 'error', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) } satisfies FromTls);
-  } finally {
-    setTimeout(() => process.exit(1), 100);
-  }
-}
 
 /**
  * Runs the node:tls baseline once: two child processes, `bytes` split evenly over
@@ -194,21 +186,4 @@ async function standalone(): Promise<void> {
   );
 }
 
-const role = process.argv[2];
-if (process.argv[1] && resolve(process.argv[1]) === self) {
-  if (process.send && role === 'server') server().catch(fail);
-  else if (process.send && role === 'client') client().catch(fail);
-  else {
-    const cleanup = () => {
-      killChildren();
-      process.exit(130);
-    };
-    process.once('SIGINT', cleanup);
-    process.once('SIGTERM', cleanup);
-    standalone().catch((e) => {
-      console.error(e instanceof Error ? e.message : e);
-      killChildren();
-      process.exitCode = 1;
-    });
-  }
-}
+benchMain(self, { server, client }, standalone);

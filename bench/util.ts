@@ -3,6 +3,19 @@
  * on exit, signals and timeouts, by their own pid only), size parsing and formatting.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { resolve as resolvePath } from 'node:path';
+import { NODE_FLAGS } from '../src/runtime.js';
+
+/**
+ * Node flags of every forked bench child: octopii's recommended flags (src/runtime.ts) unless
+ * `BENCH_BARE_NODE=1` (to measure without them), plus `BENCH_NODE_ARGS` (space-separated, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`; `BENCH_CHILD_STDOUT=1` shows the
+ * children's stdout, where --trace-gc prints).
+ */
+export function childNodeFlags(): string[] {
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  return [...(process.env.BENCH_BARE_NODE === '1' ? [] : NODE_FLAGS), ...extra];
+}
 
 const live = new Set<ChildProcess>();
 
@@ -42,7 +55,7 @@ export class Child<In extends { type: string }, Out extends { type: string }> {
   }
 
   static fork<In extends { type: string }, Out extends { type: string }>(name: string, script: string, args: string[]): Child<In, Out> {
-    const proc = fork(script, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const proc = fork(script, args, { execArgv: ['--import', 'tsx', ...childNodeFlags()], stdio: ['ignore', process.env.BENCH_CHILD_STDOUT === '1' ? 'inherit' : 'ignore', 'pipe', 'ipc'] });
     return new Child<In, Out>(name, proc);
   }
 
@@ -118,3 +131,39 @@ export function formatSize(bytes: number): string {
 
 /** Decimal megabytes per second (10^6 bytes/s). */
 export const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
+
+/** In a forked bench child: reports `e` to the parent as `{type:'error', message}`, then exits 1. */
+export function failChild(e: unknown): void {
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  try {
+    process.send?.({ type: 'error', message });
+  } finally {
+    setTimeout(() => process.exit(1), 100);
+  }
+}
+
+/**
+ * Entry point of a bench script that is both a command and a forked child. When `self` (the
+ * script's own path) is the main module: forked with an IPC channel and `argv[2]` naming one of
+ * `roles`, runs that role (failures reported by {@link failChild}); otherwise runs `standalone`,
+ * killing every forked child on SIGINT/SIGTERM (exit 130) and on failure (exit status 1).
+ */
+export function benchMain(self: string, roles: Record<string, () => Promise<void>>, standalone: () => Promise<void>): void {
+  if (!process.argv[1] || resolvePath(process.argv[1]) !== self) return;
+  const role = roles[process.argv[2] ?? ''];
+  if (process.send && role) {
+    role().catch(failChild);
+    return;
+  }
+  const cleanup = () => {
+    killChildren();
+    process.exit(130);
+  };
+  process.once('SIGINT', cleanup);
+  process.once('SIGTERM', cleanup);
+  standalone().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    killChildren();
+    process.exitCode = 1;
+  });
+}
