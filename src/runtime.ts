@@ -10,7 +10,7 @@
  * of a node. A receiver at 150–200 MB/s therefore ran a full mark-compact every ~50 ms (~80 per
  * GiB, pauses of 3–13 ms). Measured with `npm run bench -- --size 1GiB --transports quinn`
  * (2 cores, loopback): receiver CPU 6.5–6.8 → 5.5–5.7 s/GiB and receiver event-loop delay p99
- * 10–13 → 3.5–4.3 ms with the flag; RSS above idle unchanged (~50 MiB), since young buffers are
+ * 10–13 → mostly 3.5–5 ms with the flag; RSS above idle about the same (40–55 MiB), as young buffers are
  * still freed by scavenges. V8 takes this flag only on the command line: NODE_OPTIONS refuses it
  * and `v8.setFlagsFromString` after start-up has no effect on the heap's limits.
  */
