@@ -321,18 +321,22 @@ async function main(): Promise<number> {
     f1(median(b.runs.map((r) => r.receiver.eldP99Ms))),
     'memory→memory',
   ]);
+  /** CPU s/GiB, RSS↑ and ELD cells, sender then receiver, of one metered run of `bytes`. */
+  const meterCells = (bytes: number, tx?: MeterFigures, rx?: MeterFigures): string[] => [
+    f2(tx && tx.cpuSeconds / (bytes / GiB)),
+    f2(rx && rx.cpuSeconds / (bytes / GiB)),
+    f1(tx?.peakAboveIdleMiB),
+    f1(rx?.peakAboveIdleMiB),
+    f1(tx?.eldP99Ms),
+    f1(rx?.eldP99Ms),
+  ];
   const streamRows = streamRuns.map((r) => [
     `${r.transport} stream`,
     '1',
     formatSize(r.bytes) + (r.bytes < size ? '*' : ''),
     f1(r.mbps),
     f2(r.overTls),
-    f2(r.sender.cpuSeconds / (r.bytes / GiB)),
-    f2(r.receiver.cpuSeconds / (r.bytes / GiB)),
-    f1(r.sender.peakAboveIdleMiB),
-    f1(r.receiver.peakAboveIdleMiB),
-    f1(r.sender.eldP99Ms),
-    f1(r.receiver.eldP99Ms),
+    ...meterCells(r.bytes, r.sender, r.receiver),
     'memory→memory',
   ]);
   const laneRows = runs.map((r) => [
@@ -341,12 +345,7 @@ async function main(): Promise<number> {
     formatSize(r.bytes) + (r.capped ? '*' : ''),
     r.ok ? f1(r.mbps) : '–',
     r.ok ? f2(r.overTls) : '–',
-    f2(r.sender?.cpuSecondsPerGiB),
-    f2(r.receiver?.cpuSecondsPerGiB),
-    f1(r.sender?.peakAboveIdleMiB),
-    f1(r.receiver?.peakAboveIdleMiB),
-    f1(r.sender?.eldP99Ms),
-    f1(r.receiver?.eldP99Ms),
+    ...meterCells(r.bytes, r.sender, r.receiver),
     r.ok ? '✓ sha256' : '✗ FAILED',
   ]);
   const rows = [...baseRows, ...streamRows, ...laneRows];

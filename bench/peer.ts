@@ -182,5 +182,4 @@ async function main(): Promise<void> {
   post({ type: 'ready', address: node.address, nodeId: node.nodeId, startRssMiB: process.memoryUsage.rss() / MiB });
 }
 
-
 main().catch(failChild);

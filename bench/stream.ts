@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.js';
 import { generateIdentity } from '../src/identity.js';
 import { createTransport, type QuicTransportName, type Transport } from '../src/transport/index.js';
 import { startMeter, type Meter, type MeterFigures } from './meter.js';
@@ -56,8 +57,8 @@ const post = (m: FromStream): void => {
 };
 
 async function start(kind: QuicTransportName): Promise<Transport> {
-  // The lane peers get OCTOPII_QUINN_THREADS through their node config; this child reads it itself.
-  const quinnThreads = Number(process.env.OCTOPII_QUINN_THREADS) || undefined;
+  // The same OCTOPII_QUINN_THREADS the lane peers' node config reads (bench/lane.ts sets it).
+  const { quinnThreads } = loadConfig({});
   const t = await createTransport(kind, { identity: generateIdentity(), quinnThreads });
   await t.listen({ address: '127.0.0.1:0' });
   return t;

@@ -132,7 +132,6 @@ async function client(): Promise<void> {
   });
 }
 
-
 /**
  * Runs the node:tls baseline once: two child processes, `bytes` split evenly over
  * `connections` TCP connections (`bytes` must divide by `connections`). Rejects if a child fails or the run exceeds `timeoutMs`.
