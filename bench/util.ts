@@ -4,10 +4,10 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
-import { NODE_FLAGS } from '../src/runtime.js';
+import { NODE_FLAGS } from '../src/nodeFlags.js';
 
 /**
- * Node flags of every forked bench child: octopii's recommended flags (src/runtime.ts) unless
+ * Node flags of every forked bench child: octopii's recommended flags (src/nodeFlags.ts) unless
  * `BENCH_BARE_NODE=1` (to measure without them), plus `BENCH_NODE_ARGS` (space-separated, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`; `BENCH_CHILD_STDOUT=1` shows the
  * children's stdout, where --trace-gc prints).

@@ -26,7 +26,7 @@
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { OctopiiErrorCode } from '../src/errors.js';
 import { backoffDelay, type BackoffConfig } from './backoff.js';
-import { toErrorInfo, type ErrorInfo } from './node.js';
+import { toErrorInfo, type ErrorInfo } from '../src/errors.js';
 
 /** Errors that a retry cannot fix. */
 export const NON_RETRYABLE: ReadonlySet<OctopiiErrorCode | string> = new Set<OctopiiErrorCode>([

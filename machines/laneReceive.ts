@@ -26,7 +26,7 @@
  * byte sent, null if none could be), error }`.
  */
 import { assign, fromCallback, setup, type EventObject } from 'xstate';
-import type { ErrorInfo } from './node.js';
+import type { ErrorInfo } from '../src/errors.js';
 
 export type LaneReceiveEvent =
   | { type: 'START' }

@@ -23,7 +23,7 @@
  * error }` — `status: 'failed'` is the supervisor's abnormal-exit convention (machines/node.ts).
  */
 import { assign, fromCallback, setup, type EventObject } from 'xstate';
-import type { ErrorInfo } from './node.js';
+import type { ErrorInfo } from '../src/errors.js';
 
 export type { ErrorInfo };
 

@@ -34,24 +34,8 @@
  * `context.children`, because the set of children is dynamic.
  */
 import { assign, enqueueActions, not, raise, setup, type AnyActorLogic, type AnyActorRef, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
-import type { OctopiiErrorCode } from '../src/errors.js';
+import { toErrorInfo, type ErrorInfo } from '../src/errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffConfig } from './backoff.js';
-
-/** Plain, serialisable description of an error (an OctopiiError's JSON, or any error's). */
-export interface ErrorInfo {
-  code: OctopiiErrorCode | string;
-  message: string;
-}
-
-/** Turns anything thrown into an {@link ErrorInfo}: keeps a string `code`, else `UNKNOWN`. */
-export function toErrorInfo(e: unknown): ErrorInfo {
-  if (e && typeof e === 'object') {
-    const o = e as { code?: unknown; message?: unknown };
-    const message = typeof o.message === 'string' ? o.message : String(e);
-    return { code: typeof o.code === 'string' ? o.code : 'UNKNOWN', message };
-  }
-  return { code: 'UNKNOWN', message: String(e) };
-}
 
 export type RestartPolicy = 'permanent' | 'transient' | 'temporary';
 export type ChildStatus = 'running' | 'restarting' | 'stopped';

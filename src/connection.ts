@@ -15,7 +15,7 @@
  */
 import { fromCallback, fromPromise } from 'xstate';
 import { connectionMachine, type ConnectionEvent, type DialInput } from '../machines/connection.js';
-import { toErrorInfo } from '../machines/node.js';
+import { toErrorInfo } from './errors.js';
 import { OctopiiError } from './errors.js';
 import type { PeerConnection, Transport } from './transport/types.js';
 

@@ -1,7 +1,7 @@
 /**
  * Public shapes of the Shipping Lane (seed 001: `ChunkSource`, `TransferResult`).
  */
-import type { OctopiiErrorCode } from '../errors.js';
+import type { ErrorInfo } from '../errors.js';
 import type { LaneStatus } from '../errors.js';
 import type { LaneSpawn } from './host.js';
 
@@ -43,11 +43,8 @@ export type LaneSink =
   | { kind: 'blob'; dir: string; maxBytes?: number }
   | { kind: 'custom'; open(size: number): Promise<LaneSinkHandle>; maxBytes?: number };
 
-/** Plain error description carried in results (an OctopiiError's JSON). */
-export interface LaneError {
-  code: OctopiiErrorCode | string;
-  message: string;
-}
+/** Plain error description carried in results (an OctopiiError's JSON; src/errors.ts). */
+export type LaneError = ErrorInfo;
 
 /** Outcome of one send (seed 001 `TransferResult`). Never thrown: failures are results. */
 export interface TransferResult {

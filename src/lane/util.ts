@@ -12,8 +12,7 @@ export function stateString(value: StateValue): string {
 
 /** Error → plain `{ code, message }` (OctopiiError codes kept, anything else `fallback`). */
 export function errorInfo(e: unknown, fallback: Parameters<typeof toOctopiiError>[1] = 'IO_ERROR'): LaneError {
-  const err = toOctopiiError(e, fallback);
-  return { code: err.code, message: err.message };
+  return toOctopiiError(e, fallback).toJSON();
 }
 
 /** Resolves with `p`'s value if it settles successfully within `ms`, else undefined. */

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../src/runtime.js';
+import { NODE_FLAGS } from '../../src/nodeFlags.js';
 
 export const OCTOPII_BIN = fileURLToPath(new URL('../../bin/octopii.js', import.meta.url));
 

@@ -2,11 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NODE_FLAGS } from '../../src/runtime.js';
+import { NODE_FLAGS } from '../../src/nodeFlags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/octopii.js', import.meta.url));
 
-describe('NODE_FLAGS (src/runtime.ts)', () => {
+describe('NODE_FLAGS (src/nodeFlags.ts)', () => {
   it('bin/octopii.js carries the same flags in its shebang', () => {
     const shebang = readFileSync(BIN, 'utf8').split('\n')[0]!;
     expect(shebang).toBe(`#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
