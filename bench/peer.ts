@@ -152,7 +152,7 @@ async function main(): Promise<void> {
         }
         case 'connect': {
           peer = m.peer;
-          await node.connect(peer, { timeoutMs: 10_000 });
+          await node.connect(peer);
           const startRssMiB = process.memoryUsage.rss() / MiB;
           if (m.warmupBytes > 0) {
             const r = await node.send(peer, { kind: 'memory', data: randomBytes(m.warmupBytes) });

@@ -14,6 +14,13 @@ import type { Identity } from '../identity.js';
 
 export type TransportKind = 'memory' | 'matrixai' | 'quinn';
 
+/**
+ * What a connection speaks: `lane-v1` = the seed's ALPN `octopii`, raw Shipping Lane v1 streams
+ * only (byte-compatible); `octopii` = octopii's own protocol (a hello on the control stream, a
+ * kind preamble on every stream; docs/PROTOCOL.md).
+ */
+export type ConnectionProtocol = 'octopii' | 'lane-v1';
+
 /** A bidirectional stream as Web Streams. Bytes only; no framing at this level. */
 export interface DuplexStream {
   /** Implementation-specific stream id (QUIC stream id where there is one). */
@@ -34,6 +41,8 @@ export interface PeerConnection {
   readonly remoteAddress: string;
   /** Which side opened the connection. */
   readonly direction: 'inbound' | 'outbound';
+  /** What the connection speaks (see {@link ConnectionProtocol}); undefined means `octopii`. */
+  readonly protocol?: ConnectionProtocol;
   readonly closed: boolean;
   /**
    * Opens a bidirectional stream. Waits (bounded by `timeoutMs`, default 10,000 ms) while the
@@ -59,6 +68,8 @@ export interface DialOptions {
   /** Connect timeout in ms (default 5,000). Throws CONNECT_TIMEOUT. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** What to speak (default `octopii`). */
+  protocol?: ConnectionProtocol;
 }
 
 /**

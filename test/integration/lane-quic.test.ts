@@ -146,8 +146,9 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     expect(s.transport.connections()).toHaveLength(1);
     expect(receiver.transport.connections().filter((c) => c.remoteNodeId === s.nodeId)).toHaveLength(1);
     const children = Object.keys(s.inspect().children);
-    expect(children.filter((id) => id.startsWith('connection:'))).toHaveLength(1);
-    expect(children.filter((id) => id.startsWith('send#'))).toHaveLength(5);
+    expect(children.filter((id) => id === `peer:${receiver.nodeId}`)).toHaveLength(1);
+    expect(children.filter((id) => id.startsWith(`peer:${receiver.nodeId}/send#`))).toHaveLength(5);
+    expect(s.peers()).toMatchObject([{ id: `peer:${receiver.nodeId}`, connected: true, connects: 1, losses: 0 }]);
     await pool.stop(s);
   });
 
@@ -204,8 +205,7 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
       const r = await s.send(peerOf(receiver), { kind: 'memory', data });
       expect(r.error, `cycle ${i}`).toBeUndefined();
       await inbox.waitFor((e) => e.ok && e.sha256 === sha256Hex(data));
-      const conn = await s.connect(peerOf(receiver));
-      await conn.close();
+      await s.disconnect(peerOf(receiver));
     }
     await pool.stop(s);
   });
@@ -230,8 +230,7 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     const data = randomBytes(200 * KiB);
     const altered = Buffer.from(data);
     altered[12_345]! ^= 0x01;
-    const conn = await s.connect(peerOf(receiver));
-    const stream = await conn.openStream();
+    const stream = await s.openStream(peerOf(receiver), 'lane');
     const status = readToEnd(stream);
     await writeAllAndClose(stream, encodeLaneHeader(data.byteLength), altered, Buffer.from(sha256Hex(data), 'hex'));
     expect(Array.from(await status)).toEqual([LANE_V1_STATUS.CHECKSUM_FAILED]);
@@ -249,8 +248,7 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     const s = await start();
     const before = await listDir(inDir);
     const src = await writeRandomFile(join(root, 'src-corrupt'), 3 * MiB);
-    const conn = await s.connect(peerOf(receiver));
-    const stream = corruptingStream(await conn.openStream(), [0, 2 * MiB + 1]);
+    const stream = corruptingStream(await s.openStream(peerOf(receiver), 'lane'), [0, 2 * MiB + 1]);
     const r = await sendLane(stream, { kind: 'file', path: src }, { peer: 'receiver' });
     expect(r).toMatchObject({ success: false, checksumVerified: false, sha256: await sha256File(src) });
     expect(r.error?.code).toBe('CHECKSUM_MISMATCH');
@@ -375,7 +373,7 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     expect(await listDir(dir)).toEqual([]);
 
     // A raw header announcing 2^50 bytes: status 2 at once, nothing allocated or created.
-    const stream = await (await s.connect(peerOf(small))).openStream();
+    const stream = await s.openStream(peerOf(small), 'lane');
     const status = readToEnd(stream);
     const w = stream.writable.getWriter();
     await w.write(encodeLaneHeader(2 ** 50));
@@ -392,7 +390,7 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     await pool.stop(small);
   });
 
-  it('inspect() lists the connection and lane children under the supervisor', async () => {
+  it('inspect() shows the tree supervisor → peer → transfer, with states and summaries', async () => {
     const s = await start();
     let during: ReturnType<OctopiiNode['inspect']> | undefined;
     const data = randomBytes(4 * MiB);
@@ -401,21 +399,23 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     await inbox.waitFor((e) => e.ok && e.sha256 === sha256Hex(data));
 
     expect(during).toBeDefined();
-    const runningSend = Object.values(during!.children).filter((c) => c.id.startsWith('send#') && c.status === 'running');
-    expect(runningSend).toHaveLength(1);
+    const peerDuring = during!.tree.children.find((c) => c.id === `peer:${receiver.nodeId}`)!;
+    expect(peerDuring).toMatchObject({ machine: 'peer', status: 'active' });
+    expect(peerDuring.state).toMatch(/^connected\./);
+    expect(peerDuring.children.map((c) => [c.machine, c.status])).toEqual([['laneSend', 'active']]);
 
     const after = s.inspect();
     expect(after).toMatchObject({ nodeId: s.nodeId, address: s.address, transport, supervisor: 'supervising' });
-    const conns = Object.values(after.children).filter((c) => c.id.startsWith(`connection:${receiver.nodeId}`));
-    expect(conns).toHaveLength(1);
-    expect(conns[0]).toMatchObject({ status: 'running', restart: 'temporary' });
-    const sends = Object.values(after.children).filter((c) => c.id.startsWith('send#'));
+    expect(after.tree).toMatchObject({ id: 'node', machine: 'node', state: 'supervising' });
+    const peer = after.tree.children.find((c) => c.id === `peer:${receiver.nodeId}`)!;
+    expect(peer.summary).toMatchObject({ nodeId: receiver.nodeId, connects: 1, link: { dialled: true, remoteNodeId: receiver.nodeId } });
+    expect(after.children[`peer:${receiver.nodeId}`]).toMatchObject({ status: 'running', restart: 'transient' });
+    const sends = Object.values(after.children).filter((c) => c.id.startsWith(`peer:${receiver.nodeId}/send#`));
     expect(sends).toHaveLength(1);
     expect(sends[0]).toMatchObject({ status: 'stopped', lastExit: 'normal' });
 
-    const receives = Object.values(receiver.inspect().children).filter((c) => c.id.startsWith('receive#'));
-    expect(receives.length).toBeGreaterThan(0);
-    expect(receives.every((c) => c.status === 'stopped' || c.status === 'running')).toBe(true);
+    const receives = Object.values(receiver.inspect().children).filter((c) => c.id.startsWith(`peer:${s.nodeId}/receive#`));
+    expect(receives.map((c) => [c.status, c.lastExit])).toEqual([['stopped', 'normal']]);
     await pool.stop(s);
   });
 

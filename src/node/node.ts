@@ -1,0 +1,616 @@
+/**
+ * `OctopiiNode`: the facade over one node (DESIGN.md §1). A supervisor actor
+ * (machines/node.ts) runs one peer actor per remote node (machines/peer.ts: dial, adopt,
+ * simultaneous open, keep-alive, reconnect) and one lane actor per transfer
+ * (machines/laneSend.ts, machines/laneReceive.ts); a stream router (src/router/) gives each
+ * inbound stream to the handler of its kind; everything with a side effect or a clock comes from
+ * the runtime the node was started with (src/runtime/).
+ *
+ *   const node = await OctopiiNode.start({ listen: '127.0.0.1:0', receiveDir: './inbox' });
+ *   const result = await node.send({ address, nodeId }, { kind: 'file', path });
+ *   node.onReceived((r) => …);  node.peers();  node.inspect();  await node.stop();
+ *
+ * Simulation: `OctopiiNode.start({ identity, runtime: { clock, transport: network.transport({ identity }), hasher } })`
+ * runs a whole node on the in-memory network under a simulated clock.
+ */
+import { createActor, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { supervisorMachine, supervisedChild, type ChildInfo, type EscalationInfo, type RestartPolicy } from '../../machines/node.js';
+import type { PeerInput, PeerLink } from '../../machines/peer.js';
+import { loadConfig, identityFileOf, type NodeConfig, type NodeConfigInput } from '../config.js';
+import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
+import { loadOrCreateIdentity, type Identity } from '../identity.js';
+import { acceptHello } from '../router/control.js';
+import { StreamRouter, type RefusedStream } from '../router/router.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { silentLogger, type Logger } from '../runtime/logger.js';
+import type { Runtime } from '../runtime/types.js';
+import { createTransport } from '../transport/index.js';
+import type { DuplexStream, PeerConnection, Transport } from '../transport/types.js';
+import { CONTROL_PROTOCOL_VERSION, type HelloMessage } from '../wire/control.js';
+import { actorTree, groupByPeer, stateString, type ActorNode } from './inspect.js';
+import { createPeerLogic, type PeerLogic } from './peerLogic.js';
+import { TransferRegistry } from './transfers.js';
+import { receiveInbound, sendToPeers, type LaneHost } from './lanes.js';
+import type { LaneSource, TransferResult, LaneError } from '../lane/index.js';
+
+/** A peer to talk to: where it listens and, optionally, the node ID it must prove. */
+export interface PeerRef {
+  /** `host:port` (IPv6: `[::1]:4000`). */
+  address: string;
+  /** Refuse the peer unless it proves this node ID (docs/PROTOCOL.md "Peer verification"). */
+  nodeId?: string;
+}
+
+/** One incoming transfer, verified or not (`octopii serve` prints these). */
+export interface ReceivedEvent {
+  ok: boolean;
+  /** Sender's node ID, or its address when it has none (`insecure`). */
+  peer: string;
+  /** Size announced by the sender, bytes. */
+  bytes: number;
+  /** Hex SHA-256 of the data ('' when not verified). */
+  sha256: string;
+  /** Final path (file receive, success only): `<receiveDir>/<sha256>`. */
+  file?: string;
+  /** The data (memory receive, success only). */
+  data?: Uint8Array;
+  durationMs: number;
+  error?: LaneError;
+}
+
+export interface SendOptions {
+  signal?: AbortSignal;
+  /** Inactivity timeout in ms (default 30,000); also bounds the connect (default 5,000). */
+  timeoutMs?: number;
+  onProgress?: (bytes: number) => void;
+}
+
+/** Keep-alive and reconnect settings of every peer actor. */
+export interface PeerOptions {
+  /** Idle time on a link before a ping, ms (default 1,000). */
+  keepAliveMs?: number;
+  /** An unanswered ping this long marks the peer dead, ms (default 3,000). */
+  deadAfterMs?: number;
+  /** Dial deadline including the hello, ms (default 5,000). */
+  dialTimeoutMs?: number;
+  /** Consecutive failed dials before a peer gives up (default 3). */
+  maxRetries?: number;
+  /** First redial delay, ms (default 200; doubles up to 5,000). */
+  retryInitialMs?: number;
+}
+
+export interface NodeStartOptions extends Partial<NodeConfigInput> {
+  /** Use this identity instead of the identity file. */
+  identity?: Identity;
+  /** Config file (JSON) read under the options and env vars. */
+  configFile?: string;
+  /** Clock, transport, hasher, logger (defaults: system clock, the configured QUIC transport, the shared hash pool, silent). */
+  runtime?: Partial<Runtime>;
+  peer?: PeerOptions;
+}
+
+/** What `node.peers()` lists. */
+export interface PeerInfo {
+  /** Peer actor id: `peer:<nodeId>`, `addr:<host:port>` (dialled without a node ID) or `v1:<host:port>` (a seed v1 peer). */
+  id: string;
+  nodeId: string | null;
+  address: string | null;
+  protocol: 'octopii' | 'lane-v1';
+  /** Dotted state of the peer machine (`connected.alive`, `backoff`, `idle` …). */
+  state: string;
+  connected: boolean;
+  /** Stream kinds the peer serves (from its hello), while connected. */
+  kinds: string[];
+  connects: number;
+  losses: number;
+  lastError: ErrorInfo | null;
+  /** Transfers in flight with this peer. */
+  transfers: number;
+}
+
+/** The inspection of a node: its actor tree plus the supervisor's record of its children. */
+export interface NodeInspection {
+  nodeId: string;
+  address: string;
+  transport: string;
+  supervisor: string;
+  children: Record<string, ChildInfo>;
+  tree: ActorNode;
+}
+
+const AGENT = 'octopii-ts/0.1.0';
+
+export class OctopiiNode {
+  readonly #receivedHandlers = new Set<(e: ReceivedEvent) => void>();
+  readonly #inspectListeners = new Set<(e: InspectionEvent) => void>();
+  readonly #escalationHandlers = new Set<(e: EscalationInfo) => void>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #transfers = new TransferRegistry();
+  readonly #peerLogic: PeerLogic;
+  readonly #helloDone = new WeakSet<PeerConnection>();
+  readonly #router: StreamRouter;
+  readonly #supervisor: Actor<typeof supervisorMachine>;
+  readonly #peerOptions: PeerOptions;
+  readonly #releaseHasher: (() => Promise<void>) | undefined;
+  #seq = 0;
+  #stopping: Promise<void> | undefined;
+  #closedResolve!: (error: EscalationInfo | null) => void;
+  /** Resolves when the node has stopped: with the escalation that stopped it, or null after `stop()`. */
+  readonly closed: Promise<EscalationInfo | null> = new Promise((r) => (this.#closedResolve = r));
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly identity: Identity,
+    readonly transport: Transport,
+    readonly clock: Clock,
+    readonly logger: Logger,
+    readonly hasher: Runtime['hasher'] | undefined,
+    releaseHasher: (() => Promise<void>) | undefined,
+    peerOptions: PeerOptions,
+  ) {
+    this.#peerOptions = peerOptions;
+    this.#releaseHasher = releaseHasher;
+    this.#router = new StreamRouter({ clock, onRefused: (r) => this.#logRefused(r) });
+    this.#peerLogic = createPeerLogic({
+      transport,
+      router: this.#router,
+      clock,
+      hello: () => this.#hello(),
+      onDialled: (conn) => this.#wireStreams(conn),
+    });
+    this.#router.register('control', (stream, { connection }) => void this.#acceptControl(connection, stream));
+    this.#router.register('lane', (stream, { connection }) => this.#receive(connection, stream, true));
+    this.#supervisor = createActor(supervisorMachine, {
+      input: { intensity: config.supervisor.intensity, periodMs: config.supervisor.periodMs },
+      clock,
+      systemId: 'node',
+      inspect: (e) => {
+        for (const l of this.#inspectListeners) l(e);
+      },
+    });
+    this.#supervisor.subscribe({
+      next: (snap) => {
+        if (snap.status === 'done' && snap.output?.status === 'failed') this.#escalated(snap.output.error);
+      },
+      error: () => undefined,
+    });
+    this.#supervisor.start();
+  }
+
+  /**
+   * Loads (or creates) the identity, binds the transport and starts the supervisor.
+   * Options over `OCTOPII_*` env vars over `configFile` (src/config.ts).
+   * Throws INVALID_ARGUMENT (config), INVALID_IDENTITY, or the transport's listen errors.
+   */
+  static async start(options: NodeStartOptions = {}): Promise<OctopiiNode> {
+    const { identity: given, configFile, runtime = {}, peer = {}, ...rest } = options;
+    const config = loadConfig(rest, { file: configFile });
+    const identity = given ?? (await loadOrCreateIdentity(identityFileOf(config)));
+    if (config.receiveDir) {
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(config.receiveDir, { recursive: true });
+    }
+    const clock = runtime.clock ?? systemClock;
+    const logger = (runtime.logger ?? silentLogger).child({ nodeId: identity.nodeId });
+    let hasher = runtime.hasher;
+    let releaseHasher: (() => Promise<void>) | undefined;
+    if (!hasher) {
+      const shared = await defaultHasher();
+      hasher = shared.hasher;
+      releaseHasher = shared.release;
+    }
+    const transport =
+      runtime.transport ??
+      (await createTransport(config.transport, {
+        identity,
+        allowPeers: config.allowPeers,
+        insecure: config.insecure,
+        quinnThreads: config.quinnThreads,
+      }));
+    try {
+      await transport.listen({ address: config.listen });
+    } catch (e) {
+      await transport.close();
+      await releaseHasher?.();
+      throw e;
+    }
+    const node = new OctopiiNode(config, identity, transport, clock, logger, hasher, releaseHasher, peer);
+    transport.onConnection((conn) => node.#accept(conn));
+    logger.info({ event: 'listening', address: transport.address, transport: transport.kind });
+    return node;
+  }
+
+  get nodeId(): string {
+    return this.identity.nodeId;
+  }
+  /** Bound `host:port`. */
+  get address(): string {
+    return this.transport.address!;
+  }
+  get transportKind(): Transport['kind'] {
+    return this.transport.kind;
+  }
+  /** The stream router: register handlers for more kinds (`rpc`, `raft`, …). */
+  get router(): StreamRouter {
+    return this.#router;
+  }
+
+  /** Calls `handler` for every incoming transfer (verified or failed). Returns an unsubscribe. */
+  onReceived(handler: (e: ReceivedEvent) => void): () => void {
+    this.#receivedHandlers.add(handler);
+    return () => this.#receivedHandlers.delete(handler);
+  }
+
+  /** Streams XState inspection events (`@xstate.actor`, `@xstate.snapshot`, `@xstate.event`) of every actor of the node. */
+  onInspect(listener: (e: InspectionEvent) => void): () => void {
+    this.#inspectListeners.add(listener);
+    return () => this.#inspectListeners.delete(listener);
+  }
+
+  /**
+   * Called when the supervisor escalates (a child exceeded its restart intensity): the node
+   * then stops itself, and {@link closed} resolves with the same error.
+   */
+  onEscalation(handler: (e: EscalationInfo) => void): () => void {
+    this.#escalationHandlers.add(handler);
+    return () => this.#escalationHandlers.delete(handler);
+  }
+
+  /**
+   * Runs `logic` as a child of this node's supervisor (OTP child spec: `permanent` children are
+   * always restarted, `transient` after a crash, `temporary` never; restarts back off
+   * exponentially and more than `supervisor.intensity` in `supervisor.periodMs` escalates).
+   * Throws CLOSED after stop, INVALID_ARGUMENT if a running child has that id.
+   */
+  spawn(id: string, logic: AnyActorLogic, options: { input?: unknown; restart?: RestartPolicy } = {}): AnyActorRef {
+    this.#assertRunning();
+    this.#supervisor.send({ type: 'SPAWN', id, logic, input: options.input, restart: options.restart ?? 'permanent' });
+    const ref = supervisedChild(this.#supervisor.getSnapshot(), id);
+    if (!ref) throw new OctopiiError('INVALID_ARGUMENT', `child ${id} did not start (is one with that id running?)`);
+    return ref;
+  }
+
+  /** The peers this node knows, with their state. */
+  peers(): PeerInfo[] {
+    const snap = this.#supervisor.getSnapshot();
+    const out: PeerInfo[] = [];
+    for (const [id, info] of Object.entries(snap.context.children)) {
+      if (!isPeerId(id) || info.status !== 'running') continue;
+      const ref = supervisedChild(snap, id);
+      if (!ref) continue;
+      const s = ref.getSnapshot() as { value: Parameters<typeof stateString>[0]; context: import('../../machines/peer.js').PeerContext };
+      const c = s.context;
+      out.push({
+        id,
+        nodeId: c.link?.remoteNodeId ?? c.nodeId,
+        address: c.address,
+        protocol: c.protocol,
+        state: stateString(s.value),
+        connected: c.link !== null,
+        kinds: c.link ? [...c.link.kinds] : [],
+        connects: c.connects,
+        losses: c.losses,
+        lastError: c.lastError,
+        transfers: this.#transfers.count(id),
+      });
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** The tree of every live actor (supervisor → peers → transfers) with state and a context summary. */
+  inspect(): NodeInspection {
+    const snap = this.#supervisor.getSnapshot();
+    return {
+      nodeId: this.nodeId,
+      address: this.address,
+      transport: this.transportKind,
+      supervisor: String(snap.value),
+      children: structuredClone(snap.context.children),
+      tree: groupByPeer(actorTree('node', this.#supervisor)),
+    };
+  }
+
+  /**
+   * The link to `peer` through its peer actor (spawned on first use; one per node ID). Throws
+   * the dial's OctopiiError (CONNECT_TIMEOUT, CONNECTION_REFUSED, PEER_VERIFICATION_FAILED,
+   * TRANSPORT_MISMATCH, HANDSHAKE_FAILED …) once the peer gave up, UNAVAILABLE for a peer that
+   * cannot be dialled, ABORTED on `signal`.
+   */
+  async connect(peer: PeerRef, options: { signal?: AbortSignal } = {}): Promise<{ id: string; link: PeerLink }> {
+    this.#assertRunning();
+    const id = this.#peerIdFor(peer);
+    const ref = this.#ensurePeer(id, peer.nodeId ?? null, peer.address, id.startsWith('v1:') ? 'lane-v1' : 'octopii');
+    return { id, link: await waitConnected(ref, peer.address, this.clock, options.signal) };
+  }
+
+  /**
+   * Opens a stream of `kind` to `peer` (connecting first) with its kind preamble written; on a
+   * seed v1 peer (`lane-v1`) a raw stream (only `lane` exists there). Throws the connect errors,
+   * UNKNOWN_KIND when the peer's hello does not list `kind`.
+   */
+  async openStream(peer: PeerRef, kind: string, options: { signal?: AbortSignal } = {}): Promise<DuplexStream> {
+    const { link } = await this.connect(peer, options);
+    const conn = link.connection as PeerConnection;
+    if (link.control === null) {
+      if (kind !== 'lane') throw new OctopiiError('UNKNOWN_KIND', `a Shipping Lane v1 peer carries lane streams only, not "${kind}"`);
+      return conn.openStream(options);
+    }
+    if (!link.kinds.includes(kind)) throw new OctopiiError('UNKNOWN_KIND', `the peer serves no "${kind}" streams (serves: ${link.kinds.join(', ') || 'none'})`);
+    return this.#router.open(conn, kind, options);
+  }
+
+  /**
+   * Closes the link to `peer` and stops its peer actor (a later send dials anew). Resolves when
+   * the link is closed; does nothing for an unknown peer.
+   */
+  async disconnect(peer: PeerRef): Promise<void> {
+    const id = this.#peerIdFor(peer);
+    const ref = supervisedChild(this.#supervisor.getSnapshot(), id);
+    if (!ref || ref.getSnapshot().status !== 'active') return;
+    const done = new Promise<void>((resolve) => {
+      const sub = ref.subscribe({
+        next: (s) => {
+          if (s.status !== 'active') {
+            sub.unsubscribe();
+            resolve();
+          }
+        },
+        complete: () => resolve(),
+        error: () => resolve(),
+      });
+    });
+    ref.send({ type: 'CLOSE' });
+    await done;
+  }
+
+  /**
+   * Ships `source` to `peer` over one Shipping Lane stream (seed 001) and resolves with the
+   * {@link TransferResult}; never rejects — connection failures become failed results.
+   */
+  async send(peer: PeerRef, source: LaneSource, options: SendOptions = {}): Promise<TransferResult> {
+    const [result] = await this.transferToPeers(source, [peer], {
+      ...options,
+      onProgress: options.onProgress ? (_i, b) => options.onProgress!(b) : undefined,
+    });
+    return result!;
+  }
+
+  /**
+   * Ships `source` to every peer in parallel (one stream each) and resolves with one
+   * TransferResult per peer, in order (seed 003 "Chunk Transfer to Multiple Peers"). Never
+   * rejects. A peer found dead while a transfer runs fails it at once with UNAVAILABLE.
+   */
+  async transferToPeers(
+    source: LaneSource,
+    peers: readonly PeerRef[],
+    options: Omit<SendOptions, 'onProgress'> & { onProgress?: (index: number, bytes: number) => void } = {},
+  ): Promise<TransferResult[]> {
+    return this.#track(sendToPeers(this.#laneHost(), source, peers, options));
+  }
+
+  /** Stops the supervisor and its children, closes every connection and the socket. Idempotent. */
+  async stop(): Promise<void> {
+    await this.#stop(null);
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────────────────
+
+  #laneHost(): LaneHost {
+    return {
+      connect: (peer, signal) => this.connect(peer, { signal }),
+      openLane: async (link, signal) => {
+        const conn = link.connection as PeerConnection;
+        if (link.control === null) return conn.openStream({ signal });
+        if (!link.kinds.includes('lane')) throw new OctopiiError('UNKNOWN_KIND', `the peer serves no lane streams (serves: ${link.kinds.join(', ') || 'none'})`);
+        return this.#router.open(conn, 'lane', { signal });
+      },
+      transfers: this.#transfers,
+      spawn: (peerId, what, logic, input) => this.spawn(`${peerId}/${what}#${++this.#seq}`, logic, { input, restart: 'temporary' }),
+      hasher: this.hasher,
+      clock: this.clock,
+      config: this.config,
+      received: (e) => {
+        for (const h of this.#receivedHandlers) h(e);
+      },
+    };
+  }
+
+  async #stop(escalation: EscalationInfo | null): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#transfers.abortAll(escalation ? OctopiiError.from(escalation) : new OctopiiError('CLOSED', 'node is stopping'));
+      // Say goodbye on every link so peers do not wait for a keep-alive deadline.
+      const snap = this.#supervisor.getSnapshot();
+      const byes: Promise<unknown>[] = [];
+      for (const id of Object.keys(snap.context.children)) {
+        if (!isPeerId(id)) continue;
+        const link = (supervisedChild(snap, id)?.getSnapshot() as { context?: { link?: PeerLink | null } } | undefined)?.context?.link;
+        const channel = link?.control as { close(reason: string): Promise<void> } | null | undefined;
+        if (channel) byes.push(channel.close('node stopping').catch(() => undefined));
+      }
+      await Promise.all(byes);
+      if (this.#supervisor.getSnapshot().status === 'active') this.#supervisor.send({ type: 'STOP' });
+      await this.transport.close();
+      await Promise.allSettled([...this.#inflight]);
+      this.#supervisor.stop();
+      await this.#releaseHasher?.();
+      this.logger.info({ event: 'stopped', ...(escalation ? { error: escalation } : {}) });
+      this.#closedResolve(escalation);
+    })();
+    await this.#stopping;
+  }
+
+  #escalated(error: EscalationInfo): void {
+    this.logger.error({ event: 'escalated', error });
+    for (const h of this.#escalationHandlers) h(error);
+    void this.#stop(error);
+  }
+
+  #assertRunning(): void {
+    if (this.#stopping) throw new OctopiiError('CLOSED', 'node is stopped');
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inflight.add(p);
+    void p.finally(() => this.#inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  #hello(): HelloMessage {
+    return { t: 'hello', v: CONTROL_PROTOCOL_VERSION, nodeId: this.nodeId, kinds: this.#router.kinds(), agent: AGENT };
+  }
+
+  #peerIdFor(peer: PeerRef): string {
+    if (peer.nodeId) return `peer:${peer.nodeId}`;
+    if (this.config.insecure) return `v1:${peer.address}`;
+    return `addr:${peer.address}`;
+  }
+
+  /** The running peer actor `id`, spawned if needed. */
+  #ensurePeer(id: string, nodeId: string | null, address: string | null, protocol: 'octopii' | 'lane-v1'): AnyActorRef {
+    const existing = supervisedChild(this.#supervisor.getSnapshot(), id);
+    if (existing && existing.getSnapshot().status === 'active') return existing;
+    const o = this.#peerOptions;
+    const input: PeerInput = {
+      nodeId,
+      address,
+      localNodeId: this.nodeId,
+      protocol,
+      ...(o.dialTimeoutMs !== undefined ? { dialTimeoutMs: o.dialTimeoutMs } : {}),
+      ...(o.keepAliveMs !== undefined ? { keepAliveMs: o.keepAliveMs } : {}),
+      ...(o.deadAfterMs !== undefined ? { deadAfterMs: o.deadAfterMs } : {}),
+      retry: {
+        ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
+        ...(o.retryInitialMs !== undefined ? { initialMs: o.retryInitialMs } : {}),
+      },
+    };
+    const ref = this.spawn(id, this.#peerLogic, { input, restart: 'transient' });
+    ref.on('peer.lost', (e: { error: ErrorInfo }) => {
+      const n = this.#transfers.abortPeer(id, OctopiiError.from(e.error));
+      this.logger.warn({ event: 'peer.lost', peer: id, transfersFailed: n, error: e.error });
+    });
+    ref.on('peer.up', () => this.logger.info({ event: 'peer.up', peer: id }));
+    return ref;
+  }
+
+  /** Inbound connection (transport.onConnection). */
+  #accept(conn: PeerConnection): void {
+    if (this.#stopping) {
+      void conn.close('node stopping');
+      return;
+    }
+    if (conn.protocol === 'lane-v1') {
+      // The seed's ALPN: raw Shipping Lane v1 streams, no hello; one peer actor per address.
+      const id = `v1:${conn.remoteAddress}`;
+      const ref = this.#ensurePeer(id, conn.remoteNodeId, null, 'lane-v1');
+      ref.send({ type: 'ADOPT', link: { connection: conn, control: null, dialled: false, remoteNodeId: conn.remoteNodeId, kinds: ['lane'] } });
+      conn.onStream((s) => this.#receive(conn, s, false));
+      return;
+    }
+    this.#wireStreams(conn);
+  }
+
+  /** Streams the peer opens on a connection of our protocol go through the router. */
+  #wireStreams(conn: PeerConnection): void {
+    if (conn.protocol === 'lane-v1') {
+      conn.onStream((s) => this.#receive(conn, s, false));
+      return;
+    }
+    conn.onStream((s) => {
+      if (this.#stopping) return s.abort(new OctopiiError('CLOSED', 'node is stopping'));
+      this.#router.dispatch(conn, s);
+    });
+  }
+
+  /** The control stream of an inbound connection: hello, then the connection goes to its peer actor. */
+  async #acceptControl(conn: PeerConnection, stream: DuplexStream): Promise<void> {
+    if (conn.direction === 'outbound' || this.#helloDone.has(conn)) {
+      stream.abort(new OctopiiError('PROTOCOL_ERROR', 'a second control stream'));
+      return;
+    }
+    this.#helloDone.add(conn);
+    try {
+      const { channel, hello } = await acceptHello(conn, stream, this.#hello(), { clock: this.clock });
+      if (this.#stopping) {
+        await channel.close('node stopping');
+        await conn.close('node stopping');
+        return;
+      }
+      const id = `peer:${hello.nodeId}`;
+      const ref = this.#ensurePeer(id, hello.nodeId, null, 'octopii');
+      ref.send({ type: 'ADOPT', link: { connection: conn, control: channel, dialled: false, remoteNodeId: hello.nodeId, kinds: hello.kinds } });
+    } catch (e) {
+      const error = toOctopiiError(e, 'HANDSHAKE_FAILED');
+      this.logger.warn({ event: 'refused', peer: conn.remoteNodeId ?? conn.remoteAddress, reason: error.toJSON() });
+      await conn.close(error.message).catch(() => undefined);
+    }
+  }
+
+  #receive(conn: PeerConnection, stream: DuplexStream, reasons: boolean): void {
+    if (this.#stopping) return stream.abort(new OctopiiError('CLOSED', 'node is stopping'));
+    const peerId = conn.remoteNodeId && conn.protocol !== 'lane-v1' ? `peer:${conn.remoteNodeId}` : `v1:${conn.remoteAddress}`;
+    void this.#track(receiveInbound(this.#laneHost(), peerId, conn, stream, reasons));
+  }
+
+  #logRefused(r: RefusedStream): void {
+    this.logger.warn({ event: 'stream.refused', peer: r.connection.remoteNodeId ?? r.connection.remoteAddress, kind: r.kind, reason: r.error.toJSON() });
+  }
+}
+
+const isPeerId = (id: string) => !id.includes('/') && (id.startsWith('peer:') || id.startsWith('addr:') || id.startsWith('v1:'));
+
+/** The shared worker pool, retained for the node's life (loaded lazily: simulations pass their own hasher). */
+async function defaultHasher(): Promise<{ hasher: Runtime['hasher']; release: () => Promise<void> }> {
+  const { createSha256, destroyHashPool } = await import('../hash/index.js');
+  sharedUsers++;
+  return {
+    hasher: { createSha256 },
+    release: async () => {
+      if (--sharedUsers === 0) await destroyHashPool();
+    },
+  };
+}
+let sharedUsers = 0;
+
+/**
+ * Resolves with the peer's link once its actor is `connected` (asking it to dial `address`);
+ * rejects with the peer's error when it gives up, UNAVAILABLE when it cannot dial, CLOSED when
+ * it stops, ABORTED on `signal`. The message of a give-up names the attempts and the elapsed ms.
+ */
+export function waitConnected(ref: AnyActorRef, address: string | undefined, clock: Clock, signal?: AbortSignal): Promise<PeerLink> {
+  const snap = ref.getSnapshot() as { status: string; context: { link: PeerLink | null; address: string | null } };
+  if (snap.status === 'active' && snap.context.link) return Promise.resolve(snap.context.link);
+  const started = clock.now();
+  return new Promise((resolve, reject) => {
+    const subs: Array<{ unsubscribe(): void }> = [];
+    const finish = (fn: () => void) => {
+      for (const s of subs) s.unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = () => finish(() => reject(signal!.reason instanceof OctopiiError ? signal!.reason : new OctopiiError('ABORTED', 'connect aborted')));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    subs.push(ref.on('peer.up', (e: { link: PeerLink }) => finish(() => resolve(e.link))));
+    subs.push(
+      ref.on('peer.unreachable', (e: { error: ErrorInfo }) => {
+        const attempts = (ref.getSnapshot() as { context: { attempts: number } }).context.attempts;
+        const elapsed = Math.round(clock.now() - started);
+        finish(() => reject(new OctopiiError(e.error.code, `${e.error.message} (gave up after ${attempts} attempt(s) in ${elapsed} ms)`)));
+      }),
+    );
+    subs.push(
+      ref.subscribe({
+        next: (s) => {
+          if (s.status !== 'active') finish(() => reject(new OctopiiError('CLOSED', 'peer actor stopped')));
+        },
+        error: (e) => finish(() => reject(toOctopiiError(e, 'INTERNAL'))),
+      }),
+    );
+    const before = ref.getSnapshot() as { value: unknown; context: { address: string | null } };
+    ref.send({ type: 'DIAL', ...(address ? { address } : {}) });
+    const after = ref.getSnapshot() as { value: unknown; context: { address: string | null } };
+    if (after.value === 'idle' && before.value === 'idle' && after.context.address === null) {
+      finish(() => reject(new OctopiiError('UNAVAILABLE', 'peer is not connected and has no address to dial')));
+    }
+  });
+}
