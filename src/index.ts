@@ -12,7 +12,7 @@ export { laneSendMachine } from '../machines/laneSend.js';
 export { laneReceiveMachine } from '../machines/laneReceive.js';
 export { peerMachine } from '../machines/peer.js';
 export { StreamRouter } from './router/router.js';
-export type { PeerInfo, NodeInspection, PeerOptions } from './node/node.js';
+export type { PeerInfo, NodeInspection, PeerOptions, PeerEventInfo } from './node/node.js';
 export type { ActorNode } from './node/inspect.js';
 export { systemClock, silentLogger, jsonLogger, type Clock, type Logger, type Runtime, type Hasher } from './runtime/index.js';
 export { ERROR_TABLE, toWire, fromWire, toErrorInfo, isRetryable, type ErrorInfo, type WireError } from './errors.js';

@@ -89,6 +89,14 @@ export interface NodeStartOptions extends Partial<NodeConfigInput> {
   peer?: PeerOptions;
 }
 
+/** A peer came up, was lost (dead-peer detection, close) or could not be reached. */
+export interface PeerEventInfo {
+  type: 'peer.up' | 'peer.lost' | 'peer.unreachable';
+  /** Peer actor id (`peer:<nodeId>`, …). */
+  peer: string;
+  error?: ErrorInfo;
+}
+
 /** What `node.peers()` lists. */
 export interface PeerInfo {
   /** Peer actor id: `peer:<nodeId>`, `addr:<host:port>` (dialled without a node ID) or `v1:<host:port>` (a seed v1 peer). */
@@ -124,6 +132,7 @@ export class OctopiiNode {
   readonly #receivedHandlers = new Set<(e: ReceivedEvent) => void>();
   readonly #inspectListeners = new Set<(e: InspectionEvent) => void>();
   readonly #escalationHandlers = new Set<(e: EscalationInfo) => void>();
+  readonly #peerListeners = new Set<(e: PeerEventInfo) => void>();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #transfers = new TransferRegistry();
   readonly #peerLogic: PeerLogic;
@@ -245,6 +254,12 @@ export class OctopiiNode {
   onInspect(listener: (e: InspectionEvent) => void): () => void {
     this.#inspectListeners.add(listener);
     return () => this.#inspectListeners.delete(listener);
+  }
+
+  /** Calls `listener` when a peer comes up, is lost or cannot be reached. Returns an unsubscribe. */
+  onPeer(listener: (e: PeerEventInfo) => void): () => void {
+    this.#peerListeners.add(listener);
+    return () => this.#peerListeners.delete(listener);
   }
 
   /**
@@ -484,11 +499,22 @@ export class OctopiiNode {
       },
     };
     const ref = this.spawn(id, this.#peerLogic, { input, restart: 'transient' });
+    const tell = (e: PeerEventInfo) => {
+      for (const l of this.#peerListeners) l(e);
+    };
     ref.on('peer.lost', (e: { error: ErrorInfo }) => {
       const n = this.#transfers.abortPeer(id, OctopiiError.from(e.error));
       this.logger.warn({ event: 'peer.lost', peer: id, transfersFailed: n, error: e.error });
+      tell({ type: 'peer.lost', peer: id, error: e.error });
     });
-    ref.on('peer.up', () => this.logger.info({ event: 'peer.up', peer: id }));
+    ref.on('peer.up', () => {
+      this.logger.info({ event: 'peer.up', peer: id });
+      tell({ type: 'peer.up', peer: id });
+    });
+    ref.on('peer.unreachable', (e: { error: ErrorInfo }) => {
+      this.logger.warn({ event: 'peer.unreachable', peer: id, error: e.error });
+      tell({ type: 'peer.unreachable', peer: id, error: e.error });
+    });
     return ref;
   }
 
