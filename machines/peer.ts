@@ -71,7 +71,7 @@ export interface PeerInput {
   dialTimeoutMs?: number;
   /** Idle time on a link before a ping, ms (default 1,000). */
   keepAliveMs?: number;
-  /** A ping unanswered this long means the peer is dead, ms (default 3,000). */
+  /** A ping unanswered this long means the peer is dead, ms (default 2,500). */
   deadAfterMs?: number;
   retry?: Partial<PeerRetry>;
   /** Redial after a lost link (default: true when `address` is known). */
@@ -233,7 +233,7 @@ export const peerMachine = setup({
     protocol: input.protocol ?? 'octopii',
     dialTimeoutMs: input.dialTimeoutMs ?? 5_000,
     keepAliveMs: input.keepAliveMs ?? 1_000,
-    deadAfterMs: input.deadAfterMs ?? 3_000,
+    deadAfterMs: input.deadAfterMs ?? 2_500,
     retry: { ...DEFAULT_PEER_RETRY, ...input.retry },
     reconnect: input.reconnect ?? input.address !== null,
     link: null,

@@ -69,7 +69,7 @@ export interface SendOptions {
 export interface PeerOptions {
   /** Idle time on a link before a ping, ms (default 1,000). */
   keepAliveMs?: number;
-  /** An unanswered ping this long marks the peer dead, ms (default 3,000). */
+  /** An unanswered ping this long marks the peer dead, ms (default 2,500). */
   deadAfterMs?: number;
   /** Dial deadline including the hello, ms (default 5,000). */
   dialTimeoutMs?: number;
