@@ -93,3 +93,13 @@ describe('the error table (src/errors.ts)', () => {
     expect(errorForLaneStatus(2, true).message).toBe('receiver reported an error before the end of the data (status 2)');
   });
 });
+
+describe('docs/PROTOCOL.md "Errors"', () => {
+  it('lists every code of the table with its wire code and retryability', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const doc = await readFile(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+    const rows = [...doc.matchAll(/^\| ([A-Z_]+) \| (\d+) \| (yes|no) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3] === 'yes']);
+    const table = Object.entries(ERROR_TABLE).map(([code, s]) => [code, s.wire, s.retryable]);
+    expect(rows).toEqual(table);
+  });
+});
