@@ -8,7 +8,8 @@
  *   that file. Batches are written one at a time and each is synced before the next is written,
  *   so only the last batch can be partial, and it was never acknowledged. It is cut off (the file
  *   is truncated to the end of the last valid frame and synced) and recovery goes on.
- * - **corruption**: it is in an earlier segment, or a valid frame follows it. Such a frame was
+ * - **corruption**: it is in an earlier segment, or is a segment's header frame (offset 0: it was
+ *   synced before the segment got its name), or a valid frame follows it. Such a frame was
  *   synced once; recovery refuses to guess and throws WAL_CORRUPT naming the segment and offset.
  *   A frame whose checksum holds but whose records do not parse, or entries that leave a gap,
  *   are corruption too. A missing segment in the sequence is corruption, and so is a compacted WAL
@@ -66,11 +67,10 @@ export async function recover(fs: WalFs, dir: string, repair: boolean): Promise<
     while (at < buf.byteLength) {
       const frame = readFrame(buf, at);
       if (!frame.ok) {
-        const next = last ? findNextFrame(buf, at) : at;
-        if (next !== -1) {
-          const why = last ? `${frame.reason}, and a valid frame follows at ${next}` : `${frame.reason} (not the last segment)`;
-          throw corrupt(seg, at, why);
-        }
+        if (!last) throw corrupt(seg, at, `${frame.reason} (not the last segment)`);
+        if (at === 0) throw corrupt(seg, at, `${frame.reason} (the header frame, synced before the segment was named)`);
+        const next = findNextFrame(buf, at);
+        if (next !== -1) throw corrupt(seg, at, `${frame.reason}, and a valid frame follows at ${next}`);
         tornBytes = buf.byteLength - at;
         if (repair) {
           const f = await fs.openWrite(seg.path);

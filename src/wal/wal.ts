@@ -280,10 +280,10 @@ export class Wal {
    * Reads acknowledged entries with `lo ≤ index < hi` from disk (etcd `Storage.Entries`).
    *
    * @throws OctopiiError INVALID_ARGUMENT (range outside `[firstIndex, lastIndex + 1]`), CLOSED,
-   *   IO_ERROR
+   *   ABORTED, IO_ERROR
    */
-  async entries(lo: number, hi: number): Promise<WalEntry[]> {
-    if (this.closed) throw new OctopiiError('CLOSED', 'the WAL is closed');
+  async entries(lo: number, hi: number, options?: WalCallOptions): Promise<WalEntry[]> {
+    this.checkCall(options);
     if (!isIndex(lo, 0) || !isIndex(hi, 0) || lo > hi || lo < this.firstIndex || hi > this.lastIndex + 1) {
       throw invalid(`entries [${lo}, ${hi}) outside [${this.firstIndex}, ${this.lastIndex + 1})`);
     }
@@ -320,10 +320,10 @@ export class Wal {
    * removed; each removal is synced (directory fsync) before the next, so a crash leaves the WAL
    * without a prefix of them, never with a hole.
    *
-   * @throws OctopiiError INVALID_ARGUMENT, CLOSED, IO_ERROR
+   * @throws OctopiiError INVALID_ARGUMENT, CLOSED, ABORTED, IO_ERROR
    */
-  async compact(throughIndex: number): Promise<number> {
-    if (this.closed) throw new OctopiiError('CLOSED', 'the WAL is closed');
+  async compact(throughIndex: number, options?: WalCallOptions): Promise<number> {
+    this.checkCall(options);
     if (!isIndex(throughIndex, 0)) throw invalid(`compact index must be an integer ≥ 0, got ${throughIndex}`);
     const limit = Math.min(throughIndex, this.state.snapshot?.index ?? 0);
     let n = 0;
@@ -361,10 +361,19 @@ export class Wal {
     return { last: this.state.lastIndex, snapshotIndex: this.state.snapshot?.index ?? 0, term: this.state.hardState.term, commit: this.state.hardState.commit };
   }
 
+  /** Throws CLOSED, ABORTED (signal already fired) or the INTERNAL error of a broken WAL. */
+  private checkCall(options: WalCallOptions | undefined): void {
+    if (this.closed) throw new OctopiiError('CLOSED', 'the WAL is closed');
+    if (options?.signal?.aborted) throw new OctopiiError('ABORTED', `WAL call aborted: ${String(options.signal.reason ?? '')}`);
+    if (this.broken) throw this.broken;
+  }
+
   private submit(records: WalRecord[], options: WalCallOptions | undefined, advance: (p: Pending) => void): Promise<void> {
-    if (this.closed) return Promise.reject(new OctopiiError('CLOSED', 'the WAL is closed'));
-    if (options?.signal?.aborted) return Promise.reject(new OctopiiError('ABORTED', `WAL call aborted: ${String(options.signal.reason ?? '')}`));
-    if (this.broken) return Promise.reject(this.broken);
+    try {
+      this.checkCall(options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (records.length === 0) return Promise.resolve(); // nothing to make durable
     let encoded: EncodedRecords;
     try {

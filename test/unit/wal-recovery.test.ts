@@ -93,6 +93,17 @@ describe('Wal recovery', () => {
     expect((await stat(join(dir, file))).size).toBe(whole.byteLength);
   });
 
+  it("a bad header frame (offset 0) of the last segment is WAL_CORRUPT, not a torn tail", async () => {
+    const dir = await walTempDir();
+    const { wal } = await Wal.open(dir);
+    await wal.close(); // a segment with its header frame only
+    const [file] = await segmentFiles(dir);
+    const buf = await readFile(join(dir, file!));
+    buf[buf.byteLength - 1]! ^= 0x04;
+    await writeFile(join(dir, file!), buf);
+    await expectCorrupt(Wal.open(dir), file!, 0);
+  });
+
   it('a bad record in a segment before the last is WAL_CORRUPT, even at its end', async () => {
     const dir = await walTempDir();
     await oneFramePerEntry(dir, 30, 1024);
