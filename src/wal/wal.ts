@@ -24,8 +24,9 @@
  *
  * @example
  * ```ts
- * const { wal, recovered } = await Wal.open('/var/lib/octopii/wal');
- * await wal.save({ entries: [{ index: recovered.entries.length + 1, term: 1, data }], hardState: { term: 1, vote: 'n1', commit: 0 } });
+ * const { wal, recovered } = await Wal.open('/var/lib/octopii/wal'); // recovered: hard state, snapshot, entries
+ * const data = new TextEncoder().encode('set x 1');
+ * await wal.save({ entries: [{ index: wal.lastIndex + 1, term: 1, data }], hardState: { term: 1, vote: 'n1', commit: recovered.hardState.commit } });
  * await wal.close();
  * ```
  */
@@ -38,6 +39,7 @@ import { recover } from './recovery.js';
 import { createSegment, headerRecords, type SegmentInfo } from './segments.js';
 import { WalState } from './state.js';
 import type { HardState, SnapshotMarker, WalEntry, WalRecovered } from './types.js';
+import { checkSave, checkSnapshot, checkTruncate, invalid, isIndex, type Checked, type Pending } from './validate.js';
 
 /** Default size at which the WAL starts a new segment: 64 MiB (etcd's `SegmentSizeBytes`). */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -64,20 +66,6 @@ interface Op {
 }
 
 type Segment = SegmentInfo;
-
-/** What validation sees: the durable state plus every queued call. */
-interface Pending {
-  last: number;
-  snapshotIndex: number;
-  term: number;
-  commit: number;
-}
-
-const isIndex = (n: unknown, min: number): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= min;
-
-function invalid(message: string): OctopiiError {
-  return new OctopiiError('INVALID_ARGUMENT', message);
-}
 
 export class Wal {
   private queue: Op[] = [];
@@ -200,43 +188,7 @@ export class Wal {
    * same batch). Same rules and errors as {@link append} and {@link setHardState}.
    */
   save(ready: { entries?: readonly WalEntry[]; hardState?: HardState }, options?: WalCallOptions): Promise<void> {
-    const entries = ready.entries ?? [];
-    const records: WalRecord[] = [];
-    let last = this.pending.last;
-    if (entries.length > 0) {
-      const first = entries[0]!;
-      for (let i = 0; i < entries.length; i++) {
-        const e = entries[i]!;
-        if (!isIndex(e?.index, 1) || !isIndex(e.term, 0) || !(e.data instanceof Uint8Array)) {
-          return Promise.reject(invalid(`entry ${i} must be { index ≥ 1, term ≥ 0, data: Uint8Array }`));
-        }
-        if (e.index !== first.index + i) return Promise.reject(invalid(`entry indexes must be consecutive: ${e.index} after ${first.index + i - 1}`));
-        if (i > 0 && e.term < entries[i - 1]!.term) return Promise.reject(invalid(`entry terms must not decrease: ${e.term} at index ${e.index}`));
-        records.push({ type: 'entry', index: e.index, term: e.term, data: e.data });
-      }
-      const p = this.pending;
-      if (first.index > p.last + 1) return Promise.reject(invalid(`entry ${first.index} would leave a gap after ${p.last}`));
-      if (first.index <= p.snapshotIndex) return Promise.reject(invalid(`entry ${first.index} is covered by the snapshot at ${p.snapshotIndex}`));
-      if (first.index <= p.last && first.index <= p.commit) return Promise.reject(invalid(`entry ${first.index} would replace a committed entry (commit ${p.commit})`));
-      last = entries.at(-1)!.index;
-    }
-    const hs = ready.hardState;
-    if (hs !== undefined) {
-      if (!isIndex(hs?.term, 0) || !isIndex(hs.commit, 0) || (hs.vote !== null && typeof hs.vote !== 'string')) {
-        return Promise.reject(invalid('hard state must be { term ≥ 0, vote: string | null, commit ≥ 0 }'));
-      }
-      if (hs.term < this.pending.term) return Promise.reject(invalid(`hard state term ${hs.term} is below ${this.pending.term}`));
-      if (hs.commit < this.pending.commit) return Promise.reject(invalid(`hard state commit ${hs.commit} is below ${this.pending.commit}`));
-      records.push({ type: 'hardState', hardState: { term: hs.term, vote: hs.vote, commit: hs.commit } });
-    }
-    if (records.length === 0) return this.submit([], options, () => undefined);
-    return this.submit(records, options, (p) => {
-      p.last = last;
-      if (hs) {
-        p.term = hs.term;
-        p.commit = hs.commit;
-      }
-    });
+    return this.submit(() => checkSave(this.pending, ready.entries ?? [], ready.hardState), options);
   }
 
   /**
@@ -248,14 +200,7 @@ export class Wal {
    * @throws OctopiiError INVALID_ARGUMENT, CLOSED, ABORTED, DISK_FULL, IO_ERROR, PERMISSION_DENIED
    */
   truncateFrom(index: number, options?: WalCallOptions): Promise<void> {
-    const p = this.pending;
-    if (!isIndex(index, 1)) return Promise.reject(invalid(`truncateFrom index must be an integer ≥ 1, got ${index}`));
-    if (index <= p.commit) return Promise.reject(invalid(`cannot truncate from ${index}: entries up to ${p.commit} are committed`));
-    if (index <= p.snapshotIndex) return Promise.reject(invalid(`cannot truncate from ${index}: covered by the snapshot at ${p.snapshotIndex}`));
-    if (index > p.last) return this.submit([], options, () => undefined);
-    return this.submit([{ type: 'truncate', index }], options, (q) => {
-      q.last = index - 1;
-    });
+    return this.submit(() => checkTruncate(this.pending, index), options);
   }
 
   /**
@@ -266,14 +211,7 @@ export class Wal {
    * @throws OctopiiError INVALID_ARGUMENT, CLOSED, ABORTED, DISK_FULL, IO_ERROR, PERMISSION_DENIED
    */
   saveSnapshot(marker: SnapshotMarker, options?: WalCallOptions): Promise<void> {
-    if (!isIndex(marker?.index, 1) || !isIndex(marker.term, 0)) return Promise.reject(invalid('snapshot marker must be { index ≥ 1, term ≥ 0 }'));
-    if (marker.index < this.pending.snapshotIndex) {
-      return Promise.reject(invalid(`snapshot index ${marker.index} is below the current one (${this.pending.snapshotIndex})`));
-    }
-    return this.submit([{ type: 'snapshot', snapshot: { index: marker.index, term: marker.term } }], options, (p) => {
-      p.snapshotIndex = marker.index;
-      p.last = Math.max(p.last, marker.index);
-    });
+    return this.submit(() => checkSnapshot(this.pending, marker), options);
   }
 
   /**
@@ -368,20 +306,20 @@ export class Wal {
     if (this.broken) throw this.broken;
   }
 
-  private submit(records: WalRecord[], options: WalCallOptions | undefined, advance: (p: Pending) => void): Promise<void> {
-    try {
-      this.checkCall(options);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (records.length === 0) return Promise.resolve(); // nothing to make durable
+  /** Checks a call, queues its records for the writer, and resolves after their sync. */
+  private submit(check: () => Checked, options: WalCallOptions | undefined): Promise<void> {
+    let checked: Checked;
     let encoded: EncodedRecords;
     try {
-      encoded = encodeRecords(records);
+      this.checkCall(options);
+      checked = check();
+      if (checked.records.length === 0) return Promise.resolve(); // nothing to make durable
+      encoded = encodeRecords(checked.records);
     } catch (e) {
       return Promise.reject(toOctopiiError(e, 'INVALID_ARGUMENT'));
     }
-    advance(this.pending);
+    this.pending = checked.next;
+    const records = checked.records;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ records, encoded, resolve, reject });
       this.writer ??= this.runWriter();
