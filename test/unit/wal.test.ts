@@ -76,6 +76,22 @@ describe('Wal', () => {
     await w2.close();
   });
 
+  it('a hard state set while entries are appended shares their fdatasync, and lands after them', async () => {
+    const dir = await walTempDir();
+    const fs = countingFs();
+    const { wal } = await Wal.open(dir, { fs });
+    await wal.append(makeEntries(1, 1));
+    const before = fs.syncs;
+    await Promise.all([wal.append(makeEntries(2, 4)), wal.setHardState({ term: 1, vote: 'a', commit: 4 }), wal.append(makeEntries(5, 5))]);
+    expect(fs.syncs - before).toBe(1);
+    expect(wal.hardState).toEqual({ term: 1, vote: 'a', commit: 4 });
+    await wal.close();
+    const { wal: w2, recovered } = await Wal.open(dir);
+    expect(recovered.hardState).toEqual({ term: 1, vote: 'a', commit: 4 });
+    expect(recovered.entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5]);
+    await w2.close();
+  });
+
   it('rotates segments at the configured size and recovers across them', async () => {
     const dir = await walTempDir();
     const { wal } = await Wal.open(dir, { segmentBytes: 4096 });
