@@ -21,7 +21,9 @@
  * being written leaves at most one partial frame, at the very end of the last segment, and
  * recovery cuts it off; a frame that fails its checksum with a whole frame after it cannot come
  * from a crash (the later frame was only written after the earlier one was synced) and is
- * corruption. CRC-32C comes from `@node-rs/crc32` (SSE4.2/SIMD), the fastest of three libraries
+ * corruption. The rule errs one way only: entry data that itself holds a whole valid frame could
+ * make a torn tail look like corruption (the WAL refuses to open), never corruption look torn.
+ * CRC-32C comes from `@node-rs/crc32` (SSE4.2/SIMD), the fastest of three libraries
  * measured in bench/wal.ts.
  */
 import { crc32c } from '@node-rs/crc32';

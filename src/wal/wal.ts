@@ -3,10 +3,10 @@
  * they are acknowledged, in append-only segment files (design after etcd's `server/storage/wal`,
  * framing after LevelDB's log; see codec.ts, segments.ts, recovery.ts).
  *
- * **Group commit.** Calls are queued in call order. One writer takes everything queued, writes it
- * as one frame at the end of the current segment, calls fdatasync once, then resolves every call
- * in the batch; calls made meanwhile form the next batch. A call resolves only after the sync that
- * covers it. Calls are applied in the order they were made, so `append` then `setHardState` (or
+ * **Group commit.** Calls are queued in call order. One writer takes everything queued (up to
+ * {@link MAX_BATCH_BYTES}), writes it as one frame at the end of the current segment, calls
+ * fdatasync once, then resolves every call in the batch; calls made meanwhile form the next
+ * batch. A call resolves only after the sync that covers it. Calls are applied in the order they were made, so `append` then `setHardState` (or
  * `save` with both) reach the disk in that order.
  *
  * **A disk that refuses writes.** When writing or syncing a batch fails, every call in that batch
@@ -33,7 +33,7 @@
 import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { OctopiiError, toOctopiiError } from '../errors.js';
-import { FRAME_HEADER, encodeFrame, encodeRecords, type EncodedRecords, type WalRecord } from './codec.js';
+import { FRAME_HEADER, MAX_FRAME_PAYLOAD, encodeFrame, encodeRecords, type EncodedRecords, type WalRecord } from './codec.js';
 import { nodeWalFs, type WalFile, type WalFs } from './fs.js';
 import { recover } from './recovery.js';
 import { createSegment, headerRecords, type SegmentInfo } from './segments.js';
@@ -43,6 +43,9 @@ import { checkSave, checkSnapshot, checkTruncate, invalid, isIndex, type Checked
 
 /** Default size at which the WAL starts a new segment: 64 MiB (etcd's `SegmentSizeBytes`). */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+/** A batch (one frame, one fdatasync) holds calls up to this many bytes; a larger call goes alone. */
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 export interface WalOptions {
   /** Start a new segment before a batch when the current one holds at least this many bytes. */
@@ -315,6 +318,7 @@ export class Wal {
       checked = check();
       if (checked.records.length === 0) return Promise.resolve(); // nothing to make durable
       encoded = encodeRecords(checked.records);
+      if (encoded.bytes.byteLength > MAX_FRAME_PAYLOAD) throw new OctopiiError('TOO_LARGE', `a WAL call of ${encoded.bytes.byteLength} bytes is above ${MAX_FRAME_PAYLOAD}`);
     } catch (e) {
       return Promise.reject(toOctopiiError(e, 'INVALID_ARGUMENT'));
     }
@@ -331,8 +335,7 @@ export class Wal {
       for (;;) {
         await nextTurn(); // callers of this turn join the batch
         if (this.queue.length === 0) return;
-        const batch = this.queue;
-        this.queue = [];
+        const batch = this.takeBatch();
         let at: number;
         try {
           at = await this.writeBatch(batch);
@@ -360,6 +363,17 @@ export class Wal {
     } finally {
       this.writer = null;
     }
+  }
+
+  /** The oldest queued calls, up to {@link MAX_BATCH_BYTES} (at least one call). */
+  private takeBatch(): Op[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.queue.length && (n === 0 || bytes + this.queue[n]!.encoded.bytes.byteLength <= MAX_BATCH_BYTES)) {
+      bytes += this.queue[n]!.encoded.bytes.byteLength;
+      n++;
+    }
+    return this.queue.splice(0, n);
   }
 
   /** Writes and syncs one frame holding `batch`; resolves with the frame's offset. */

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Wal, nodeWalFs, type WalFs } from '../../src/wal/index.js';
+import { MAX_BATCH_BYTES, Wal, nodeWalFs, type WalFs } from '../../src/wal/index.js';
 import { isOctopiiError } from '../../src/errors.js';
 import { cleanupWalDirs, entryData, makeEntries, rows, segmentFiles, walTempDir } from '../helpers/walFixtures.js';
 
@@ -74,6 +74,19 @@ describe('Wal', () => {
     const { wal: w2, recovered } = await Wal.open(dir);
     expect(recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 256 }, (_, k) => k + 1));
     await w2.close();
+  });
+
+  it('a batch holds at most MAX_BATCH_BYTES: two 9 MiB calls take two fdatasyncs', async () => {
+    const dir = await walTempDir();
+    const fs = countingFs();
+    const { wal } = await Wal.open(dir, { fs });
+    const before = fs.syncs;
+    const big = (i: number) => [{ index: i, term: 1, data: new Uint8Array(9 * 1024 * 1024).fill(i) }];
+    await Promise.all([wal.append(big(1)), wal.append(big(2)), wal.append(makeEntries(3, 3))]);
+    expect(MAX_BATCH_BYTES).toBe(16 * 1024 * 1024);
+    expect(fs.syncs - before).toBe(2);
+    expect((await wal.entries(2, 3))[0]!.data.every((b) => b === 2)).toBe(true);
+    await wal.close();
   });
 
   it('a hard state set while entries are appended shares their fdatasync, and lands after them', async () => {
