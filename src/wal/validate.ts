@@ -16,6 +16,7 @@ import type { HardState, SnapshotMarker, WalEntry } from './types.js';
 export interface Pending {
   readonly last: number;
   readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
   readonly term: number;
   readonly commit: number;
 }
@@ -73,12 +74,16 @@ export function checkTruncate(p: Pending, index: number): Checked {
   return { records: [{ type: 'truncate', index }], next: { ...p, last: index - 1 } };
 }
 
-/** `saveSnapshot(marker)`: the index never goes backwards. */
+/**
+ * `saveSnapshot(marker)`: the index only goes forward; the current marker again (same index and
+ * term) is a no-op.
+ */
 export function checkSnapshot(p: Pending, marker: SnapshotMarker): Checked {
   if (!isIndex(marker?.index, 1) || !isIndex(marker.term, 0)) throw invalid('snapshot marker must be { index ≥ 1, term ≥ 0 }');
-  if (marker.index < p.snapshotIndex) throw invalid(`snapshot index ${marker.index} is below the current one (${p.snapshotIndex})`);
+  if (marker.index === p.snapshotIndex && marker.term === p.snapshotTerm) return { records: [], next: p };
+  if (marker.index <= p.snapshotIndex) throw invalid(`snapshot index ${marker.index} does not go past the current one (${p.snapshotIndex}, term ${p.snapshotTerm})`);
   return {
     records: [{ type: 'snapshot', snapshot: { index: marker.index, term: marker.term } }],
-    next: { ...p, snapshotIndex: marker.index, last: Math.max(p.last, marker.index) },
+    next: { ...p, snapshotIndex: marker.index, snapshotTerm: marker.term, last: Math.max(p.last, marker.index) },
   };
 }

@@ -209,7 +209,8 @@ export class Wal {
   /**
    * Stores a snapshot marker (etcd `WAL.SaveSnapshot`): entries ≤ `marker.index` are dropped from
    * the log, later ones kept; a marker past the last entry empties the log, which then continues
-   * at `marker.index + 1`. Resolves once durable. The index must not go backwards.
+   * at `marker.index + 1`. Resolves once durable. The index must go forward (the current marker
+   * again is a no-op).
    *
    * @throws OctopiiError INVALID_ARGUMENT, CLOSED, ABORTED, DISK_FULL, IO_ERROR, PERMISSION_DENIED
    */
@@ -299,7 +300,7 @@ export class Wal {
   // ── the writer ────────────────────────────────────────────────────────────────────────────
 
   private durableView(): Pending {
-    return { last: this.state.lastIndex, snapshotIndex: this.state.snapshot?.index ?? 0, term: this.state.hardState.term, commit: this.state.hardState.commit };
+    return { last: this.state.lastIndex, snapshotIndex: this.state.snapshot?.index ?? 0, snapshotTerm: this.state.snapshot?.term ?? 0, term: this.state.hardState.term, commit: this.state.hardState.commit };
   }
 
   /** Throws CLOSED, ABORTED (signal already fired) or the INTERNAL error of a broken WAL. */
