@@ -38,10 +38,6 @@ export class FaultyWalFs implements WalFs {
     }
   }
 
-  get partialWrites(): boolean {
-    return this.partial;
-  }
-
   private wrap(f: WalFile): WalFile {
     const fs = this;
     return {
