@@ -74,6 +74,7 @@ export class Wal {
   private queue: Op[] = [];
   private writer: Promise<void> | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
   /** Set when a failed batch may have left bytes after `size` in the current segment. */
   private needsCut = false;
   private readonly readers = new Map<number, WalFile>();
@@ -286,15 +287,22 @@ export class Wal {
     return n;
   }
 
-  /** Waits for queued calls to settle, then closes the files. Later calls reject with CLOSED. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    while (this.writer) await this.writer;
-    await this.cutBack().catch(() => undefined);
-    const files = [this.current, ...this.readers.values()];
-    this.readers.clear();
-    await Promise.all(files.map((f) => f.close().catch(() => undefined)));
+  /**
+   * Waits for queued calls to settle, cuts back a failed batch if one is pending, then closes the
+   * files; every caller gets the same promise. Later calls reject with CLOSED.
+   */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closed = true;
+      this.closing = (async () => {
+        while (this.writer) await this.writer;
+        await this.cutBack().catch(() => undefined);
+        const files = [this.current, ...this.readers.values()];
+        this.readers.clear();
+        await Promise.all(files.map((f) => f.close().catch(() => undefined)));
+      })();
+    }
+    return this.closing;
   }
 
   // ── the writer ────────────────────────────────────────────────────────────────────────────
