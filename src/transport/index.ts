@@ -13,12 +13,17 @@ export type QuicTransportName = 'quinn' | 'matrixai';
 /**
  * Creates (does not listen) the named transport; `quinnThreads` only concerns quinn (see
  * QuinnTransportOptions.runtimeThreads). Throws INVALID_ARGUMENT for an unknown name.
+ *
+ * Interim, until the node speaks octopii's own protocol (hello and kind preamble): an
+ * `insecure` matrixai transport dials `'lane-v1'` by default (`dialProtocol`), because an
+ * insecure node is the seed's v1 interop path and its streams are raw Shipping Lane v1. Pass
+ * `dialProtocol` (or `DialOptions.protocol` per dial) to choose explicitly.
  */
 export async function createTransport(kind: QuicTransportName, options: TransportOptions & { quinnThreads?: number }): Promise<Transport> {
   switch (kind) {
     case 'matrixai': {
       const { MatrixaiTransport } = await import('./matrixai.js');
-      return MatrixaiTransport.create(options);
+      return MatrixaiTransport.create({ ...options, dialProtocol: options.dialProtocol ?? (options.insecure ? 'lane-v1' : 'octopii') });
     }
     case 'quinn': {
       const { QuinnTransport } = await import('./quinn.js');

@@ -10,7 +10,15 @@
  *   Ed25519 self-signed one (seed 001 v1 interop: any QUIC stack, ALPN `octopii`, any
  *   self-signed certificate) is admitted with `remoteNodeId === null`. A peer that presents no
  *   certificate at all is refused by the library's TLS layer (verifyPeer is always on).
- * - Connections are pooled by node ID (inbound ones too); concurrent dials share one attempt.
+ * - Listen, dial, accept only: every dial makes a new connection, every inbound connection goes
+ *   to `onConnection`; nothing is pooled.
+ * - ALPN says what a connection carries (`PeerConnection.protocol`): the server offers
+ *   `octopii/2` (octopii's own protocol) and `octopii` (seed 001, raw Shipping Lane v1); a
+ *   client offers exactly the one its dial asks for; the negotiated one (quiche's
+ *   `applicationProto()`) sets `protocol` on both sides.
+ * - Liveness: keep-alive PINGs every `keepAliveMs` and an idle timeout of `idleTimeoutMs`
+ *   (library `keepAliveIntervalTime` / `maxIdleTimeout`), so a killed peer closes the
+ *   connection within `idleTimeoutMs` (4 s by default).
  * - Tuning from the measured facts in issue 2: 4 MiB UDP buffers, 64 KiB readable chunks, 32 KiB
  *   datagrams only on loopback (no path-MTU discovery in the library), `initialMaxStreamsBidi`
  *   1000, stream opens wait for peer stream credit instead of tripping `ErrorQUICStreamLimit`.
@@ -32,21 +40,19 @@ import type QUICStream from '@matrixai/quic/QUICStream.js';
 import { OctopiiError, type OctopiiErrorCode } from '../errors.js';
 import { createNodeCertificate, nodeIdFromCertificate, type NodeCertificate } from './certificate.js';
 import { formatAddress, isLoopbackHost, parseAddress } from './address.js';
-import type {
-  DialOptions,
-  DuplexStream,
-  ListenOptions,
-  PeerConnection,
-  Transport,
-  TransportOptions,
+import {
+  livenessTimes,
+  type ConnectionProtocol,
+  type DialOptions,
+  type DuplexStream,
+  type ListenOptions,
+  type PeerConnection,
+  type Transport,
+  type TransportOptions,
 } from './types.js';
 
 /** Options of {@link MatrixaiTransport.create}. */
 export interface MatrixaiTransportOptions extends TransportOptions {
-  /** TLS ALPN protocol (default `octopii`, seed 001). */
-  alpn?: string;
-  /** Max idle time of a connection in ms before it is dropped (default 30,000; keep-alive pings every third of it). */
-  idleTimeoutMs?: number;
   /** Bidirectional streams the peer may open at once (default 1,000). */
   maxStreams?: number;
   /** Raw @matrixai/quic `QUICConfig` overrides (measurement only; e.g. flow-control windows in bytes). */
@@ -61,7 +67,14 @@ const READABLE_CHUNK_BYTES = 64 * 1024;
 const LOOPBACK_DATAGRAM_BYTES = 32 * 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_OPEN_TIMEOUT_MS = 10_000;
-const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+/** TLS ALPN of each {@link ConnectionProtocol}. */
+export const ALPN: Record<ConnectionProtocol, string> = { octopii: 'octopii/2', 'lane-v1': 'octopii' };
+
+/** The protocol of a negotiated ALPN (`undefined` for one we never offer). */
+function protocolOfAlpn(alpn: string): ConnectionProtocol | undefined {
+  return alpn === ALPN.octopii ? 'octopii' : alpn === ALPN['lane-v1'] ? 'lane-v1' : undefined;
+}
 /** An inbound handshake that has not finished after this long is dropped. */
 const SERVER_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How long a closing connection may wait for its peer before we stop waiting (see teardown). */
@@ -113,6 +126,8 @@ const silentLogger = {
 // Library internals we rely on (present in 2.0.9's JS, protected in its .d.ts).
 interface QuicheConn {
   peerStreamsLeftBidi(): number;
+  /** The negotiated ALPN protocol (empty before the handshake). */
+  applicationProto(): Uint8Array;
 }
 interface ConnectionInternals {
   conn: QuicheConn;
@@ -148,17 +163,18 @@ function cryptoCode(e: unknown): number | undefined {
   return typeof code === 'number' && code >= 0x100 && code <= 0x1ff ? code : undefined;
 }
 
-/** Maps a library connection-level error to an OctopiiError. */
-function mapConnectionError(e: unknown, refusal?: OctopiiError): OctopiiError {
+/** Maps a library connection-level error to an OctopiiError (`alpn`: what we offered, client side). */
+function mapConnectionError(e: unknown, refusal?: OctopiiError, alpn?: string): OctopiiError {
   if (e instanceof OctopiiError) return e;
   if (refusal) return refusal;
   const msg = e instanceof Error ? e.message : String(e);
   if (e instanceof quicErrors.ErrorQUICConnectionPeerTLS) {
     const code = cryptoCode(e);
     if (code === CryptoAlert.NoApplicationProtocol) {
-      // The peer speaks another ALPN: most likely a node on the quinn transport (ALPN `libp2p`).
+      // The peer speaks another ALPN: a node on the quinn transport (ALPN `libp2p`), or a seed
+      // v1 peer (`octopii` only) asked for `octopii/2`.
       return new OctopiiError('TRANSPORT_MISMATCH',
-        `peer does not speak ALPN "octopii" — it is probably a node on another transport (--transport quinn); ${msg}`, { cause: e });
+        `peer does not speak ALPN "${alpn ?? `${ALPN.octopii}" or "${ALPN['lane-v1']}`}" — a node on another transport (--transport quinn) or a Shipping Lane v1 peer (protocol 'lane-v1'); ${msg}`, { cause: e });
     }
     const verification = code === CryptoAlert.BadCertificate || code === CryptoAlert.AccessDenied ||
       code === CryptoAlert.UnsupportedCertificate || code === 372 /* CertificateRequired */;
@@ -294,6 +310,7 @@ class MatrixaiConnection implements PeerConnection {
     readonly quic: QUICConnection,
     readonly remoteNodeId: string | null,
     readonly direction: 'inbound' | 'outbound',
+    readonly protocol: ConnectionProtocol,
     private readonly client: QUICClient | undefined,
     private readonly onClosed: (c: MatrixaiConnection) => void,
   ) {
@@ -423,12 +440,8 @@ export class MatrixaiTransport implements Transport {
   private listenAddress: string | undefined;
   private connectionHandler: ((c: PeerConnection) => void) | undefined;
   private readonly open = new Set<MatrixaiConnection>();
-  /** Node ID → the connection dials to it reuse. */
-  private readonly pool = new Map<string, MatrixaiConnection>();
-  /** Dialled address → outbound connection (for dials without an expected node ID). */
-  private readonly byAddress = new Map<string, MatrixaiConnection>();
-  /** In-flight dials keyed by `id:<nodeId>` or `addr:<address>`. */
-  private readonly inflight = new Map<string, Promise<MatrixaiConnection>>();
+  /** Inbound connections that arrived before `onConnection`. */
+  private unclaimed: MatrixaiConnection[] = [];
   /** Server-side connections whose streams arrived before the connection was wrapped. */
   private readonly early = new Map<QUICConnection, QUICStream[]>();
   private readonly wrapped = new WeakMap<QUICConnection, MatrixaiConnection>();
@@ -436,11 +449,14 @@ export class MatrixaiTransport implements Transport {
   private readonly shutdown = new AbortController();
   private closing: Promise<void> | undefined;
 
+  private readonly liveness: { keepAliveMs: number; idleTimeoutMs: number };
+
   private constructor(
     private readonly options: MatrixaiTransportOptions,
     private readonly cert: NodeCertificate,
   ) {
     this.nodeId = options.identity.nodeId;
+    this.liveness = livenessTimes(options);
   }
 
   /**
@@ -457,24 +473,27 @@ export class MatrixaiTransport implements Transport {
 
   onConnection(handler: (connection: PeerConnection) => void): void {
     this.connectionHandler = handler;
+    const waiting = this.unclaimed;
+    this.unclaimed = [];
+    for (const c of waiting) if (!c.closed) handler(c);
   }
 
   connections(): PeerConnection[] {
     return [...this.open];
   }
 
-  private baseConfig(loopback: boolean) {
-    const idle = this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  /** Library config shared by server and clients; `alpns` in preference order. */
+  private baseConfig(loopback: boolean, alpns: string[]) {
     return {
       key: this.cert.keyPem,
       cert: this.cert.certPem,
       verifyPeer: true,
-      applicationProtos: [this.options.alpn ?? 'octopii'],
+      applicationProtos: alpns,
       readableChunkSize: READABLE_CHUNK_BYTES,
       initialMaxStreamsBidi: this.options.maxStreams ?? 1000,
       initialMaxStreamsUni: 0,
-      maxIdleTimeout: idle,
-      keepAliveIntervalTime: Math.max(1, Math.floor(idle / 3)),
+      maxIdleTimeout: this.liveness.idleTimeoutMs,
+      keepAliveIntervalTime: this.liveness.keepAliveMs,
       ...(loopback ? { maxSendUdpPayloadSize: LOOPBACK_DATAGRAM_BYTES, maxRecvUdpPayloadSize: LOOPBACK_DATAGRAM_BYTES } : {}),
       ...this.options.quicConfig,
     };
@@ -535,7 +554,7 @@ export class MatrixaiTransport implements Transport {
       socket,
       crypto: serverCrypto(),
       config: {
-        ...this.baseConfig(loopback),
+        ...this.baseConfig(loopback, [ALPN.octopii, ALPN['lane-v1']]),
         verifyCallback: async (certs: Uint8Array[]) => {
           const verdict = judgePeer(certs, { allowPeers: this.options.allowPeers, insecure: this.options.insecure });
           return 'refusal' in verdict ? verdict.alert : undefined;
@@ -582,11 +601,18 @@ export class MatrixaiTransport implements Transport {
     } catch {
       nodeId = null; // only reachable under insecure (verifyCallback already judged it)
     }
-    const c = this.track(new MatrixaiConnection(qc, nodeId, 'inbound', undefined, (x) => this.forget(x)));
+    const alpn = new TextDecoder().decode(internals(qc).conn.applicationProto());
+    const protocol = protocolOfAlpn(alpn);
+    if (protocol === undefined) {
+      // Unreachable: quiche only completes a handshake on an ALPN we offered.
+      void qc.stop({ force: true }).catch(() => {});
+      return;
+    }
+    const c = this.track(new MatrixaiConnection(qc, nodeId, 'inbound', protocol, undefined, (x) => this.forget(x)));
     this.wrapped.set(qc, c);
     for (const s of early) c.deliver(s);
-    if (nodeId !== null && !this.pool.get(nodeId)) this.pool.set(nodeId, c);
-    this.connectionHandler?.(c);
+    if (this.connectionHandler) this.connectionHandler(c);
+    else this.unclaimed.push(c);
   }
 
   private track(c: MatrixaiConnection): MatrixaiConnection {
@@ -596,54 +622,23 @@ export class MatrixaiTransport implements Transport {
 
   private forget(c: MatrixaiConnection): void {
     this.open.delete(c);
-    for (const [k, v] of this.byAddress) if (v === c) this.byAddress.delete(k);
-    const id = c.remoteNodeId;
-    if (id !== null && this.pool.get(id) === c) {
-      this.pool.delete(id);
-      // Another open connection to the same node takes its place.
-      for (const o of this.open) {
-        if (o.remoteNodeId === id && !o.closed) {
-          this.pool.set(id, o);
-          break;
-        }
-      }
-    }
+    this.unclaimed = this.unclaimed.filter((x) => x !== c);
     const p = c.close();
     this.background.add(p);
     void p.finally(() => this.background.delete(p));
   }
 
   /**
-   * Connects to `address`, or returns the pooled connection to `options.expectedNodeId`
-   * (inbound connections from that node count). Concurrent dials to the same node share one
-   * attempt. Throws CONNECT_TIMEOUT (default 5,000 ms), CONNECTION_REFUSED,
-   * PEER_VERIFICATION_FAILED, ABORTED, CLOSED, INVALID_ARGUMENT.
+   * Opens a new connection to `address` (`host:port`, an IP) offering the one ALPN of
+   * `options.protocol` (default the transport's `dialProtocol`, else `'octopii'`). Throws
+   * CONNECT_TIMEOUT (default 5,000 ms), CONNECTION_REFUSED, PEER_VERIFICATION_FAILED,
+   * TRANSPORT_MISMATCH (the peer does not speak that ALPN), ABORTED, CLOSED, INVALID_ARGUMENT.
    */
   async dial(address: string, options: DialOptions = {}): Promise<PeerConnection> {
     if (this.closing) throw new OctopiiError('CLOSED', 'transport is closed');
     const { host, port } = parseAddress(address);
     if (isIP(host) === 0) throw new OctopiiError('INVALID_ARGUMENT', `dial needs an IP address, got "${host}"`);
-    const target = formatAddress(host, port);
-    const expected = options.expectedNodeId;
-    if (expected !== undefined) {
-      const pooled = this.pool.get(expected);
-      if (pooled && !pooled.closed) return pooled;
-    } else {
-      const pooled = this.byAddress.get(target);
-      if (pooled && !pooled.closed) return pooled;
-    }
-    const key = expected !== undefined ? `id:${expected}` : `addr:${target}`;
-    let attempt = this.inflight.get(key);
-    if (!attempt) {
-      attempt = this.connect(host, port, target, options);
-      this.inflight.set(key, attempt);
-      const clear = () => {
-        if (this.inflight.get(key) === attempt) this.inflight.delete(key);
-      };
-      attempt.then(clear, clear);
-    }
-    const c = await attempt;
-    return c;
+    return this.connect(host, port, formatAddress(host, port), options);
   }
 
   private async connect(host: string, port: number, target: string, options: DialOptions): Promise<MatrixaiConnection> {
@@ -666,6 +661,8 @@ export class MatrixaiTransport implements Transport {
     let refused: (e: OctopiiError) => void = () => {};
     const refusedP = new Promise<{ error: unknown }>((resolve) => (refused = (error) => resolve({ error })));
     const loopback = this.options.loopback ?? isLoopbackHost(host);
+    const protocol = options.protocol ?? this.options.dialProtocol ?? 'octopii';
+    const alpn = ALPN[protocol];
     const creating = QUICClient.createQUICClient(
       {
         host,
@@ -676,7 +673,7 @@ export class MatrixaiTransport implements Transport {
         socket,
         crypto: clientCrypto,
         config: {
-          ...this.baseConfig(loopback),
+          ...this.baseConfig(loopback, [alpn]),
           verifyCallback: async (certs: Uint8Array[]) => {
             verdict = judgePeer(certs, {
               expectedNodeId: options.expectedNodeId,
@@ -725,7 +722,7 @@ export class MatrixaiTransport implements Transport {
       if (e instanceof quicErrors.ErrorQUICClientInvalidHost) {
         throw new OctopiiError('CONNECTION_REFUSED', `cannot reach ${target} from a socket bound to ${socket.host}: ${e.message}`, { cause: e });
       }
-      const mapped = mapConnectionError(e);
+      const mapped = mapConnectionError(e, undefined, alpn);
       if (mapped.code === 'CONNECTION_CLOSED') {
         throw new OctopiiError('CONNECTION_REFUSED', `connect to ${target} failed: ${mapped.message}`, { cause: e });
       }
@@ -738,22 +735,11 @@ export class MatrixaiTransport implements Transport {
       throw new OctopiiError('CLOSED', 'transport closed while dialling');
     }
     const qc = client.connection;
-    const c = new MatrixaiConnection(qc, nodeId, 'outbound', client, (x) => this.forget(x));
+    const c = new MatrixaiConnection(qc, nodeId, 'outbound', protocol, client, (x) => this.forget(x));
     qc.addEventListener(quicEvents.EventQUICConnectionStream.name, (evt: Event) =>
       c.deliver((evt as quicEvents.EventQUICConnectionStream).detail),
     );
-    // A connection to this node may have appeared meanwhile (inbound, or a dial by address).
-    if (nodeId !== null) {
-      const existing = this.pool.get(nodeId);
-      if (existing && !existing.closed) {
-        void c.close();
-        this.byAddress.set(target, existing);
-        return existing;
-      }
-      this.pool.set(nodeId, c);
-    }
     this.track(c);
-    this.byAddress.set(target, c);
     return c;
   }
 
@@ -784,8 +770,7 @@ export class MatrixaiTransport implements Transport {
     } catch {
       // already stopped
     }
-    this.pool.clear();
-    this.byAddress.clear();
+    this.unclaimed = [];
     this.early.clear();
   }
 }

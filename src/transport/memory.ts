@@ -17,8 +17,8 @@
  * - Dialling an address where nobody listens (or a crashed node) rejects CONNECTION_REFUSED at
  *   once; dialling across a partition waits the dial's `timeoutMs` (default 5,000 ms) on the
  *   clock, then rejects CONNECT_TIMEOUT (datagrams vanish, as on a real network).
- * - Connections are pooled by node ID (inbound ones too) and by remote address; concurrent dials
- *   to the same target share one attempt.
+ * - Listen, dial, accept only: every dial makes a new connection (its `protocol` is the dial's,
+ *   seen on both ends) and every inbound one goes to `onConnection`; nothing is pooled.
  * - Streams are Web Streams pairs with bounded buffers: each direction holds at most
  *   `highWaterMark` bytes in the writer's queue plus `highWaterMark` bytes in the reader's
  *   queue (ByteLengthQueuingStrategy); a writer past that waits (`writer.ready` / the write
@@ -36,6 +36,7 @@
 import { OctopiiError, abortPromise, type OctopiiErrorCode } from '../errors.js';
 import { formatAddress, parseAddress } from './address.js';
 import type {
+  ConnectionProtocol,
   DialOptions,
   DuplexStream,
   ListenOptions,
@@ -257,8 +258,8 @@ export class MemoryNetwork {
   }
 
   /** @internal */
-  connect(client: MemoryTransport, server: MemoryTransport): Link {
-    const link = new Link(this, this.#nextLinkId++, client, server);
+  connect(client: MemoryTransport, server: MemoryTransport, protocol: ConnectionProtocol): Link {
+    const link = new Link(this, this.#nextLinkId++, client, server, protocol);
     this.#links.add(link);
     return link;
   }
@@ -298,6 +299,7 @@ class Link {
     readonly id: number,
     clientT: MemoryTransport,
     serverT: MemoryTransport,
+    readonly protocol: ConnectionProtocol,
   ) {
     this.client = new MemoryConnection(this, clientT, 'outbound');
     this.server = new MemoryConnection(this, serverT, 'inbound');
@@ -477,6 +479,11 @@ export class MemoryConnection implements PeerConnection {
     return this.link.other(this).transport.nodeId;
   }
 
+  /** The dial's protocol, on both ends. */
+  get protocol(): ConnectionProtocol {
+    return this.link.protocol;
+  }
+
   get remoteAddress(): string {
     return this.link.other(this).localAddress;
   }
@@ -590,7 +597,6 @@ export class MemoryTransport implements Transport {
   #connectionHandler: ((c: PeerConnection) => void) | undefined;
   readonly #pendingConnections: MemoryConnection[] = [];
   readonly #connections = new Set<MemoryConnection>();
-  readonly #inflight = new Map<string, Promise<MemoryConnection>>();
   readonly #allow: ReadonlySet<string> | undefined;
 
   constructor(
@@ -621,37 +627,18 @@ export class MemoryTransport implements Transport {
   }
 
   /**
-   * Connects to `address` or returns the pooled connection (by `expectedNodeId`, else by
-   * address). Throws CONNECTION_REFUSED (nobody listens, or either node is down),
-   * CONNECT_TIMEOUT (partitioned; after `timeoutMs`, default 5,000 ms, on the network clock),
-   * PEER_VERIFICATION_FAILED, ABORTED, CLOSED, INVALID_ARGUMENT.
+   * Opens a new connection to `address` (one per call; nothing is pooled). Throws
+   * CONNECTION_REFUSED (nobody listens, or either node is down), CONNECT_TIMEOUT (partitioned;
+   * after `timeoutMs`, default 5,000 ms, on the network clock), PEER_VERIFICATION_FAILED,
+   * ABORTED, CLOSED, INVALID_ARGUMENT.
    */
   async dial(address: string, options: DialOptions = {}): Promise<PeerConnection> {
     if (this.#closed) throw err('CLOSED', 'transport is closed');
     if (options.signal?.aborted) throw err('ABORTED', 'dial aborted');
     const target = canonical(address);
-    const pooled = this.#pooled(target, options.expectedNodeId);
-    if (pooled) return pooled;
-    const key = options.expectedNodeId ?? target;
-    let attempt = this.#inflight.get(key);
-    if (!attempt) {
-      attempt = this.#connect(target, options).finally(() => this.#inflight.delete(key));
-      this.#inflight.set(key, attempt);
-    }
+    const attempt = this.#connect(target, options);
     const signal = options.signal;
     return signal ? Promise.race([attempt, abortPromise(signal)!]) : attempt;
-  }
-
-  #pooled(target: string, expectedNodeId: string | undefined): MemoryConnection | undefined {
-    const all = [...this.#connections];
-    if (expectedNodeId === undefined) return all.find((c) => c.remoteAddress === target);
-    const byId = all.find((c) => c.remoteNodeId === expectedNodeId);
-    if (byId) return byId;
-    const other = all.find((c) => c.remoteAddress === target);
-    if (other) {
-      throw err('PEER_VERIFICATION_FAILED', `peer at ${target} is ${other.remoteNodeId}, expected ${expectedNodeId}`);
-    }
-    return undefined;
   }
 
   async #connect(target: string, options: DialOptions): Promise<MemoryConnection> {
@@ -677,10 +664,8 @@ export class MemoryTransport implements Transport {
     if (!server._admits(this.nodeId)) {
       throw err('PEER_VERIFICATION_FAILED', `peer at ${target} refused us: ${this.nodeId} is not in its allowPeers`);
     }
-    // A connection to that node may have appeared meanwhile (e.g. it dialled us): share it.
-    const pooled = [...this.#connections].find((c) => c.remoteNodeId === server.nodeId);
-    if (pooled) return pooled;
-    const link = this.network.connect(this, server);
+    if (options.signal?.aborted) throw err('ABORTED', 'dial aborted');
+    const link = this.network.connect(this, server, options.protocol ?? this.options.dialProtocol ?? 'octopii');
     this.#connections.add(link.client);
     server._accept(link.server);
     return link.client;

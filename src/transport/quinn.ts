@@ -49,13 +49,15 @@ import { lookup } from 'node:dns/promises';
 import { OctopiiError, type OctopiiErrorCode } from '../errors.js';
 import { isNodeId, type Identity } from '../identity.js';
 import { formatAddress, parseAddress } from './address.js';
-import type {
-  DialOptions,
-  DuplexStream,
-  ListenOptions,
-  PeerConnection,
-  Transport,
-  TransportOptions,
+import {
+  livenessTimes,
+  type ConnectionProtocol,
+  type DialOptions,
+  type DuplexStream,
+  type ListenOptions,
+  type PeerConnection,
+  type Transport,
+  type TransportOptions,
 } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -151,12 +153,11 @@ export function quinnRuntimeThreads(): number | undefined {
 
 // ---------------------------------------------------------------------------------------------
 
-/** quinn tuning (bytes, ms). Defaults suit loopback and LAN bulk transfer on a small machine. */
+/**
+ * quinn tuning (bytes, ms). Defaults suit loopback and LAN bulk transfer on a small machine.
+ * The idle timeout and keep-alive come from `TransportOptions.idleTimeoutMs` / `keepAliveMs`.
+ */
 export interface QuinnTuning {
-  /** Idle timeout in ms; also the longest a native dial to a dead address lingers. Default 10,000. */
-  maxIdleTimeout: number;
-  /** Keep-alive period in ms (must be below both peers' idle timeout). Default 3,000. */
-  keepAliveInterval: number;
   /** Concurrent bidirectional streams the peer may open. Default 256. */
   maxConcurrentStreamLimit: number;
   /** Per-stream receive window in bytes. Default 16 MiB. */
@@ -169,8 +170,6 @@ export interface QuinnTuning {
 }
 
 export const DEFAULT_QUINN_TUNING: QuinnTuning = {
-  maxIdleTimeout: 10_000,
-  keepAliveInterval: 3_000,
   maxConcurrentStreamLimit: 256,
   maxStreamData: 16 << 20,
   maxConnectionData: 32 << 20,
@@ -447,6 +446,8 @@ class QuinnConnection implements PeerConnection {
   readonly remoteNodeId: string | null;
   readonly remoteAddress: string;
   readonly direction: 'inbound' | 'outbound';
+  /** quinn's ALPN is fixed (`libp2p`): always octopii's own protocol. */
+  readonly protocol: ConnectionProtocol = 'octopii';
   #native: NativeConnection;
   #transport: QuinnTransport;
   #closed = false;
@@ -631,9 +632,8 @@ export class QuinnTransport implements Transport {
   #closed = false;
   #connectionHandler: ((c: PeerConnection) => void) | undefined;
   #connections = new Set<QuinnConnection>();
-  #byNodeId = new Map<string, QuinnConnection>();
-  #byAddress = new Map<string, QuinnConnection>();
-  #pending = new Map<string, Promise<QuinnConnection>>();
+  /** Inbound connections that arrived before `onConnection`. */
+  #unclaimed: QuinnConnection[] = [];
   #closing = new Cancel();
   #allow: Set<string> | undefined;
 
@@ -651,11 +651,14 @@ export class QuinnTransport implements Transport {
   static async create(options: QuinnTransportOptions): Promise<QuinnTransport> {
     const b = loadBinding(options.runtimeThreads);
     const tuning = { ...DEFAULT_QUINN_TUNING, ...options.quinn };
+    const { keepAliveMs, idleTimeoutMs } = livenessTimes(options);
     let config: NativeQuinnConfig;
     try {
       config = new b.QuinnConfig({
         privateKeyProto: privateKeyProto(options.identity),
-        handshakeTimeout: tuning.maxIdleTimeout, // ignored by the binding
+        handshakeTimeout: idleTimeoutMs, // ignored by the binding
+        maxIdleTimeout: idleTimeoutMs,
+        keepAliveInterval: keepAliveMs,
         ...tuning,
       });
     } catch (e) {
@@ -725,15 +728,17 @@ export class QuinnTransport implements Transport {
       return;
     }
     const conn = new QuinnConnection(native, this, 'inbound', nodeId, peer.address);
-    this.#register(conn);
+    this.#connections.add(conn);
     conn.start();
-    const h = this.#connectionHandler;
-    if (h) {
-      try {
-        h(conn);
-      } catch {
-        /* the handler's own problem */
-      }
+    if (this.#connectionHandler) this.#handOver(conn);
+    else this.#unclaimed.push(conn);
+  }
+
+  #handOver(conn: QuinnConnection): void {
+    try {
+      this.#connectionHandler!(conn);
+    } catch {
+      /* the handler's own problem */
     }
   }
 
@@ -749,55 +754,31 @@ export class QuinnTransport implements Transport {
     return peerId;
   }
 
-  #register(conn: QuinnConnection): void {
-    this.#connections.add(conn);
-    if (conn.remoteNodeId) this.#byNodeId.set(conn.remoteNodeId, conn);
-  }
-
   /** Called by a connection when it closes. */
   forget(conn: QuinnConnection): void {
     this.#connections.delete(conn);
-    if (conn.remoteNodeId && this.#byNodeId.get(conn.remoteNodeId) === conn) this.#byNodeId.delete(conn.remoteNodeId);
-    for (const [k, v] of this.#byAddress) if (v === conn) this.#byAddress.delete(k);
+    const i = this.#unclaimed.indexOf(conn);
+    if (i >= 0) this.#unclaimed.splice(i, 1);
   }
 
   /**
-   * Connects to `address` (`host:port`), or returns the open connection to `expectedNodeId`
-   * (inbound or outbound) or to the same address; concurrent dials to one address share one
-   * handshake. The peer's node ID is checked before the connection is used; a mismatch aborts
-   * it. Throws CONNECT_TIMEOUT (default 5,000 ms), PEER_VERIFICATION_FAILED,
-   * TRANSPORT_MISMATCH (peer runs @matrixai/quic / ALPN `octopii`), CONNECTION_REFUSED,
-   * ABORTED, CLOSED, INVALID_ARGUMENT.
+   * Opens a new connection to `address` (`host:port`); the peer's node ID is checked before the
+   * connection is returned (a mismatch aborts it). Throws CONNECT_TIMEOUT (default 5,000 ms),
+   * PEER_VERIFICATION_FAILED, TRANSPORT_MISMATCH (peer runs @matrixai/quic / ALPN `octopii`;
+   * or `protocol: 'lane-v1'` asked, which quinn cannot speak), CONNECTION_REFUSED, ABORTED,
+   * CLOSED, INVALID_ARGUMENT.
    */
   async dial(address: string, options: DialOptions = {}): Promise<PeerConnection> {
     if (this.#closed) throw new OctopiiError('CLOSED', 'transport is closed');
-    const { expectedNodeId } = options;
-    if (expectedNodeId !== undefined) {
-      const pooled = this.#byNodeId.get(expectedNodeId);
-      if (pooled && !pooled.closed) return pooled;
+    const protocol = options.protocol ?? this.#options.dialProtocol ?? 'octopii';
+    if (protocol !== 'octopii') {
+      throw new OctopiiError('TRANSPORT_MISMATCH', `the quinn transport speaks only octopii's protocol (ALPN "libp2p"), not "${protocol}"; use --transport matrixai for Shipping Lane v1 peers`);
     }
     const { host, port } = parseAddress(address);
     const ip = await resolveHost(host);
     const key = formatAddress(ip, port);
-    const check = (conn: QuinnConnection): QuinnConnection => {
-      if (expectedNodeId !== undefined && conn.remoteNodeId !== expectedNodeId) {
-        throw new OctopiiError('PEER_VERIFICATION_FAILED', `peer at ${key} is ${conn.remoteNodeId}, expected ${expectedNodeId}`);
-      }
-      return conn;
-    };
-    const pooled = this.#byAddress.get(key);
-    if (pooled && !pooled.closed) return check(pooled);
-    let pending = this.#pending.get(key);
-    if (!pending) {
-      pending = this.#connect(ip, port, key, expectedNodeId, options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
-      this.#pending.set(key, pending);
-      const p = pending;
-      void p.then(
-        () => this.#pending.get(key) === p && this.#pending.delete(key),
-        () => this.#pending.get(key) === p && this.#pending.delete(key),
-      );
-    }
-    return check(await new Cancel().wrap(pending, { signal: options.signal, what: `dial ${key}` }));
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    return new Cancel().wrap(this.#connect(ip, port, key, options.expectedNodeId, timeoutMs), { signal: options.signal, what: `dial ${key}` });
   }
 
   async #connect(ip: string, port: number, key: string, expectedNodeId: string | undefined, timeoutMs: number): Promise<QuinnConnection> {
@@ -833,8 +814,7 @@ export class QuinnTransport implements Transport {
       );
     }
     const wrapped = new QuinnConnection(conn, this, 'outbound', nodeId, key);
-    this.#register(wrapped);
-    this.#byAddress.set(key, wrapped);
+    this.#connections.add(wrapped);
     wrapped.start();
     return wrapped;
   }
@@ -854,6 +834,9 @@ export class QuinnTransport implements Transport {
 
   onConnection(handler: (connection: PeerConnection) => void): void {
     this.#connectionHandler = handler;
+    const waiting = this.#unclaimed;
+    this.#unclaimed = [];
+    for (const c of waiting) this.#handOver(c);
   }
 
   connections(): PeerConnection[] {

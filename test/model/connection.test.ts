@@ -98,6 +98,9 @@ function gatedTransport(inner: MemoryTransport, dialGate: Gate, closeGate: Gate)
     get remoteAddress() {
       return c.remoteAddress;
     },
+    get protocol() {
+      return c.protocol;
+    },
     get direction() {
       return c.direction;
     },

@@ -19,6 +19,8 @@ transportContract('memory', {
   create: async (options) => contractNetwork.transport({ identity: generateIdentity(), ...options }),
   listenAddresses: ['127.0.0.1:0', '[::1]:0'],
   deadAddress: () => '127.0.0.1:9',
+  protocols: ['octopii', 'lane-v1'],
+  serverRefusal: 'dial',
 });
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));

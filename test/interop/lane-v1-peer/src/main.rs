@@ -8,10 +8,12 @@
 //!   receiver -> sender: 1 status byte (0 OK, 1 checksum mismatch, 2 error)
 //!
 //! Commands:
-//!   lane-v1-peer serve --listen HOST:PORT --dir DIR
+//!   lane-v1-peer serve --listen HOST:PORT --dir DIR [--once]
 //!     stdout: {"event":"listening","address":"HOST:PORT"} first, then one
 //!     {"event":"received","bytes":N,"sha256":"hex","file":"path","status":S} per transfer.
 //!     A file whose checksum does not match (status 1) is removed.
+//!     --once: exit(0) right after the first transfer's status byte is acknowledged, without
+//!     closing the connection (the peer sees the process vanish, as after a crash or kill).
 //!   lane-v1-peer send FILE --to HOST:PORT
 //!     stdout: {"event":"sent","bytes":N,"status":S}; exit 0 only if S == 0.
 //!
@@ -39,7 +41,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  lane-v1-peer serve --listen HOST:PORT --dir DIR\n  lane-v1-peer send FILE --to HOST:PORT"
+        "usage:\n  lane-v1-peer serve --listen HOST:PORT --dir DIR [--once]\n  lane-v1-peer send FILE --to HOST:PORT"
     );
     std::process::exit(64);
 }
@@ -157,7 +159,7 @@ fn transport() -> Arc<quinn::TransportConfig> {
 
 // ---------------------------------------------------------------- serve
 
-async fn serve(listen: SocketAddr, dir: PathBuf) -> Result<(), BoxError> {
+async fn serve(listen: SocketAddr, dir: PathBuf, once: bool) -> Result<(), BoxError> {
     tokio::fs::create_dir_all(&dir).await?;
     let (cert, key) = self_signed()?;
     let mut crypto = rustls::ServerConfig::builder()
@@ -196,6 +198,10 @@ async fn serve(listen: SocketAddr, dir: PathBuf) -> Result<(), BoxError> {
                         tokio::spawn(async move {
                             let n = counter.fetch_add(1, Ordering::SeqCst);
                             receive_one(send, recv, &dir, n).await;
+                            if once {
+                                // No endpoint.close(): vanish like a killed process.
+                                std::process::exit(0);
+                            }
                         });
                     }
                 });
@@ -340,7 +346,7 @@ async fn main() {
                 (Some(l), Some(d)) => (l, d),
                 _ => usage(),
             };
-            let result = async { serve(resolve(&listen)?, PathBuf::from(dir)).await }.await;
+            let result = async { serve(resolve(&listen)?, PathBuf::from(dir), args.iter().any(|a| a == "--once")).await }.await;
             match result {
                 Ok(()) => 0,
                 Err(e) => {
