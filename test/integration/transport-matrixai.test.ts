@@ -13,6 +13,7 @@ import { QUICClient, QUICServer, events as quicEvents } from '@matrixai/quic';
 import type QUICConnection from '@matrixai/quic/QUICConnection.js';
 import { createHmac } from 'node:crypto';
 import { transportContract, echo, readAll, roundTrip, writeAll } from '../transport/contract.js';
+import { deadPeerSuite } from '../transport/deadPeer.js';
 import { MatrixaiTransport } from '../../src/transport/matrixai.js';
 import '../../src/transport/certificate.js'; // sets the @peculiar/x509 crypto provider
 import { generateIdentity, type Identity } from '../../src/identity.js';
@@ -291,3 +292,5 @@ describe('matrixai transport specifics', () => {
     expect(['CONNECT_TIMEOUT', 'CONNECTION_REFUSED']).toContain((e as OctopiiError).code);
   });
 });
+
+deadPeerSuite('matrixai', () => MatrixaiTransport.create({ identity: generateIdentity() }));

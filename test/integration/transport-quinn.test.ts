@@ -10,6 +10,7 @@ import { createSocket } from 'node:dgram';
 import { webcrypto } from 'node:crypto';
 import { QUICServer } from '@matrixai/quic';
 import { transportContract, closed, echo, readAll, roundTrip, writeAll } from '../transport/contract.js';
+import { deadPeerSuite } from '../transport/deadPeer.js';
 import { QuinnTransport, type QuinnTransportOptions, mapError, parseRemoteMultiaddr } from '../../src/transport/quinn.js';
 import type { PeerConnection, Transport } from '../../src/transport/types.js';
 import { generateIdentity } from '../../src/identity.js';
@@ -266,3 +267,5 @@ describe('quinn runtime threads (process-wide, TOKIO_WORKER_THREADS)', () => {
     }
   });
 });
+
+deadPeerSuite('quinn', () => QuinnTransport.create({ identity: generateIdentity() }));
