@@ -81,27 +81,47 @@ const SERVER_HANDSHAKE_TIMEOUT_MS = 10_000;
 const CLOSE_GRACE_MS = 250;
 
 /**
- * Awaits `p`; if it has not settled after `ms`, calls `onGrace` (which must make it settle)
- * and awaits it again.
+ * After `onGrace`, how long a library teardown may still run before we stop waiting for it.
+ * Its steps (stream destroys, the final send) can wait on a peer that vanished; nothing of
+ * ours depends on them finishing, and {@link abandon} has already cancelled its timers.
  */
-async function withGrace(p: Promise<unknown>, ms: number, onGrace: () => void): Promise<void> {
+const ABANDON_MS = 500;
+
+/** Whether `p` settled within `ms`. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const grace = new Promise<'grace'>((r) => (timer = setTimeout(() => r('grace'), ms)));
-  const first = await Promise.race([p.then(() => 'done' as const, () => 'done' as const), grace]);
-  clearTimeout(timer);
-  if (first === 'grace') {
-    onGrace();
-    await p.catch(() => {});
+  const late = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 /**
- * Ends a library connection's closing period now: cancels its quiche timer and resolves the
- * promise its `stop()` / `start()` wait on. Only for connections we are closing anyway.
+ * Awaits `p` for at most `ms + ABANDON_MS`: if it has not settled after `ms`, calls `onGrace`
+ * (which should make it settle) and waits at most ABANDON_MS more. Returns whether it settled.
+ * This is what makes every close bounded, whatever the library waits on.
+ */
+async function withGrace(p: Promise<unknown>, ms: number, onGrace: () => void): Promise<boolean> {
+  if (await settledWithin(p, ms)) return true;
+  onGrace();
+  return settledWithin(p, ABANDON_MS);
+}
+
+/**
+ * Ends a library connection's closing period now: cancels its quiche and keep-alive timers
+ * (so no handle of it keeps the process alive) and resolves the promise its `stop()` /
+ * `start()` wait on. Only for connections we are closing anyway.
  */
 function abandon(qc: QUICConnection): void {
-  const q = qc as unknown as { connTimeoutTimer?: { cancel(): void }; resolveClosedP?: () => void };
+  const q = qc as unknown as {
+    connTimeoutTimer?: { cancel(): void };
+    keepAliveIntervalTimer?: { cancel(): void };
+    resolveClosedP?: () => void;
+  };
   q.connTimeoutTimer?.cancel();
+  q.keepAliveIntervalTimer?.cancel();
   q.resolveClosedP?.();
 }
 
@@ -406,10 +426,12 @@ class MatrixaiConnection implements PeerConnection {
   }
 
   /**
-   * Stops the library connection. Its closing period (3 × PTO, RFC 9000 §10.2) can last seconds
-   * when the peer went away at the same moment (e.g. both sides close right after the
-   * handshake); after CLOSE_GRACE_MS we stop waiting: the CONNECTION_CLOSE was sent, only its
-   * retransmission is given up.
+   * Stops the library connection, bounded (at most CLOSE_GRACE_MS + ABANDON_MS). Its closing
+   * period (3 × PTO, RFC 9000 §10.2) can last seconds when the peer went away at the same
+   * moment (e.g. both sides close right after the handshake, or the peer process exited right
+   * after answering); after CLOSE_GRACE_MS we stop waiting: the CONNECTION_CLOSE was sent, only
+   * its retransmission is given up, and the library's timers are cancelled so none of them
+   * keeps the process alive.
    */
   private async teardown(): Promise<void> {
     const stop = (this.client ? this.client.destroy({ force: true }) : this.quic.stop({ force: true })).catch(() => {});
@@ -765,10 +787,17 @@ export class MatrixaiTransport implements Transport {
       for (const qc of map?.serverConnections.values() ?? []) abandon(qc);
       for (const qc of map?.clientConnections.values() ?? []) abandon(qc);
     });
-    try {
-      await this.socket?.stop({ force: true });
-    } catch {
-      // already stopped
+    const socket = this.socket;
+    if (socket) {
+      const stopping = socket.stop({ force: true }).catch(() => {}); // rejects when already stopped
+      if (!(await settledWithin(stopping, ABANDON_MS))) {
+        // Never wait on the library here: release the UDP handle ourselves.
+        try {
+          (socket as unknown as SocketInternals).socket.close();
+        } catch {
+          // already closed
+        }
+      }
     }
     this.unclaimed = [];
     this.early.clear();

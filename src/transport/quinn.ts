@@ -179,6 +179,8 @@ export const DEFAULT_QUINN_TUNING: QuinnTuning = {
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_STREAM_TIMEOUT_MS = 10_000;
+/** Longest `close()` waits for the native server to stop (ms). */
+const SERVER_ABORT_MS = 1_000;
 /** Concurrent native accepts: the binding awaits each handshake inside `inboundConnection()`. */
 const ACCEPT_CONCURRENCY = 4;
 const MIN_READ = 16 << 10;
@@ -843,7 +845,7 @@ export class QuinnTransport implements Transport {
     return [...this.#connections];
   }
 
-  /** Closes every connection, the client sockets and the server socket; idempotent. */
+  /** Closes every connection, the client sockets and the server socket; idempotent; bounded (≤ ~1 s). */
   async close(): Promise<void> {
     if (this.#closed) return this.#closedP;
     this.#closed = true;
@@ -854,7 +856,8 @@ export class QuinnTransport implements Transport {
       this.#clients = {};
       const server = this.#server;
       this.#server = undefined;
-      if (server) await server.abort();
+      // The native abort waits for the endpoint to go idle; a vanished peer must not hold us.
+      if (server) await new Cancel().wrap(server.abort(), { timeoutMs: SERVER_ABORT_MS }).catch(() => {});
     })();
     return this.#closedP;
   }

@@ -272,6 +272,25 @@ describe('matrixai transport specifics', () => {
     expect(streams).toBe(0);
   });
 
+  it('close() is bounded even when the library teardown never finishes (a vanished peer)', async () => {
+    const server = await make(generateIdentity());
+    server.onConnection((c) => c.onStream(echo));
+    const { address } = await server.listen({ address: '127.0.0.1:0' });
+    const client = await make(generateIdentity());
+    const conn = await client.dial(address);
+    expect(await roundTrip(conn, Uint8Array.of(1))).toEqual(Uint8Array.of(1));
+    // What a peer that vanished mid-close can do to the library: its stop never returns.
+    const lib = conn as unknown as { client: { destroy(): Promise<void> } };
+    lib.client.destroy = () => new Promise<void>(() => {});
+    const started = performance.now();
+    await within(conn.close(), 3000, 'connection close()');
+    await within(client.close(), 3000, 'transport close()');
+    const ms = performance.now() - started;
+    console.log(`matrixai: close() with a never-ending library teardown took ${ms.toFixed(0)} ms`);
+    expect(conn.closed).toBe(true);
+    expect(client.connections()).toHaveLength(0);
+  });
+
   it('a client bound to 127.0.0.1 dialling ::1 fails typed, without hanging', async () => {
     const server = await make(generateIdentity());
     const { address } = await server.listen({ address: '[::1]:0' });

@@ -12,8 +12,10 @@
 //!     stdout: {"event":"listening","address":"HOST:PORT"} first, then one
 //!     {"event":"received","bytes":N,"sha256":"hex","file":"path","status":S} per transfer.
 //!     A file whose checksum does not match (status 1) is removed.
-//!     --once: exit(0) right after the first transfer's status byte is acknowledged, without
-//!     closing the connection (the peer sees the process vanish, as after a crash or kill).
+//!     --once: print the first transfer's line and exit(0) ~20 ms after handing its status
+//!     byte to quinn, without finishing the stream or closing the connection (the sender
+//!     sees the process vanish, as a receiver that exits right after answering). The delay is
+//!     LANE_PEER_ONCE_DELAY_MS (default 20).
 //!   lane-v1-peer send FILE --to HOST:PORT
 //!     stdout: {"event":"sent","bytes":N,"status":S}; exit 0 only if S == 0.
 //!
@@ -197,11 +199,7 @@ async fn serve(listen: SocketAddr, dir: PathBuf, once: bool) -> Result<(), BoxEr
                         let dir = dir.clone();
                         tokio::spawn(async move {
                             let n = counter.fetch_add(1, Ordering::SeqCst);
-                            receive_one(send, recv, &dir, n).await;
-                            if once {
-                                // No endpoint.close(): vanish like a killed process.
-                                std::process::exit(0);
-                            }
+                            receive_one(send, recv, &dir, n, once).await;
                         });
                     }
                 });
@@ -216,7 +214,10 @@ async fn serve(listen: SocketAddr, dir: PathBuf, once: bool) -> Result<(), BoxEr
 
 /// One transfer on one bidi stream: header, data (streamed to a file while
 /// hashing), trailer, status byte.
-async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, dir: &Path, n: u64) {
+/// With `once`, the process exits right after the status byte is handed to quinn (no FIN,
+/// no wait for its acknowledgement, no CONNECTION_CLOSE), like a receiver process that ends
+/// as soon as it has answered.
+async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, dir: &Path, n: u64, once: bool) {
     let file = dir.join(format!("received-{}-{}.bin", std::process::id(), n));
     let result = receive_into(&mut recv, &file).await;
     let (status, bytes, digest, error) = match result {
@@ -231,6 +232,12 @@ async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, d
     }
     let write = async {
         send.write_all(&[status]).await?;
+        if once {
+            emit(format!("{{\"event\":\"received\",\"bytes\":{},\"sha256\":{},\"file\":{},\"status\":{}}}", bytes, json_str(&digest), json_str(&file.to_string_lossy()), status));
+            // Let the endpoint driver put the status byte on the wire, then vanish.
+            tokio::time::sleep(Duration::from_millis(std::env::var("LANE_PEER_ONCE_DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(20))).await;
+            std::process::exit(0);
+        }
         send.finish().await?;
         Ok::<(), BoxError>(())
     };
