@@ -4,11 +4,12 @@
  *
  * - `MemoryNetwork` is the wire: it knows every `MemoryTransport` on it, who listens where, which
  *   pairs are partitioned and which nodes are down. Transports on different networks never meet.
- * - Deterministic: no timer is ever set except the caller's own timeouts (`DialOptions.timeoutMs`
- *   across a partition, `openStream`'s `timeoutMs` at the stream limit), and those run on the
- *   network's `clock` (default: the global timers; give XState's `SimulatedClock` in tests).
- *   Everything else settles through promise jobs, in the order the calls were made; a byte
- *   written is enqueued at the peer's readable at once, in write order.
+ * - Deterministic: every timer — the caller's own timeouts (`DialOptions.timeoutMs` across a
+ *   partition, `openStream`'s `timeoutMs` at the stream limit) and delayed deliveries — runs on
+ *   the network's {@link Clock} (src/runtime/clock.ts; default the system clock, XState's
+ *   `SimulatedClock` in simulations: then no global timer is ever set). Everything else settles
+ *   through promise jobs, in the order the calls were made; without a delay a byte written is
+ *   enqueued at the peer's readable at once, in write order.
  * - Same peer verification semantics as the QUIC transports: `expectedNodeId` must match the
  *   listener's node ID, else PEER_VERIFICATION_FAILED; without it the client's `allowPeers` (if
  *   non-empty) must list the server; the server's `allowPeers` (if non-empty) must list the
@@ -28,12 +29,17 @@
  *   `heal`; `crash(a)` closes every connection of a node (peers see CONNECTION_CLOSED) and keeps
  *   it down — refusing and unable to dial — until `restart(a)`. The transport object survives a
  *   crash, as a restarted process with the same identity and address would.
+ *   `setDelay(a, b, ms)` (or `delayMs` for every link) delivers each chunk `ms` after its write
+ *   on the clock, in order; `dropConnection(a, b)` loses every connection between two nodes at
+ *   once (CONNECTION_CLOSED on both ends, chunks in transit lost) without blocking new dials.
+ *   A simulation draws these from its seeded PRNG (test/sim/transport-memory.test.ts).
  *
  * Addresses are `host:port` strings like the QUIC transports' (`127.0.0.1:4000`, `[::1]:4000`);
  * port 0 picks a free port. A transport that dials before it listens gets an ephemeral address
  * on the dialled host's family.
  */
 import { OctopiiError, abortPromise, type OctopiiErrorCode } from '../errors.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 import { formatAddress, parseAddress } from './address.js';
 import type {
   ConnectionProtocol,
@@ -45,15 +51,15 @@ import type {
   TransportOptions,
 } from './types.js';
 
-/** A timer source (global timers, or XState's `SimulatedClock`). */
-export interface NetworkClock {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(id: unknown): void;
-}
-
 export interface MemoryNetworkOptions {
-  /** Timers for dial and stream-limit timeouts (default: `globalThis` timers). */
-  clock?: NetworkClock;
+  /**
+   * Every timer of the network — dial and stream-limit timeouts, delayed deliveries — runs on
+   * this clock (default: {@link systemClock}; give XState's `SimulatedClock` in simulations, and
+   * the network sets no timer of its own anywhere else).
+   */
+  clock?: Clock;
+  /** Delivery delay in ms of every link without its own (default 0: at once). See {@link MemoryNetwork.setDelay}. */
+  delayMs?: number;
   /** Bytes buffered per stream direction, in each of the writer's and reader's queues (default 64 KiB). */
   highWaterMark?: number;
   /** Concurrent streams one side may have open to the other on a connection (default 1,000). */
@@ -89,14 +95,14 @@ const DEFAULT_STREAM_TIMEOUT_MS = 10_000;
 
 const err = (code: OctopiiErrorCode, message: string) => new OctopiiError(code, message);
 
-const globalClock: NetworkClock = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
-};
-
 function canonical(address: string): string {
   const { host, port } = parseAddress(address);
   return formatAddress(host, port);
+}
+
+function checkDelay(ms: number): number {
+  if (!(Number.isFinite(ms) && ms >= 0)) throw err('INVALID_ARGUMENT', `a delivery delay must be a finite number of ms ≥ 0 (got ${ms})`);
+  return ms;
 }
 
 /** Invariant check (TigerBeetle style): a broken invariant is a bug in this file, not an I/O error. */
@@ -108,19 +114,22 @@ function assert(ok: boolean, what: string): asserts ok {
  * The simulated wire. Create one per test; make transports with {@link MemoryNetwork.transport}.
  */
 export class MemoryNetwork {
-  readonly clock: NetworkClock;
+  readonly clock: Clock;
   readonly highWaterMark: number;
   readonly maxStreams: number;
   readonly #transports = new Set<MemoryTransport>();
   readonly #listeners = new Map<string, MemoryTransport>();
   readonly #links = new Set<Link>();
   readonly #partitions: Array<[string, string]> = [];
+  readonly #delays: Array<[string, string, number]> = [];
+  readonly #defaultDelayMs: number;
   readonly #deliveryListeners = new Set<(d: Delivery) => void>();
   #nextPort: number;
   #nextLinkId = 1;
 
   constructor(options: MemoryNetworkOptions = {}) {
-    this.clock = options.clock ?? globalClock;
+    this.clock = options.clock ?? systemClock;
+    this.#defaultDelayMs = checkDelay(options.delayMs ?? 0);
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HWM;
     this.maxStreams = options.maxStreams ?? 1_000;
     this.#nextPort = options.firstPort ?? 40_000;
@@ -140,6 +149,38 @@ export class MemoryNetwork {
     for (const link of [...this.#links]) {
       if (this.#linkCut(link)) link.terminate(err('CONNECTION_CLOSED', `network partition between ${a} and ${b}`));
     }
+  }
+
+  /**
+   * Sets the one-way delivery delay between `a` and `b` (addresses or node IDs, both
+   * directions) to `ms` on the network clock: each chunk, and a stream's end, reaches the reader
+   * `ms` after its write, in write order (a later, shorter delay never overtakes). Applies to
+   * chunks written from now on; `ms = 0` delivers at once again. Throws INVALID_ARGUMENT for a
+   * negative or non-finite `ms`.
+   */
+  setDelay(a: string, b: string, ms: number): void {
+    checkDelay(ms);
+    for (let i = this.#delays.length - 1; i >= 0; i--) {
+      const [x, y] = this.#delays[i]!;
+      if ((x === a && y === b) || (x === b && y === a)) this.#delays.splice(i, 1);
+    }
+    this.#delays.push([a, b, ms]);
+  }
+
+  /**
+   * Loses every open connection between `a` and `b` (addresses or node IDs) at once, as a
+   * network that dropped them: both ends see CONNECTION_CLOSED, chunks in transit are lost.
+   * Unlike {@link partition}, new dials succeed at once. Returns how many connections it closed.
+   */
+  dropConnection(a: string, b: string): number {
+    const ta = this.#resolve(a);
+    const tb = this.#resolve(b);
+    const between = (l: Link) =>
+      (ta.includes(l.client.transport) && tb.includes(l.server.transport)) ||
+      (tb.includes(l.client.transport) && ta.includes(l.server.transport));
+    const lost = [...this.#links].filter(between);
+    for (const link of lost) link.terminate(err('CONNECTION_CLOSED', `connection lost between ${a} and ${b}`));
+    return lost.length;
   }
 
   /** Heals the partition between `a` and `b`, or every partition when called without arguments. */
@@ -206,6 +247,18 @@ export class MemoryNetwork {
   partitioned(a: MemoryTransport, b: MemoryTransport): boolean {
     const m = (key: string, t: MemoryTransport) => key === t.nodeId || key === t.localAddress;
     return this.#partitions.some(([x, y]) => (m(x, a) && m(y, b)) || (m(x, b) && m(y, a)));
+  }
+
+  /** @internal Current one-way delay of `link` in ms (the last matching {@link setDelay}, else the default). */
+  delayOf(link: Link): number {
+    const a = link.client.transport;
+    const b = link.server.transport;
+    const m = (key: string, t: MemoryTransport) => key === t.nodeId || key === t.localAddress;
+    for (let i = this.#delays.length - 1; i >= 0; i--) {
+      const [x, y, ms] = this.#delays[i]!;
+      if ((m(x, a) && m(y, b)) || (m(x, b) && m(y, a))) return ms;
+    }
+    return this.#defaultDelayMs;
   }
 
   #linkCut(link: Link): boolean {
@@ -321,7 +374,19 @@ class Link {
   }
 }
 
-/** One direction of a stream: the writer's WritableStream and the reader's ReadableStream. */
+/** How a pipe moves chunks: the link's current delay and the network clock. */
+interface Transit {
+  /** Delivery delay in ms for a chunk written now (0 = at once, in the write call). */
+  delayMs(): number;
+  readonly clock: Clock;
+}
+
+/**
+ * One direction of a stream: the writer's WritableStream and the reader's ReadableStream.
+ * With a delay, chunks (and the FIN) wait in `#transit` and reach the reader in write order,
+ * each `delayMs` after its write on the clock; bytes in transit count against the reader's
+ * buffer, so a writer still waits once `highWaterMark` bytes are queued or on their way.
+ */
 class Pipe {
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<Uint8Array>;
@@ -329,12 +394,18 @@ class Pipe {
   #wc!: WritableStreamDefaultController;
   #waiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
   #failure: OctopiiError | null = null;
+  /** In order: chunks (and `'fin'`) written but not yet delivered, with their due time. */
+  readonly #transit: Array<{ due: number; chunk: Uint8Array | 'fin' }> = [];
+  #transitBytes = 0;
+  #timer: unknown;
+  #timerSet = false;
   ended = false;
 
   constructor(
     highWaterMark: number,
     private readonly send: (chunk: Uint8Array) => void,
     private readonly onEnd: () => void,
+    private readonly transit: Transit,
   ) {
     this.readable = new ReadableStream<Uint8Array>(
       {
@@ -361,8 +432,8 @@ class Pipe {
         write: (chunk) => this.#write(chunk),
         close: () => {
           if (this.#failure) throw this.#failure;
-          this.#rc.close();
-          this.#end();
+          if (this.#transit.length > 0) this.#schedule('fin');
+          else this.#finish();
         },
         // The writer reset the stream (QUIC RESET_STREAM).
         abort: () => {
@@ -378,13 +449,68 @@ class Pipe {
     if (!(chunk instanceof Uint8Array)) throw err('INVALID_ARGUMENT', 'streams carry Uint8Array chunks only');
     if (chunk.byteLength === 0) return;
     const copy = chunk.slice();
-    this.send(copy); // checks the link and records the delivery; throws when the link is gone
-    this.#rc.enqueue(copy);
-    if ((this.#rc.desiredSize ?? 0) <= 0) {
+    if (this.transit.delayMs() > 0 || this.#transit.length > 0) {
+      this.#schedule(copy);
+    } else {
+      this.send(copy); // checks the link and records the delivery; throws when the link is gone
+      this.#rc.enqueue(copy);
+    }
+    while ((this.#rc.desiredSize ?? 0) - this.#transitBytes <= 0) {
+      if (this.#failure) throw this.#failure;
       await new Promise<void>((resolve, reject) => {
         this.#waiter = { resolve, reject };
       });
     }
+  }
+
+  /** Queues `chunk` for delivery `delayMs` from now, after everything queued before it. */
+  #schedule(chunk: Uint8Array | 'fin'): void {
+    const now = this.transit.clock.now();
+    const last = this.#transit.at(-1)?.due ?? now;
+    this.#transit.push({ due: Math.max(now + this.transit.delayMs(), last), chunk });
+    if (chunk !== 'fin') this.#transitBytes += chunk.byteLength;
+    this.#arm();
+  }
+
+  /** One timer at a time, for the head of the transit queue. */
+  #arm(): void {
+    const head = this.#transit[0];
+    if (!head || this.#timerSet) return;
+    this.#timerSet = true;
+    this.#timer = this.transit.clock.setTimeout(() => {
+      this.#timerSet = false;
+      this.#arrive();
+    }, Math.max(0, head.due - this.transit.clock.now()));
+  }
+
+  /** Delivers every chunk that is due, in order. */
+  #arrive(): void {
+    const now = this.transit.clock.now();
+    while (this.#transit.length > 0 && this.#transit[0]!.due <= now && !this.#failure) {
+      const { chunk } = this.#transit.shift()!;
+      if (chunk === 'fin') {
+        this.#finish();
+        continue;
+      }
+      this.#transitBytes -= chunk.byteLength;
+      this.send(chunk); // asserts the link is still up: a closed link has failed this pipe already
+      this.#rc.enqueue(chunk);
+    }
+    this.#wakeWriter();
+    this.#arm();
+  }
+
+  #wakeWriter(): void {
+    if ((this.#rc.desiredSize ?? 0) - this.#transitBytes > 0) {
+      const w = this.#waiter;
+      this.#waiter = null;
+      w?.resolve();
+    }
+  }
+
+  #finish(): void {
+    this.#rc.close();
+    this.#end();
   }
 
   #end(): void {
@@ -397,6 +523,11 @@ class Pipe {
   fail(error: OctopiiError): void {
     if (this.#failure) return;
     this.#failure = error;
+    // Chunks still in transit are lost with the connection.
+    if (this.#timerSet) this.transit.clock.clearTimeout(this.#timer);
+    this.#timerSet = false;
+    this.#transit.length = 0;
+    this.#transitBytes = 0;
     try {
       this.#rc.error(error);
     } catch {
@@ -437,8 +568,9 @@ class StreamPair {
     const ended = () => {
       if (this.forward?.ended && this.backward?.ended) onDone(this);
     };
-    this.forward = new Pipe(hwm, sender(opener, acceptor), ended);
-    this.backward = new Pipe(hwm, sender(acceptor, opener), ended);
+    const transit: Transit = { delayMs: () => link.network.delayOf(link), clock: link.network.clock };
+    this.forward = new Pipe(hwm, sender(opener, acceptor), ended, transit);
+    this.backward = new Pipe(hwm, sender(acceptor, opener), ended, transit);
     const abort = () => this.fail(err('STREAM_ABORTED', 'stream aborted'));
     this.openerEnd = { id, readable: this.backward.readable, writable: this.forward.writable, abort };
     this.acceptorEnd = { id, readable: this.forward.readable, writable: this.backward.writable, abort };
