@@ -1,7 +1,8 @@
 /**
  * Transport selection (issue 3 item 3): node-to-node traffic uses one of the QUIC transports,
  * chosen by one config option (`transport: 'quinn' | 'matrixai'`, CLI `--transport`).
- * `insecure` (seed 001 v1 interop) needs ALPN `octopii`, which only @matrixai/quic speaks.
+ * `insecure` (seed 001 v1 interop) needs ALPN `octopii` (protocol `'lane-v1'`), which only
+ * @matrixai/quic speaks.
  */
 import type { Transport, TransportOptions } from './types.js';
 import { OctopiiError } from '../errors.js';

@@ -1,10 +1,12 @@
 /**
  * The transport interface (DESIGN.md §1, issue 2 item 3). Everything above it — the lane, RPC,
  * Raft, the node actor — talks to this interface only; implementations:
- *  - `MemoryTransport` (src/transport/memory.ts): in-process, deterministic, for `test/sim`;
- *  - `MatrixaiTransport` (src/transport/matrixai.ts): @matrixai/quic, ALPN `octopii`,
- *    one shared UDP socket, Shipping Lane v1 interop;
- *  - `QuinnTransport` (src/transport/quinn.ts): Rust quinn via @chainsafe/libp2p-quic's binding.
+ *  - `MemoryTransport` (src/transport/memory/): in-process, deterministic on a `Clock`, with
+ *    fault injection, for whole-node simulations in `test/sim`;
+ *  - `MatrixaiTransport` (src/transport/matrixai/): @matrixai/quic, ALPN `octopii/2` and
+ *    `octopii` (Shipping Lane v1 interop), one shared UDP socket;
+ *  - `QuinnTransport` (src/transport/quinn/): Rust quinn via @chainsafe/libp2p-quic's binding,
+ *    ALPN `libp2p`.
  *
  * Vocabulary is QUIC's: a *connection* to a peer carries many bidirectional *streams*.
  * Transports only listen, dial and accept (DESIGN.md §1 "Peers and streams"): every `dial`

@@ -19,7 +19,7 @@ export function mapError(e: unknown, during: 'dial' | 'stream' | 'open' | 'liste
   const msg = e instanceof Error ? e.message : String(e);
   const err = (code: OctopiiErrorCode, text = msg) => new OctopiiError(code, `quinn: ${text}`, { cause: e });
   if (/handshake failed: error 120\b/.test(msg) || /no_application_protocol|NoApplicationProtocol/i.test(msg)) {
-    return err('TRANSPORT_MISMATCH', `peer does not speak the quinn transport (ALPN "libp2p" refused, TLS alert 120): it probably runs the matrixai transport (ALPN "octopii"); use the same --transport on both nodes (${msg})`);
+    return err('TRANSPORT_MISMATCH', `peer does not speak the quinn transport (ALPN "libp2p" refused, TLS alert 120): it probably runs the matrixai transport (ALPN "octopii/2" or "octopii"); use the same --transport on both nodes (${msg})`);
   }
   if (during === 'listen') return err('IO_ERROR');
   if (/stream reset by peer|sending stopped by peer|stopped by peer/.test(msg)) return err('STREAM_ABORTED');

@@ -13,12 +13,15 @@
  *    from `Connection.remoteMultiaddr()` (`/ip4/…/udp/…/quic-v1/p2p/<peerId>`). Our node ID *is*
  *    the libp2p peer ID of the node's Ed25519 key (src/identity.ts), so a node has one node ID on
  *    both transports.
- *  - ALPN is fixed to `libp2p`. A quinn client dialing an @matrixai/quic server (ALPN `octopii`)
- *    gets TLS alert 120 (`no_application_protocol`) within one round trip; we report it as
- *    TRANSPORT_MISMATCH.
+ *  - ALPN is fixed to `libp2p`, so every connection's `protocol` is `'octopii'` and a dial asking
+ *    for `'lane-v1'` rejects TRANSPORT_MISMATCH at once. A quinn client dialing an @matrixai/quic
+ *    server (ALPN `octopii/2`, `octopii`) gets TLS alert 120 (`no_application_protocol`) within
+ *    one round trip; we report it as TRANSPORT_MISMATCH.
  *  - Server and client are separate quinn endpoints, hence separate UDP sockets: a node has its
  *    listening socket plus one ephemeral client socket per address family. The remote address of
  *    an inbound connection is therefore the peer's client socket, not its listen address.
+ *  - Keep-alive and idle timeout are `TransportOptions.keepAliveMs` / `idleTimeoutMs` (1 s / 4 s):
+ *    a killed peer closes the connection in ~4 s (CONNECTION_CLOSED, quinn's `timed out`).
  *  - No unidirectional streams, no datagrams; `handshakeTimeout` is ignored (a dead address fails
  *    only after `maxIdleTimeout`), and `outboundStream()` waits silently at the peer's stream
  *    limit: both are bounded here by our own timeouts (CONNECT_TIMEOUT, STREAM_LIMIT).
