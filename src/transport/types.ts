@@ -162,7 +162,11 @@ export interface Transport {
   onConnection(handler: (connection: PeerConnection) => void): void;
   /** Open connections, inbound and outbound (inspection; `close` closes them all). */
   connections(): PeerConnection[];
-  /** Closes every connection and the socket; idempotent. */
+  /**
+   * Closes every connection (peers see CONNECTION_CLOSED) and the socket; idempotent. Bounded:
+   * it never waits on a vanished peer (≈1 s at most), and leaves no handle that keeps the process
+   * alive.
+   */
   close(): Promise<void>;
 }
 

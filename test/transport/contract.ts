@@ -217,6 +217,32 @@ export function transportContract(name: string, env: ContractEnv): void {
       expect(client.connections()).toHaveLength(2);
     });
 
+    it('simultaneous dials between two nodes make two connections, each seen on both sides', async () => {
+      const nodes = await Promise.all([make(), make()]);
+      const inbound = nodes.map(() => [] as PeerConnection[]);
+      nodes.forEach((t, i) =>
+        t.onConnection((c) => {
+          inbound[i]!.push(c);
+          c.onStream(echo);
+        }),
+      );
+      const [a, b] = nodes as [Transport, Transport];
+      const [addrA, addrB] = await Promise.all(nodes.map(async (t) => (await t.listen({ address: env.listenAddresses[0]! })).address));
+      const [ab, ba] = await Promise.all([
+        a.dial(addrB!, { expectedNodeId: b.nodeId }),
+        b.dial(addrA!, { expectedNodeId: a.nodeId }),
+      ]);
+      // Both work (an echo on each proves the other side accepted it), and neither replaced the other.
+      expect(await roundTrip(ab, Uint8Array.of(1))).toEqual(Uint8Array.of(1));
+      expect(await roundTrip(ba, Uint8Array.of(2))).toEqual(Uint8Array.of(2));
+      expect(inbound.map((x) => x.length)).toEqual([1, 1]);
+      expect(inbound[0]![0]!.remoteNodeId).toBe(b.nodeId);
+      expect(inbound[1]![0]!.remoteNodeId).toBe(a.nodeId);
+      expect(a.connections()).toHaveLength(2);
+      expect(b.connections()).toHaveLength(2);
+      expect(new Set(a.connections().map((c) => c.direction))).toEqual(new Set(['inbound', 'outbound']));
+    });
+
     it('an inbound connection made before onConnection is set is handed over when it is', async () => {
       const server = await make();
       const { address } = await server.listen({ address: env.listenAddresses[0]! });
