@@ -107,6 +107,22 @@ describe('QuinnTransport specifics', () => {
     expect(client.connections()).toHaveLength(0);
   });
 
+  it('a dial aborted while its handshake completes leaves no connection behind', async () => {
+    const server = await make();
+    const inbound: PeerConnection[] = [];
+    server.onConnection((c) => inbound.push(c));
+    const { address } = await server.listen({ address: '127.0.0.1:0' });
+    const client = await make();
+    const ac = new AbortController();
+    const p = client.dial(address, { signal: ac.signal });
+    ac.abort('changed my mind');
+    expect((await rejection(p)).code).toBe('ABORTED');
+    // The handshake still completes on the server; the client then closes what it got.
+    await expect.poll(() => inbound.length, { timeout: 5000 }).toBe(1);
+    await closed(inbound[0]!);
+    expect(client.connections()).toHaveLength(0);
+  });
+
   it('a dial aborted by its signal rejects ABORTED', async () => {
     const client = await make();
     const ac = new AbortController();

@@ -268,7 +268,14 @@ export class QuinnTransport implements Transport {
     const ip = await resolveHost(host);
     const key = formatAddress(ip, port);
     const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    return new Cancel().wrap(this.#connect(ip, port, key, options.expectedNodeId, timeoutMs), { signal: options.signal, what: `dial ${key}` });
+    const connecting = this.#connect(ip, port, key, options.expectedNodeId, timeoutMs);
+    try {
+      return await new Cancel().wrap(connecting, { signal: options.signal, what: `dial ${key}` });
+    } catch (e) {
+      // Aborted by the caller: a connection that completes later belongs to nobody; close it.
+      connecting.then((c) => void c.close(), () => {});
+      throw e;
+    }
   }
 
   async #connect(ip: string, port: number, key: string, expectedNodeId: string | undefined, timeoutMs: number): Promise<QuinnConnection> {
