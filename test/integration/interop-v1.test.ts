@@ -269,6 +269,27 @@ describe('without --insecure the foreign peer is refused', () => {
     expect(await readdir(server.dir)).toEqual([]);
   });
 
+  it('octopii send exits 0 within seconds when the receiver process exits right after its answer', async () => {
+    // lane-v1-peer serve --once vanishes ~20 ms after handing over the status byte: no FIN,
+    // no CONNECTION_CLOSE. The sender once printed success and then hung in close.
+    const dir = await freshDir('peer-once');
+    const server = peer('serve', '--listen', '127.0.0.1:0', '--dir', dir, '--once');
+    const listening = await server.waitFor((e) => e.event === 'listening', 'the listening line');
+    const src = await makeFile(1 << 20);
+    const state = await freshDir('octopii-sender');
+    const send = octopii('send', src.path, '--to', String(listening.address), '--json', '--insecure',
+      '--identity', join(state, 'identity.pem'), '--data-dir', state);
+    await send.waitFor((e) => e.success === true, 'the success line');
+    const answeredAt = performance.now();
+    expect(await exitOf(send)).toBe(0);
+    const exitMs = performance.now() - answeredAt;
+    console.log(`octopii send exited ${exitMs.toFixed(0)} ms after printing success`);
+    expect(exitMs).toBeLessThan(5_000);
+    expect(await exitOf(server)).toBe(0);
+    const got = server.events.find((e) => e.event === 'received');
+    expect(got).toMatchObject({ bytes: 1 << 20, sha256: src.sha256, status: 0 });
+  });
+
   it('octopii send refuses lane-v1-peer serve; nothing is received', async () => {
     const server = await peerServe('127.0.0.1:0');
     const src = await makeFile(4096);

@@ -13,6 +13,7 @@ import { QUICClient, QUICServer, events as quicEvents } from '@matrixai/quic';
 import type QUICConnection from '@matrixai/quic/QUICConnection.js';
 import { createHmac } from 'node:crypto';
 import { transportContract, echo, readAll, roundTrip, writeAll } from '../transport/contract.js';
+import { deadPeerSuite } from '../transport/deadPeer.js';
 import { MatrixaiTransport } from '../../src/transport/matrixai.js';
 import '../../src/transport/certificate.js'; // sets the @peculiar/x509 crypto provider
 import { generateIdentity, type Identity } from '../../src/identity.js';
@@ -33,10 +34,11 @@ transportContract('matrixai', {
   create: (o) => MatrixaiTransport.create({ identity: generateIdentity(), ...o }),
   listenAddresses: ['127.0.0.1:0', '[::1]:0'],
   deadAddress,
+  protocols: ['octopii', 'lane-v1'],
+  serverRefusal: 'close',
 });
 
 const silent = { info() {}, debug() {}, warn() {}, error() {}, getChild() { return silent; } };
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Self-signed ECDSA P-256 certificate (what a foreign QUIC stack would present). */
 async function ecdsaCertificate(): Promise<{ certPem: string; keyPem: string }> {
@@ -151,6 +153,7 @@ describe('matrixai transport specifics', () => {
     expect(inbound).toHaveLength(1);
     expect(inbound[0]!.remoteNodeId).toBeNull();
     expect(inbound[0]!.direction).toBe('inbound');
+    expect(inbound[0]!.protocol).toBe('lane-v1'); // negotiated ALPN `octopii`
 
     const strict = await make(generateIdentity());
     let admitted = 0;
@@ -184,7 +187,7 @@ describe('matrixai transport specifics', () => {
       refused = e;
     }
     expect(refused).toBeDefined();
-    await sleep(200);
+    // The server's verdict came before the client learnt it: its handler never ran.
     expect(admitted).toBe(0);
     expect(streams).toBe(0);
     expect(strict.connections()).toHaveLength(0);
@@ -194,15 +197,19 @@ describe('matrixai transport specifics', () => {
     const { server, address } = await foreignServer(await ecdsaCertificate());
     try {
       const insecure = await make(generateIdentity(), { insecure: true });
-      const conn = await insecure.dial(address);
+      const conn = await insecure.dial(address, { protocol: 'lane-v1' });
       expect(conn.remoteNodeId).toBeNull();
+      expect(conn.protocol).toBe('lane-v1');
       expect(await roundTrip(conn, Uint8Array.of(4, 5, 6))).toEqual(Uint8Array.of(4, 5, 6));
       // insecure never overrides an explicit expected node ID
       const other = await make(generateIdentity(), { insecure: true });
-      const e1 = await other.dial(address, { expectedNodeId: generateIdentity().nodeId }).then(() => undefined, (x: unknown) => x);
+      const e1 = await other.dial(address, { expectedNodeId: generateIdentity().nodeId, protocol: 'lane-v1' }).then(() => undefined, (x: unknown) => x);
       expect((e1 as OctopiiError).code).toBe('PEER_VERIFICATION_FAILED');
+      // The foreign server only speaks ALPN `octopii`: octopii's own protocol is refused.
+      const e0 = await other.dial(address).then(() => undefined, (x: unknown) => x);
+      expect((e0 as OctopiiError).code).toBe('TRANSPORT_MISMATCH');
       const strict = await make(generateIdentity());
-      const e2 = await strict.dial(address).then(() => undefined, (x: unknown) => x);
+      const e2 = await strict.dial(address, { protocol: 'lane-v1' }).then(() => undefined, (x: unknown) => x);
       expect(e2).toBeInstanceOf(OctopiiError);
       expect((e2 as OctopiiError).code).toBe('PEER_VERIFICATION_FAILED');
       expect(strict.connections()).toHaveLength(0);
@@ -238,7 +245,7 @@ describe('matrixai transport specifics', () => {
     }
     expect(error).toBeInstanceOf(OctopiiError);
     expect(['PEER_VERIFICATION_FAILED', 'CONNECTION_REFUSED', 'CONNECTION_CLOSED', 'STREAM_ABORTED']).toContain((error as OctopiiError).code);
-    await sleep(200);
+    // The server's verdict came before the client learnt it: nothing was admitted or read.
     expect(admitted).toBe(0);
     expect(bytes).toBe(0);
     expect(server.connections()).toHaveLength(0);
@@ -258,12 +265,30 @@ describe('matrixai transport specifics', () => {
     const e = await client.dial(address, { expectedNodeId: victim.nodeId }).then(() => undefined, (x: unknown) => x);
     expect(e).toBeInstanceOf(OctopiiError);
     expect((e as OctopiiError).code).toBe('PEER_VERIFICATION_FAILED');
-    await sleep(200);
     // The impostor may see the connection for a moment (TLS 1.3: our client sends its Finished
-    // before judging the server's certificate), but never a stream or a byte.
-    expect(streams).toBe(0);
+    // before judging the server's certificate), but it closes, and never carries a stream.
     expect(client.connections()).toHaveLength(0);
-    expect(fakeServer.connections().every((c) => c.closed)).toBe(true);
+    await expect.poll(() => fakeServer.connections().length, { timeout: 5000 }).toBe(0);
+    expect(streams).toBe(0);
+  });
+
+  it('close() is bounded even when the library teardown never finishes (a vanished peer)', async () => {
+    const server = await make(generateIdentity());
+    server.onConnection((c) => c.onStream(echo));
+    const { address } = await server.listen({ address: '127.0.0.1:0' });
+    const client = await make(generateIdentity());
+    const conn = await client.dial(address);
+    expect(await roundTrip(conn, Uint8Array.of(1))).toEqual(Uint8Array.of(1));
+    // What a peer that vanished mid-close can do to the library: its stop never returns.
+    const lib = conn as unknown as { client: { destroy(): Promise<void> } };
+    lib.client.destroy = () => new Promise<void>(() => {});
+    const started = performance.now();
+    await within(conn.close(), 3000, 'connection close()');
+    await within(client.close(), 3000, 'transport close()');
+    const ms = performance.now() - started;
+    console.log(`matrixai: close() with a never-ending library teardown took ${ms.toFixed(0)} ms`);
+    expect(conn.closed).toBe(true);
+    expect(client.connections()).toHaveLength(0);
   });
 
   it('a client bound to 127.0.0.1 dialling ::1 fails typed, without hanging', async () => {
@@ -286,3 +311,5 @@ describe('matrixai transport specifics', () => {
     expect(['CONNECT_TIMEOUT', 'CONNECTION_REFUSED']).toContain((e as OctopiiError).code);
   });
 });
+
+deadPeerSuite('matrixai', () => MatrixaiTransport.create({ identity: generateIdentity() }));

@@ -3,7 +3,7 @@
  * injection and backpressure, and one seeded simulation of nodes whose connection machines
  * reconnect through random partitions and crashes (TigerBeetle VOPR style, small).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActor, SimulatedClock, type ActorRefFrom } from 'xstate';
 import { transportContract, readAll, writeAll, echo, roundTrip } from '../transport/contract.js';
 import { MemoryNetwork, type Delivery, type MemoryTransport } from '../../src/transport/memory.js';
@@ -18,6 +18,8 @@ transportContract('memory', {
   create: async (options) => contractNetwork.transport({ identity: generateIdentity(), ...options }),
   listenAddresses: ['127.0.0.1:0', '[::1]:0'],
   deadAddress: () => '127.0.0.1:9',
+  protocols: ['octopii', 'lane-v1'],
+  serverRefusal: 'dial',
 });
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -71,11 +73,7 @@ describe('MemoryTransport faults and backpressure', () => {
   });
 
   it('partition closes connections on both sides, dials time out on the clock, heal restores', async () => {
-    const timers: Array<{ fn: () => void; ms: number }> = [];
-    const clock = {
-      setTimeout: (fn: () => void, ms: number) => timers.push({ fn, ms }),
-      clearTimeout: () => {},
-    };
+    const clock = new SimulatedClock();
     const network = new MemoryNetwork({ clock });
     const a = node(network);
     const b = node(network);
@@ -97,12 +95,18 @@ describe('MemoryTransport faults and backpressure', () => {
     for (const e of errors) expect((e as OctopiiError).code).toBe('CONNECTION_CLOSED');
     expect(network.links()).toHaveLength(0);
 
-    const dial = a.dial(address, { expectedNodeId: b.nodeId, timeoutMs: 777 });
-    dial.catch(() => {});
+    let outcome: unknown;
+    const dial = a.dial(address, { expectedNodeId: b.nodeId, timeoutMs: 777 }).then(
+      () => (outcome = 'connected'),
+      (e: unknown) => (outcome = e),
+    );
     await flush();
-    expect(timers.map((t) => t.ms)).toEqual([777]);
-    timers[0]!.fn();
-    await expect(dial).rejects.toMatchObject({ code: 'CONNECT_TIMEOUT' });
+    clock.increment(776);
+    await flush();
+    expect(outcome).toBeUndefined();
+    clock.increment(1);
+    await dial;
+    expect(outcome).toMatchObject({ code: 'CONNECT_TIMEOUT' });
 
     network.heal();
     const again = await a.dial(address, { expectedNodeId: b.nodeId });
@@ -154,8 +158,7 @@ describe('MemoryTransport faults and backpressure', () => {
   });
 
   it('waits at the stream limit and fails with STREAM_LIMIT after timeoutMs', async () => {
-    const timers: Array<{ fn: () => void; ms: number }> = [];
-    const clock = { setTimeout: (fn: () => void, ms: number) => timers.push({ fn, ms }), clearTimeout: () => {} };
+    const clock = new SimulatedClock();
     const network = new MemoryNetwork({ maxStreams: 2, clock });
     const a = node(network);
     const b = node(network);
@@ -171,10 +174,156 @@ describe('MemoryTransport faults and backpressure', () => {
     await writeAll(first.writable, Uint8Array.of(5));
     await back;
     expect((await third).id).toBe(8);
-    const fourth = conn.openStream({ timeoutMs: 50 });
-    fourth.catch(() => {});
+    let outcome: unknown;
+    const fourth = conn.openStream({ timeoutMs: 50 }).then(
+      () => (outcome = 'opened'),
+      (e: unknown) => (outcome = e),
+    );
     await flush();
-    timers.at(-1)!.fn();
-    await expect(fourth).rejects.toMatchObject({ code: 'STREAM_LIMIT' });
+    clock.increment(49);
+    await flush();
+    expect(outcome).toBeUndefined();
+    clock.increment(1);
+    await fourth;
+    expect(outcome).toMatchObject({ code: 'STREAM_LIMIT' });
+  });
+
+  it('delays delivery per link on the clock, in write order, the end of the stream last', async () => {
+    const clock = new SimulatedClock();
+    const network = new MemoryNetwork({ clock });
+    const a = node(network);
+    const b = node(network);
+    const c = node(network);
+    const readers = new Map<string, ReadableStreamDefaultReader<Uint8Array>>();
+    for (const t of [b, c]) t.onConnection((conn) => conn.onStream((s) => readers.set(t.nodeId, s.readable.getReader())));
+    const { address: bAddr } = await b.listen({ address: '127.0.0.1:0' });
+    const { address: cAddr } = await c.listen({ address: '127.0.0.1:0' });
+    network.setDelay(a.nodeId, bAddr, 30);
+    const delivered: Array<{ to: string; at: number; bytes: number }> = [];
+    network.onDeliver((d) => delivered.push({ to: d.toNodeId, at: clock.now(), bytes: d.bytes }));
+
+    const toB = await (await a.dial(bAddr)).openStream();
+    const toC = await (await a.dial(cAddr)).openStream();
+    const wb = toB.writable.getWriter();
+    const wc = toC.writable.getWriter();
+    await wc.write(Uint8Array.of(7)); // no delay on a–c: at once
+    await wb.write(Uint8Array.of(1, 1));
+    clock.increment(10);
+    network.setDelay(bAddr, a.nodeId, 5); // shorter now: may not overtake what is in transit
+    await wb.write(Uint8Array.of(2));
+    await wb.close();
+    expect(delivered).toEqual([{ to: c.nodeId, at: 0, bytes: 1 }]);
+
+    clock.increment(19);
+    expect(delivered).toHaveLength(1);
+    clock.increment(1); // t = 30: the first chunk and the one queued behind it (due 15 → 30)
+    expect(delivered.slice(1)).toEqual([
+      { to: b.nodeId, at: 30, bytes: 2 },
+      { to: b.nodeId, at: 30, bytes: 1 },
+    ]);
+    const r = readers.get(b.nodeId)!;
+    expect(Array.from((await r.read()).value!)).toEqual([1, 1]);
+    expect(Array.from((await r.read()).value!)).toEqual([2]);
+    expect((await r.read()).done).toBe(true);
+    expect(Array.from((await readers.get(c.nodeId)!.read()).value!)).toEqual([7]);
+  });
+
+  it('counts bytes in transit against the reader buffer: a delayed writer still waits', async () => {
+    const clock = new SimulatedClock();
+    const network = new MemoryNetwork({ clock, highWaterMark: 1024, delayMs: 100 });
+    const a = node(network);
+    const b = node(network);
+    const accepted: Array<ReadableStreamDefaultReader<Uint8Array>> = [];
+    b.onConnection((conn) => conn.onStream((s) => accepted.push(s.readable.getReader())));
+    const { address } = await b.listen({ address: '127.0.0.1:0' });
+    const s = await (await a.dial(address)).openStream();
+    const writer = s.writable.getWriter();
+    let written = 0;
+    const writes = Array.from({ length: 4 }, () => writer.write(new Uint8Array(512)).then(() => (written += 512)));
+    await flush();
+    expect(written).toBe(512); // the second 512 fills the reader's 1 KiB (all of it in transit)
+    clock.increment(100);
+    await flush();
+    expect(written).toBe(512); // arrived, but unread
+    const got = await accepted[0]!.read();
+    expect(got.value!.byteLength).toBe(512);
+    await flush();
+    expect(written).toBeGreaterThan(512);
+    for (let t = 0; t < 5; t++) {
+      clock.increment(100);
+      while ((await Promise.race([accepted[0]!.read(), flush().then(() => null)])) !== null) {
+        /* drain what arrived */
+      }
+    }
+    await Promise.all(writes);
+    expect(written).toBe(2048);
+  });
+
+  it('dropConnection loses every connection between two nodes at once; new dials work', async () => {
+    const clock = new SimulatedClock();
+    const network = new MemoryNetwork({ clock, delayMs: 10 });
+    const a = node(network);
+    const b = node(network);
+    const c = node(network);
+    const inbound: PeerConnection[] = [];
+    b.onConnection((conn) => {
+      inbound.push(conn);
+      conn.onStream(echo);
+    });
+    c.onConnection((conn) => conn.onStream(echo));
+    const { address: bAddr } = await b.listen({ address: '127.0.0.1:0' });
+    const { address: cAddr } = await c.listen({ address: '127.0.0.1:0' });
+    const ab1 = await a.dial(bAddr);
+    const ab2 = await a.dial(bAddr);
+    const ac = await a.dial(cAddr);
+    let delivered = 0;
+    network.onDeliver((d) => (delivered += d.toNodeId === b.nodeId ? d.bytes : 0));
+    const inTransit = (await ab1.openStream()).writable.getWriter();
+    await inTransit.write(Uint8Array.of(1, 2, 3));
+    const errors: Array<Error | undefined> = [];
+    for (const conn of [ab1, ab2, ...inbound]) conn.onClose((e) => errors.push(e));
+
+    expect(network.dropConnection(b.nodeId, a.nodeId)).toBe(2);
+    await flush();
+    expect(errors).toHaveLength(4);
+    for (const e of errors) expect((e as OctopiiError).code).toBe('CONNECTION_CLOSED');
+    clock.increment(100);
+    expect(delivered).toBe(0); // lost in transit
+    expect(ac.closed).toBe(false);
+    expect(network.links()).toHaveLength(1);
+    const again = await a.dial(bAddr);
+    const echoed = roundTrip(again, Uint8Array.of(4));
+    for (let i = 0; i < 4; i++) {
+      await flush();
+      clock.increment(10);
+    }
+    expect(await echoed).toEqual(Uint8Array.of(4));
+  });
+
+  it('sets no global timer when given a simulated clock', async () => {
+    const spy = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      const clock = new SimulatedClock();
+      const network = new MemoryNetwork({ clock, delayMs: 5 });
+      const a = node(network);
+      const b = node(network);
+      b.onConnection((conn) => conn.onStream(echo));
+      const { address } = await b.listen({ address: '127.0.0.1:0' });
+      const conn = await a.dial(address);
+      const echoed = roundTrip(conn, Uint8Array.of(1, 2));
+      for (let i = 0; i < 6; i++) {
+        await flush();
+        clock.increment(5);
+      }
+      expect(await echoed).toEqual(Uint8Array.of(1, 2));
+      network.partition(a.nodeId, b.nodeId);
+      const timedOut = a.dial(address, { timeoutMs: 50 }).catch((e: unknown) => e);
+      await flush();
+      clock.increment(50);
+      expect(await timedOut).toMatchObject({ code: 'CONNECT_TIMEOUT' });
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -8,10 +8,14 @@
 //!   receiver -> sender: 1 status byte (0 OK, 1 checksum mismatch, 2 error)
 //!
 //! Commands:
-//!   lane-v1-peer serve --listen HOST:PORT --dir DIR
+//!   lane-v1-peer serve --listen HOST:PORT --dir DIR [--once]
 //!     stdout: {"event":"listening","address":"HOST:PORT"} first, then one
 //!     {"event":"received","bytes":N,"sha256":"hex","file":"path","status":S} per transfer.
 //!     A file whose checksum does not match (status 1) is removed.
+//!     --once: print the first transfer's line and exit(0) ~20 ms after handing its status
+//!     byte to quinn, without finishing the stream or closing the connection (the sender
+//!     sees the process vanish, as a receiver that exits right after answering). The delay is
+//!     LANE_PEER_ONCE_DELAY_MS (default 20).
 //!   lane-v1-peer send FILE --to HOST:PORT
 //!     stdout: {"event":"sent","bytes":N,"status":S}; exit 0 only if S == 0.
 //!
@@ -39,7 +43,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  lane-v1-peer serve --listen HOST:PORT --dir DIR\n  lane-v1-peer send FILE --to HOST:PORT"
+        "usage:\n  lane-v1-peer serve --listen HOST:PORT --dir DIR [--once]\n  lane-v1-peer send FILE --to HOST:PORT"
     );
     std::process::exit(64);
 }
@@ -157,7 +161,7 @@ fn transport() -> Arc<quinn::TransportConfig> {
 
 // ---------------------------------------------------------------- serve
 
-async fn serve(listen: SocketAddr, dir: PathBuf) -> Result<(), BoxError> {
+async fn serve(listen: SocketAddr, dir: PathBuf, once: bool) -> Result<(), BoxError> {
     tokio::fs::create_dir_all(&dir).await?;
     let (cert, key) = self_signed()?;
     let mut crypto = rustls::ServerConfig::builder()
@@ -195,7 +199,7 @@ async fn serve(listen: SocketAddr, dir: PathBuf) -> Result<(), BoxError> {
                         let dir = dir.clone();
                         tokio::spawn(async move {
                             let n = counter.fetch_add(1, Ordering::SeqCst);
-                            receive_one(send, recv, &dir, n).await;
+                            receive_one(send, recv, &dir, n, once).await;
                         });
                     }
                 });
@@ -210,7 +214,10 @@ async fn serve(listen: SocketAddr, dir: PathBuf) -> Result<(), BoxError> {
 
 /// One transfer on one bidi stream: header, data (streamed to a file while
 /// hashing), trailer, status byte.
-async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, dir: &Path, n: u64) {
+/// With `once`, the process exits right after the status byte is handed to quinn (no FIN,
+/// no wait for its acknowledgement, no CONNECTION_CLOSE), like a receiver process that ends
+/// as soon as it has answered.
+async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, dir: &Path, n: u64, once: bool) {
     let file = dir.join(format!("received-{}-{}.bin", std::process::id(), n));
     let result = receive_into(&mut recv, &file).await;
     let (status, bytes, digest, error) = match result {
@@ -225,6 +232,12 @@ async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, d
     }
     let write = async {
         send.write_all(&[status]).await?;
+        if once {
+            emit(format!("{{\"event\":\"received\",\"bytes\":{},\"sha256\":{},\"file\":{},\"status\":{}}}", bytes, json_str(&digest), json_str(&file.to_string_lossy()), status));
+            // Let the endpoint driver put the status byte on the wire, then vanish.
+            tokio::time::sleep(Duration::from_millis(std::env::var("LANE_PEER_ONCE_DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(20))).await;
+            std::process::exit(0);
+        }
         send.finish().await?;
         Ok::<(), BoxError>(())
     };
@@ -340,7 +353,7 @@ async fn main() {
                 (Some(l), Some(d)) => (l, d),
                 _ => usage(),
             };
-            let result = async { serve(resolve(&listen)?, PathBuf::from(dir)).await }.await;
+            let result = async { serve(resolve(&listen)?, PathBuf::from(dir), args.iter().any(|a| a == "--once")).await }.await;
             match result {
                 Ok(()) => 0,
                 Err(e) => {
