@@ -21,12 +21,12 @@ import { loadConfig, identityFileOf, type NodeConfig, type NodeConfigInput } fro
 import { loadOrCreateIdentity, type Identity } from './identity.js';
 import { OctopiiError, toOctopiiError } from './errors.js';
 import { createTransport } from './transport/index.js';
+import { sharedHashPool } from './hash/index.js';
 import type { DuplexStream, PeerConnection, Transport } from './transport/types.js';
 import {
   sendLane,
   receiveLane,
   transferToPeers as laneTransferToPeers,
-  destroyHashPool,
   type LaneSource,
   type LaneSink,
   type TransferResult,
@@ -75,8 +75,6 @@ export interface NodeStartOptions extends Partial<NodeConfigInput> {
 /** Largest transfer a node without `receiveDir` keeps in memory, bytes. */
 const MEMORY_RECEIVE_CAP = 64 << 20;
 
-let runningNodes = 0;
-
 export class OctopiiNode {
   private readonly receivedHandlers = new Set<(e: ReceivedEvent) => void>();
   private readonly connectionLogic: ConnectionLogic;
@@ -84,6 +82,8 @@ export class OctopiiNode {
   private readonly inflight = new Set<Promise<unknown>>();
   private seq = 0;
   private stopped = false;
+  /** The shared hash pool, retained while this node runs (its transfers retain the same pool). */
+  private readonly hashPool = sharedHashPool();
 
   private constructor(
     readonly config: NodeConfig,
@@ -92,6 +92,7 @@ export class OctopiiNode {
     private readonly supervisor: Actor<typeof supervisorMachine>,
   ) {
     this.connectionLogic = createConnectionLogic(transport);
+    this.hashPool.retain();
   }
 
   /**
@@ -122,7 +123,6 @@ export class OctopiiNode {
     supervisor.start();
     const node = new OctopiiNode(config, identity, transport, supervisor);
     transport.onConnection((conn) => node.adopt(conn));
-    runningNodes++;
     return node;
   }
 
@@ -248,7 +248,7 @@ export class OctopiiNode {
     await this.transport.close();
     await Promise.allSettled([...this.inflight]);
     this.supervisor.stop();
-    if (--runningNodes === 0) await destroyHashPool();
+    await this.hashPool.release();
   }
 
   // ── internals ─────────────────────────────────────────────────────────────────────────
