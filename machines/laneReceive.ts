@@ -215,12 +215,14 @@ export const laneReceiveMachine = setup({
     laneStatus: context.laneStatus,
     error: context.error,
   }),
+  // The caller's signal is watched for the whole transfer: ABORT means something in every phase
+  // that handles it (before the commit: discard; after: keep, just end).
+  invoke: { id: 'signal', src: 'watchSignal', input: ({ context }) => ({ signal: context.handles.signal }) },
   states: {
     idle: {
       on: { START: 'receiving' },
     },
     receiving: {
-      invoke: { id: 'signal', src: 'watchSignal', input: ({ context }) => ({ signal: context.handles.signal }) },
       initial: 'header',
       on: {
         ABORT: { target: 'aborting', actions: 'recordError' },
