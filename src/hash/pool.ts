@@ -26,23 +26,17 @@
  * into — or, with `transfer`, the caller's whole buffer moved.
  */
 import { availableParallelism } from 'node:os';
-import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { PiscinaTask } from 'piscina';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { Hasher } from '../runtime/types.js';
+import { HASH_JOB_BYTES, HASH_MAX_IN_FLIGHT, HASH_MIN_JOB_BYTES, type HashImpl, type Sha256Hasher, type Sha256Options, type UpdateOptions } from './hasher.js';
+import { InlineHasher } from './inline.js';
+
+export type { HashImpl, Sha256Hasher, Sha256Options, UpdateOptions } from './hasher.js';
 
 /** Default job size in bytes (1 MiB): per-job overhead ~60 µs vs ~700 µs of hashing. */
-export const HASH_JOB_BYTES = 1 << 20;
-/** Smallest job size accepted (256 KiB); smaller jobs are dominated by the per-job cost. */
-export const HASH_MIN_JOB_BYTES = 256 << 10;
-/** Default number of jobs one hasher may have in flight (bounded memory: 4 × job size). */
-export const HASH_MAX_IN_FLIGHT = 4;
-/** Streams of at most this many bytes are hashed inline (≤ ~0.2 ms of event-loop time). */
-export const INLINE_HASH_MAX_BYTES = 256 << 10;
-
-export type HashImpl = 'node' | 'noble';
 
 interface HashTask {
   op: 'update' | 'digest' | 'free' | 'oneshot' | 'stats';
@@ -252,68 +246,6 @@ export class HashPool implements Hasher {
 }
 
 /** Reference-counted access to the process's shared {@link HashPool} (see {@link sharedHashPool}). */
-export interface SharedHashPool {
-  /** Counts one more user and returns the shared pool (created if none is running). */
-  retain(): HashPool;
-  /**
-   * Drops one count this handle took (a handle never releases more than it retained); the pool
-   * is destroyed when the count reaches 0, and the next `retain` starts a fresh one.
-   */
-  release(): Promise<void>;
-}
-
-let shared: { pool: HashPool; count: number } | undefined;
-
-/**
- * A handle on the shared hash pool: nodes and lane transfers that were given no
- * {@link Hasher} retain it while they run and release it after, so the threads stop when
- * nobody uses them (no process-wide pool outliving its users, no `destroy` call to remember).
- * `threads` applies when this retain starts the pool; a running pool keeps its size.
- *
- * ```ts
- * const handle = sharedHashPool(config.hashThreads);
- * const pool = handle.retain();
- * try { await pool.sha256(bytes); } finally { await handle.release(); }
- * ```
- */
-export function sharedHashPool(threads?: number): SharedHashPool {
-  let mine = 0;
-  return {
-    retain() {
-      if (!shared || shared.pool.destroyed) shared = { pool: new HashPool(threads === undefined ? {} : { threads }), count: 0 };
-      shared.count++;
-      mine++;
-      return shared.pool;
-    },
-    async release() {
-      if (mine === 0 || !shared) return;
-      mine--;
-      const s = shared;
-      if (--s.count > 0) return;
-      shared = undefined;
-      await s.pool.destroy();
-    },
-  };
-}
-
-/**
- * Destroys the shared pool now, whoever retains it (their hashers fail, their next call fails
- * with CLOSED). Only for test files that predate {@link sharedHashPool}: lane transfers release
- * the shared pool themselves, so nothing else needs this.
- * @deprecated retain and release a {@link sharedHashPool} handle instead.
- */
-export async function destroyHashPool(): Promise<void> {
-  const s = shared;
-  shared = undefined;
-  await s?.pool.destroy();
-}
-
-/** Stats of the shared pool (zeros when none is running), for tests and the inspector. */
-export function sharedHashPoolStats(): { threads: number; pinned: number; running: boolean; retained: number } {
-  return shared ? { ...shared.pool.stats(), retained: shared.count } : { threads: 0, pinned: 0, running: false, retained: 0 };
-}
-
-/** A view the worker can take without copying a larger buffer: SAB views as they are, else a fresh transferred copy. */
 function jobBuffer(data: Uint8Array, owned: boolean): { data: Uint8Array; transfer: ArrayBuffer[] } {
   if (data.buffer instanceof SharedArrayBuffer) return { data, transfer: [] };
   if (owned && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) {
@@ -322,64 +254,6 @@ function jobBuffer(data: Uint8Array, owned: boolean): { data: Uint8Array; transf
   const copy = new Uint8Array(data.byteLength);
   copy.set(data);
   return { data: copy, transfer: [copy.buffer] };
-}
-
-export interface UpdateOptions {
-  /** Move a whole, fresh, non-shared buffer to the worker instead of copying it (it is detached). */
-  transfer?: boolean;
-  /**
-   * Called once `data` is no longer referenced by the hasher: at once when it was copied (or
-   * hashed inline), after the worker finished it when it was shared (SharedArrayBuffer) — the
-   * moment the caller may reuse the buffer. Also called if the job failed.
-   */
-  onHashed?: () => void;
-}
-
-/** Incremental SHA-256 of one byte stream. */
-export interface Sha256Hasher {
-  /**
-   * Feeds bytes, in order; calls must not overlap (await each). Small inputs are coalesced
-   * into jobs of `jobBytes`. Resolves once the bytes are handed over and fewer than
-   * `maxInFlight` jobs are pending (backpressure). A SharedArrayBuffer-backed `data` of at
-   * least `jobBytes` is passed without copying and must stay unchanged until `onHashed`;
-   * any other `data` may be reused as soon as the promise resolves (it is copied or, with
-   * `{ transfer: true }` and a whole fresh buffer, moved).
-   * Rejects with IO_ERROR if a job failed, ABORTED after {@link abort}.
-   */
-  update(data: Uint8Array, options?: UpdateOptions): Promise<void>;
-  /** Resolves to the 32-byte digest of everything fed; the hasher is then finished. */
-  digest(): Promise<Uint8Array>;
-  /** Stops hashing and frees the worker-side state; idempotent. */
-  abort(): void;
-}
-
-export interface Sha256Options {
-  /** Hash on the calling thread (node:crypto) instead of the pool. Default false. */
-  inline?: boolean;
-  /** Job size in bytes for coalesced input (default 1 MiB, at least 256 KiB). */
-  jobBytes?: number;
-  /** Maximum pool jobs in flight for this hasher (default 4). */
-  maxInFlight?: number;
-  /** Implementation used inside the worker (default 'node'; 'noble' is for bench/hash.ts). */
-  impl?: HashImpl;
-}
-
-class InlineHasher implements Sha256Hasher {
-  private h = createHash('sha256');
-  private done = false;
-  async update(data: Uint8Array, options?: UpdateOptions): Promise<void> {
-    if (this.done) throw new OctopiiError('ABORTED', 'hasher finished or aborted');
-    this.h.update(data);
-    options?.onHashed?.();
-  }
-  async digest(): Promise<Uint8Array> {
-    if (this.done) throw new OctopiiError('ABORTED', 'hasher finished or aborted');
-    this.done = true;
-    return new Uint8Array(this.h.digest());
-  }
-  abort(): void {
-    this.done = true;
-  }
 }
 
 class PoolHasher implements Sha256Hasher {
@@ -503,23 +377,4 @@ class PoolHasher implements Sha256Hasher {
     this.pending.length = 0;
     if (this.started && !this.pool.destroyed) void this.post('free', undefined, false);
   }
-}
-
-/**
- * SHA-256 on the calling thread (node:crypto): deterministic and thread-free, for simulations
- * and tests (`runtime.hasher`); it holds the event loop ~0.6 ms per MiB, so production nodes use
- * a {@link HashPool}.
- */
-export const inlineHasher: Hasher = {
-  createSha256: () => new InlineHasher(),
-};
-
-/** SHA-256 on the calling thread (node:crypto); for small inputs only — it blocks the event loop. */
-export function sha256Inline(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
-}
-
-/** Lower-case hex of `bytes`. */
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
