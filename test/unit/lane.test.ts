@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SimulatedClock } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeLaneHeader,
@@ -331,7 +332,12 @@ describe('failures', () => {
   it('a receiver that never answers → TIMEOUT; an AbortSignal → ABORTED', async () => {
     const [a, b] = duplexPair();
     void b.readable.getReader().read();
-    const sent = await sendLane(a, { kind: 'memory', data: randomBytes(10) }, { timeoutMs: 100 });
+    const clock = new SimulatedClock(); // the lane machine's timers; advanced by hand, no real wait
+    const sent = await sendLane(a, { kind: 'memory', data: randomBytes(10) }, {
+      clock,
+      timeoutMs: 100,
+      onState: (s) => s === 'working.verifying' && clock.increment(100),
+    });
     expect(sent.error?.code).toBe('TIMEOUT');
 
     const [c, e] = duplexPair();
