@@ -21,7 +21,8 @@
  *  - `reply`        (input { status, reason, reasons }): status byte (+ reason frame) → REPLIED | REPLY_FAILED
  *  - `finishStream` (input { reader }): waits for the sender to end its side → FINISHED
  * Actions: `abortStream` (no status can be sent), `stopReading` (status sent: stop reading
- * without a reset), `releaseReader` (exit of `closing`).
+ * without a reset), `releaseReader` (exit of `closing`). The pump owns its hasher (the digest
+ * travels in DATA_RECEIVED); stopping the pump — the exit of `streaming` — aborts it.
  *
  * The cap (`maxBytes`) and the checksum comparison are guards: over the cap nothing is opened
  * (`rejecting`, status 2); a digest that differs from the trailer goes to `failing` (status 1).

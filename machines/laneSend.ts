@@ -18,7 +18,8 @@
  *                   told PAUSE (entry of `paused`) until told RESUME (entry of `flowing`).
  *  - `finishStream` (input { reader }): waits for the receiver to end its side → FINISHED
  * Actions: `closeSource` (exit of `working`), `abortStream` (entry of `failed`), `releaseReader`
- * (exit of `closing`).
+ * (exit of `closing`). The pump owns its hasher (it digests it for the trailer); stopping the
+ * pump — the exit of `sending` — aborts it.
  *
  * Deadlines, on the actor system's clock: every working phase fails with TIMEOUT after
  * `timeoutMs` without a phase change (PROGRESS re-enters the streaming phase, so progress

@@ -63,14 +63,15 @@ function countingWrites(inner: DuplexStream): { stream: DuplexStream; maxHeld: (
   return { stream: { id: inner.id, readable: inner.readable, writable, abort: (r) => inner.abort(r) }, maxHeld: () => max };
 }
 
-/** `inner` with a readable that counts the bytes the receiver pulled (pulled only on demand). */
-function countingReads(inner: DuplexStream): { stream: DuplexStream; pulled: () => number } {
+/** `inner` with a readable that counts the bytes the receiver pulled (pulled only on demand); `onPull` after each chunk. */
+function countingReads(inner: DuplexStream, onPull: (pulled: number) => void): { stream: DuplexStream; pulled: () => number } {
   let pulled = 0;
   const readable = inner.readable.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>(
       {
         transform(chunk, c) {
           pulled += chunk.byteLength;
+          onPull(pulled);
           c.enqueue(chunk);
         },
       },
@@ -115,9 +116,10 @@ describe('backpressure is the machine’s', () => {
     const maxInFlight = 2;
     const data = randomBytes(3 * MiB);
     const [a, b] = duplexPair({ highWaterMark: 16 * KiB });
-    const counted = countingReads(b);
     let written = 0;
     let maxAhead = 0;
+    // the bytes read ahead of the sink only grow when a chunk is pulled: measure exactly then
+    const counted = countingReads(b, (pulled) => (maxAhead = Math.max(maxAhead, pulled - 8 - written)));
     const sink = {
       kind: 'custom' as const,
       open: async (): Promise<LaneSinkHandle> => ({
@@ -130,12 +132,10 @@ describe('backpressure is the machine’s', () => {
       }),
     };
     const states: string[] = [];
-    const sampler = setInterval(() => (maxAhead = Math.max(maxAhead, counted.pulled() - 8 - written)), 0);
     const [sent, got] = await Promise.all([
       sendLane(a, { kind: 'memory', data }),
       receiveLane(counted.stream, sink, { blockBytes: block, maxBlocksInFlight: maxInFlight, onState: (s) => states.push(s) }),
     ]);
-    clearInterval(sampler);
     // blocks waiting for the sink + the one being filled + two network chunks of slack (counter's queue)
     expect(maxAhead).toBeLessThanOrEqual((maxInFlight + 1) * block + 32 * KiB);
     expect(sent.success && got.success).toBe(true);
