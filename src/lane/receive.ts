@@ -247,7 +247,7 @@ export async function receiveLane(stream: DuplexStream, sink: LaneSink, options:
       // runs no exit actions on stop, so release what the chart held here (a committed sink is kept).
       const ctx = actor.getSnapshot().context;
       const error: ErrorInfo = { code: 'ABORTED', message: 'lane receive stopped before it finished' };
-      if (!ctx.stored) void (ctx.opened as OpenedSink | null)?.discard().catch(() => undefined);
+      if (!ctx.stored) await (ctx.opened as OpenedSink | null)?.discard().catch(() => undefined);
       stream.abort(OctopiiError.from(error));
       out = { status: 'failed', size: ctx.size, bytes: ctx.bytes, sha256: ctx.sha256, stored: ctx.stored, laneStatus: ctx.laneStatus, error };
     }

@@ -209,7 +209,7 @@ export async function sendLane(stream: DuplexStream, source: LaneSource, options
       // Stopped from outside (its supervisor stopping): no final state was reached and XState
       // runs no exit actions on stop, so release what the chart held here.
       const error: ErrorInfo = { code: 'ABORTED', message: 'lane send stopped before it finished' };
-      void (actor.getSnapshot().context.opened as OpenedSource | null)?.close();
+      await (actor.getSnapshot().context.opened as OpenedSource | null)?.close();
       stream.abort(OctopiiError.from(error));
       out = { status: 'failed', size: null, bytes: 0, sha256: null, laneStatus: null, error };
     }

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createActor, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeLaneHeader, receiveLane, sendLane, type LaneSinkHandle } from '../../src/lane/index.js';
 import { decodeLaneReasonBody, decodeLaneReasonLength, encodeLaneReason } from '../../src/lane/reason.js';
@@ -219,6 +220,22 @@ describe('receiver hardening', () => {
     const got = await pending;
     expect(got.error?.code).toBe('UNAVAILABLE');
     expect(await readdir(d)).toEqual([]); // discarded
+  });
+
+  it('a receive stopped from outside (its supervisor stopping) resolves ABORTED with its temp file gone', async () => {
+    const d = await freshDir('stopped');
+    const [a, b] = duplexPair();
+    const w = a.writable.getWriter();
+    await w.write(encodeLaneHeader(10 * MiB));
+    await w.write(randomBytes(MiB));
+    let spawned: AnyActorRef | undefined;
+    const spawn = (logic: AnyActorLogic, input?: unknown) => (spawned = createActor(logic, { input }).start());
+    const pending = receiveLane(b, { kind: 'file', path: join(d, 'out') }, { spawn });
+    while ((await readdir(d)).length === 0) await new Promise((r) => setTimeout(r, 2));
+    spawned!.stop();
+    const got = await pending;
+    expect(got.error?.code).toBe('ABORTED');
+    expect(await readdir(d)).toEqual([]); // removed before the result, not after
   });
 
   it('more than size + 32 bytes → status 2, nothing stored', async () => {
