@@ -13,12 +13,15 @@ import { randomBytes, createHash } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { createSha256, destroyHashPool, sha256 as poolOneShot, HASH_JOB_BYTES } from '../src/hash/index.js';
+import { HashPool, HASH_JOB_BYTES } from '../src/hash/index.js';
 
 const MiB = 1 << 20;
 const total = Number(process.argv[2] ?? 256) * MiB;
 const block = HASH_JOB_BYTES;
 const template = randomBytes(block);
+/** The bench owns its pool (default thread count) and destroys it at the end. */
+const pool = new HashPool();
+const poolOneShot = (data: Uint8Array) => pool.sha256(data);
 
 interface Row {
   what: string;
@@ -64,7 +67,7 @@ async function pooled(impl: 'node' | 'noble', bytes: number, streams: number, sh
   if (shared) src.set(template);
   await Promise.all(
     Array.from({ length: streams }, async () => {
-      const h = createSha256({ impl });
+      const h = pool.createSha256({ impl });
       for (let n = 0; n < bytes / streams; n += block) {
         await h.update(src);
         await yieldLoop(); // as the lane does between network reads
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(`pool round trip per tiny job: ${perJobUs.toFixed(1)} µs (${jobs} jobs, all in flight)`);
-  await destroyHashPool();
+  await pool.destroy();
 }
 
 void main();

@@ -10,6 +10,11 @@
  * of ≥ 256 KiB (default 1 MiB), and streams of at most {@link INLINE_HASH_MAX_BYTES} hash
  * inline (one ≤ 0.2 ms stall is cheaper than a job).
  *
+ * Ownership: a {@link HashPool} is an object its owner creates and destroys (a node's runtime,
+ * a bench, a test); {@link sharedHashPool} hands out one reference-counted pool for users that
+ * were given none (destroyed when the last user releases it); {@link inlineHasher} hashes on the
+ * calling thread for deterministic simulations. Nothing here reads the environment.
+ *
  * Incremental hashing of one stream must keep its state in one worker. The pool's
  * `loadBalancer` (piscina 5) pins every job of a hash id to the worker that got its first job;
  * the worker keeps `Map<id, Hash>` and frees an entry on `digest`/`free`. `stricterFIFO` keeps
@@ -21,22 +26,17 @@
  * into — or, with `transfer`, the caller's whole buffer moved.
  */
 import { availableParallelism } from 'node:os';
-import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { PiscinaTask } from 'piscina';
 import { OctopiiError, toOctopiiError } from '../errors.js';
+import type { Hasher } from '../runtime/types.js';
+import { HASH_JOB_BYTES, HASH_MAX_IN_FLIGHT, HASH_MIN_JOB_BYTES, type HashImpl, type Sha256Hasher, type Sha256Options, type UpdateOptions } from './hasher.js';
+import { InlineHasher } from './inline.js';
+
+export type { HashImpl, Sha256Hasher, Sha256Options, UpdateOptions } from './hasher.js';
 
 /** Default job size in bytes (1 MiB): per-job overhead ~60 µs vs ~700 µs of hashing. */
-export const HASH_JOB_BYTES = 1 << 20;
-/** Smallest job size accepted (256 KiB); smaller jobs are dominated by the per-job cost. */
-export const HASH_MIN_JOB_BYTES = 256 << 10;
-/** Default number of jobs one hasher may have in flight (bounded memory: 4 × job size). */
-export const HASH_MAX_IN_FLIGHT = 4;
-/** Streams of at most this many bytes are hashed inline (≤ ~0.2 ms of event-loop time). */
-export const INLINE_HASH_MAX_BYTES = 256 << 10;
-
-export type HashImpl = 'node' | 'noble';
 
 interface HashTask {
   op: 'update' | 'digest' | 'free' | 'oneshot' | 'stats';
@@ -60,113 +60,192 @@ interface PinOptions {
   last?: boolean;
 }
 
-let pool: Piscina<HashTask, unknown> | undefined;
-/** hash id → worker threadId that holds its state. */
-const pins = new Map<number, number>();
-/** worker threadId → number of hash ids pinned to it. */
-const pinCount = new Map<number, number>();
-let nextHashId = 1;
+/** Per-pool pin tables: which worker holds which incremental hash state. */
+class Pins {
+  /** hash id → worker threadId that holds its state (-1: that worker is gone). */
+  readonly byHash = new Map<number, number>();
+  /** worker threadId → number of hash ids pinned to it. */
+  readonly perWorker = new Map<number, number>();
 
-function unpin(id: number): void {
-  const w = pins.get(id);
-  if (w === undefined) return;
-  pins.delete(id);
-  const n = (pinCount.get(w) ?? 1) - 1;
-  if (n <= 0) pinCount.delete(w);
-  else pinCount.set(w, n);
-}
+  unpin(id: number): void {
+    const w = this.byHash.get(id);
+    if (w === undefined) return;
+    this.byHash.delete(id);
+    const n = (this.perWorker.get(w) ?? 1) - 1;
+    if (n <= 0) this.perWorker.delete(w);
+    else this.perWorker.set(w, n);
+  }
 
-function leastLoaded(workers: BalancerWorker[]): BalancerWorker | null {
-  let best: BalancerWorker | null = null;
-  let bestScore = Infinity;
-  for (const w of workers) {
-    if (w.terminating || w.destroyed) continue;
-    const score = (pinCount.get(w.id) ?? 0) * 1000 + w.currentUsage;
-    if (score < bestScore) {
-      best = w;
-      bestScore = score;
+  leastLoaded(workers: BalancerWorker[]): BalancerWorker | null {
+    let best: BalancerWorker | null = null;
+    let bestScore = Infinity;
+    for (const w of workers) {
+      if (w.terminating || w.destroyed) continue;
+      const score = (this.perWorker.get(w.id) ?? 0) * 1000 + w.currentUsage;
+      if (score < bestScore) {
+        best = w;
+        bestScore = score;
+      }
     }
+    return best;
   }
-  return best;
+
+  /**
+   * piscina load balancer: jobs carrying `{ hashId }` in their queue options go to the worker
+   * pinned for that id (pinned on the first job, released when the `last` job is placed).
+   * Returning null queues the job (e.g. the pinned worker is still starting).
+   */
+  balance(task: PiscinaTask, workers: BalancerWorker[]): BalancerWorker | null {
+    const opts = (task as unknown as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as PinOptions | null;
+    const id = opts?.hashId;
+    if (id === undefined) return this.leastLoaded(workers);
+    let target: BalancerWorker | null;
+    const pinned = this.byHash.get(id);
+    if (pinned === undefined) {
+      target = this.leastLoaded(workers);
+      if (target === null) return null;
+      this.byHash.set(id, target.id);
+      this.perWorker.set(target.id, (this.perWorker.get(target.id) ?? 0) + 1);
+    } else if (pinned === -1) {
+      // Its worker is gone: any worker will do (it reports the lost state as an error).
+      target = this.leastLoaded(workers);
+      if (target === null) return null;
+    } else {
+      target = workers.find((w) => w.id === pinned) ?? null;
+      if (target === null) return null; // pinned worker not ready yet: stay queued, in order
+    }
+    if (opts?.last) this.unpin(id);
+    return target;
+  }
+
+  workerGone(workerId: number): void {
+    for (const [id, wid] of this.byHash) if (wid === workerId) this.byHash.set(id, -1);
+    this.perWorker.delete(workerId);
+  }
+
+  clear(): void {
+    this.byHash.clear();
+    this.perWorker.clear();
+  }
 }
 
-/**
- * piscina load balancer: jobs carrying `{ hashId }` in their queue options go to the worker
- * pinned for that id (pinned on the first job, released when the `last` job is placed).
- * Returning null queues the job (e.g. the pinned worker is still starting).
- */
-function pinningBalancer(task: PiscinaTask, workers: BalancerWorker[]): BalancerWorker | null {
-  const opts = (task as unknown as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as PinOptions | null;
-  const id = opts?.hashId;
-  if (id === undefined) return leastLoaded(workers);
-  let target: BalancerWorker | null;
-  const pinned = pins.get(id);
-  if (pinned === undefined) {
-    target = leastLoaded(workers);
-    if (target === null) return null;
-    pins.set(id, target.id);
-    pinCount.set(target.id, (pinCount.get(target.id) ?? 0) + 1);
-  } else if (pinned === -1) {
-    // Its worker is gone: any worker will do (it reports the lost state as an error).
-    target = leastLoaded(workers);
-    if (target === null) return null;
-  } else {
-    target = workers.find((w) => w.id === pinned) ?? null;
-    if (target === null) return null; // pinned worker not ready yet: stay queued, in order
-  }
-  if (opts?.last) unpin(id);
-  return target;
-}
-
-function threadCount(): number {
-  const env = Number(process.env.OCTOPII_HASH_THREADS);
-  if (Number.isInteger(env) && env > 0) return env;
+/** Default thread count: the machine's parallelism, between 1 and 4. */
+export function defaultHashThreads(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
-/** The process-wide pool, created on first use. */
-function getPool(): Piscina<HashTask, unknown> {
-  if (pool) return pool;
-  const threads = threadCount();
-  const p = new Piscina<HashTask, unknown>({
-    filename: fileURLToPath(new URL('./sha256-worker.mjs', import.meta.url)),
-    // Fixed size and never idle-reaped: a worker holding hash state must not disappear
-    // between two jobs of a slow transfer. Idle workers are unref'd, so they never keep
-    // the process alive.
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: Infinity,
-    stricterFIFO: true,
-    loadBalancer: pinningBalancer as unknown as NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'],
-  });
-  p.on('workerDestroy', (w: BalancerWorker) => {
-    for (const [id, wid] of pins) if (wid === w.id) pins.set(id, -1);
-    pinCount.delete(w.id);
-  });
-  // Worker crashes reject the jobs in flight; the pool-level event must not crash the process.
-  p.on('error', () => undefined);
-  pool = p;
-  return p;
-}
-
 /**
- * Destroys the shared pool (if any) so tests and the CLI can exit promptly; a later hash
- * call creates a fresh pool. Hashers still running fail with IO_ERROR.
+ * A SHA-256 worker pool (piscina) that a node or a tool owns: `createSha256` for incremental
+ * hashes (every job of one hash pinned to one worker), `sha256` for one-shot digests,
+ * `destroy()` to stop its threads. Threads start on the first job, so a pool that only ever
+ * hashes small (inline) inputs costs nothing. After `destroy()` every call fails with CLOSED.
+ *
+ * ```ts
+ * const pool = new HashPool({ threads: 2 });
+ * const h = pool.createSha256();
+ * await h.update(bytes);
+ * const digest = await h.digest(); // 32 bytes
+ * await pool.destroy();
+ * ```
  */
-export async function destroyHashPool(): Promise<void> {
-  const p = pool;
-  pool = undefined;
-  pins.clear();
-  pinCount.clear();
-  if (p) await p.destroy();
+export class HashPool implements Hasher {
+  readonly threads: number;
+  #piscina: Piscina<HashTask, unknown> | undefined;
+  #destroyed = false;
+  readonly #pins = new Pins();
+  #nextHashId = 1;
+
+  /** `threads`: worker threads (default {@link defaultHashThreads}); config passes it, nothing reads the environment. */
+  constructor(options: { threads?: number } = {}) {
+    const t = options.threads;
+    this.threads = t !== undefined && Number.isInteger(t) && t > 0 ? t : defaultHashThreads();
+  }
+
+  /** True once {@link destroy} was called. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** @internal The piscina pool, started on first use. Throws CLOSED after {@link destroy}. */
+  run(task: HashTask, transferList: ArrayBuffer[]): Promise<unknown> {
+    if (this.#destroyed) return Promise.reject(new OctopiiError('CLOSED', 'hash pool destroyed'));
+    return this.#pool().run(task, { transferList });
+  }
+
+  /** @internal A fresh id for one incremental hash. */
+  nextHashId(): number {
+    return this.#nextHashId++;
+  }
+
+  #pool(): Piscina<HashTask, unknown> {
+    if (this.#piscina) return this.#piscina;
+    const pins = this.#pins;
+    const p = new Piscina<HashTask, unknown>({
+      filename: fileURLToPath(new URL('./sha256-worker.mjs', import.meta.url)),
+      // Fixed size and never idle-reaped: a worker holding hash state must not disappear
+      // between two jobs of a slow transfer. Idle workers are unref'd, so they never keep
+      // the process alive.
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      idleTimeout: Infinity,
+      stricterFIFO: true,
+      loadBalancer: ((task: PiscinaTask, workers: BalancerWorker[]) => pins.balance(task, workers)) as unknown as NonNullable<
+        ConstructorParameters<typeof Piscina>[0]
+      >['loadBalancer'],
+    });
+    p.on('workerDestroy', (w: BalancerWorker) => pins.workerGone(w.id));
+    // Worker crashes reject the jobs in flight; the pool-level event must not crash the process.
+    p.on('error', () => undefined);
+    this.#piscina = p;
+    return p;
+  }
+
+  /** Incremental SHA-256: in this pool, or on the calling thread with `{ inline: true }`. */
+  createSha256(options: Sha256Options = {}): Sha256Hasher {
+    return options.inline ? new InlineHasher() : new PoolHasher(this, options);
+  }
+
+  /**
+   * One-shot SHA-256 of `data` in the pool (32-byte digest). SAB views are shared, others
+   * copied (or moved with `transfer`). Rejects with IO_ERROR if the worker fails, CLOSED after
+   * {@link destroy}.
+   */
+  async sha256(data: Uint8Array, options?: { transfer?: boolean; impl?: HashImpl }): Promise<Uint8Array> {
+    const job = jobBuffer(data, options?.transfer === true);
+    try {
+      const out = (await this.run({ op: 'oneshot', impl: options?.impl ?? 'node', data: job.data }, job.transfer)) as Uint8Array;
+      return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    } catch (e) {
+      throw toOctopiiError(e, 'IO_ERROR');
+    }
+  }
+
+  /** @internal Releases the pin of a hash id whose worker-side state is gone. */
+  unpin(id: number): void {
+    this.#pins.unpin(id);
+  }
+
+  /** Threads started, hash states pinned to a worker, whether the threads are running. */
+  stats(): { threads: number; pinned: number; running: boolean } {
+    return { threads: this.#piscina?.threads.length ?? 0, pinned: this.#pins.byHash.size, running: this.#piscina !== undefined };
+  }
+
+  /** Stops the threads; hashers still running fail (IO_ERROR), later calls fail with CLOSED. Idempotent. */
+  async destroy(): Promise<void> {
+    this.#destroyed = true;
+    const p = this.#piscina;
+    this.#piscina = undefined;
+    this.#pins.clear();
+    if (p) await p.destroy();
+  }
+
+  /** Inspection (a pool may sit in a machine's context): its stats, never the threads. */
+  toJSON(): object {
+    return { hashPool: this.stats() };
+  }
 }
 
-/** Pool introspection for tests and the inspector: threads and pinned hash states. */
-export function hashPoolStats(): { threads: number; pinned: number; running: boolean } {
-  return { threads: pool?.threads.length ?? 0, pinned: pins.size, running: pool !== undefined };
-}
-
-/** A view the worker can take without copying a larger buffer: SAB views as they are, else a fresh transferred copy. */
+/** Reference-counted access to the process's shared {@link HashPool} (see {@link sharedHashPool}). */
 function jobBuffer(data: Uint8Array, owned: boolean): { data: Uint8Array; transfer: ArrayBuffer[] } {
   if (data.buffer instanceof SharedArrayBuffer) return { data, transfer: [] };
   if (owned && data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) {
@@ -177,66 +256,8 @@ function jobBuffer(data: Uint8Array, owned: boolean): { data: Uint8Array; transf
   return { data: copy, transfer: [copy.buffer] };
 }
 
-export interface UpdateOptions {
-  /** Move a whole, fresh, non-shared buffer to the worker instead of copying it (it is detached). */
-  transfer?: boolean;
-  /**
-   * Called once `data` is no longer referenced by the hasher: at once when it was copied (or
-   * hashed inline), after the worker finished it when it was shared (SharedArrayBuffer) — the
-   * moment the caller may reuse the buffer. Also called if the job failed.
-   */
-  onHashed?: () => void;
-}
-
-/** Incremental SHA-256 of one byte stream. */
-export interface Sha256Hasher {
-  /**
-   * Feeds bytes, in order; calls must not overlap (await each). Small inputs are coalesced
-   * into jobs of `jobBytes`. Resolves once the bytes are handed over and fewer than
-   * `maxInFlight` jobs are pending (backpressure). A SharedArrayBuffer-backed `data` of at
-   * least `jobBytes` is passed without copying and must stay unchanged until `onHashed`;
-   * any other `data` may be reused as soon as the promise resolves (it is copied or, with
-   * `{ transfer: true }` and a whole fresh buffer, moved).
-   * Rejects with IO_ERROR if a job failed, ABORTED after {@link abort}.
-   */
-  update(data: Uint8Array, options?: UpdateOptions): Promise<void>;
-  /** Resolves to the 32-byte digest of everything fed; the hasher is then finished. */
-  digest(): Promise<Uint8Array>;
-  /** Stops hashing and frees the worker-side state; idempotent. */
-  abort(): void;
-}
-
-export interface Sha256Options {
-  /** Hash on the calling thread (node:crypto) instead of the pool. Default false. */
-  inline?: boolean;
-  /** Job size in bytes for coalesced input (default 1 MiB, at least 256 KiB). */
-  jobBytes?: number;
-  /** Maximum pool jobs in flight for this hasher (default 4). */
-  maxInFlight?: number;
-  /** Implementation used inside the worker (default 'node'; 'noble' is for bench/hash.ts). */
-  impl?: HashImpl;
-}
-
-class InlineHasher implements Sha256Hasher {
-  private h = createHash('sha256');
-  private done = false;
-  async update(data: Uint8Array, options?: UpdateOptions): Promise<void> {
-    if (this.done) throw new OctopiiError('ABORTED', 'hasher finished or aborted');
-    this.h.update(data);
-    options?.onHashed?.();
-  }
-  async digest(): Promise<Uint8Array> {
-    if (this.done) throw new OctopiiError('ABORTED', 'hasher finished or aborted');
-    this.done = true;
-    return new Uint8Array(this.h.digest());
-  }
-  abort(): void {
-    this.done = true;
-  }
-}
-
 class PoolHasher implements Sha256Hasher {
-  private readonly id = nextHashId++;
+  private readonly id: number;
   private readonly pending: Promise<unknown>[] = [];
   private started = false;
   private finished = false;
@@ -254,7 +275,11 @@ class PoolHasher implements Sha256Hasher {
   private readonly maxInFlight: number;
   private readonly impl: HashImpl;
 
-  constructor(options: Sha256Options) {
+  constructor(
+    private readonly pool: HashPool,
+    options: Sha256Options,
+  ) {
+    this.id = pool.nextHashId();
     this.jobBytes = Math.max(HASH_MIN_JOB_BYTES, options.jobBytes ?? HASH_JOB_BYTES);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? HASH_MAX_IN_FLIGHT);
     this.impl = options.impl ?? 'node';
@@ -270,7 +295,7 @@ class PoolHasher implements Sha256Hasher {
     const task: HashTask = { op, id: this.id, first: !this.started, impl: this.impl, data: job.data };
     task[Piscina.queueOptionsSymbol] = { hashId: this.id, last: op !== 'update' } satisfies PinOptions;
     this.started = true;
-    const p = getPool().run(task, { transferList: job.transfer });
+    const p = this.pool.run(task, job.transfer);
     if (op === 'free') return p.catch(() => undefined);
     const tracked = p.catch((e: unknown) => {
       this.failure ??= toOctopiiError(e, 'IO_ERROR');
@@ -350,41 +375,6 @@ class PoolHasher implements Sha256Hasher {
     this.stage = undefined;
     this.spare.length = 0;
     this.pending.length = 0;
-    if (this.started && pool) void this.post('free', undefined, false);
+    if (this.started && !this.pool.destroyed) void this.post('free', undefined, false);
   }
-}
-
-/**
- * Creates an incremental SHA-256 hasher: in the shared piscina pool (default) or inline.
- * Idea: iroh-blobs / Rust Octopii hash while streaming; here the hash runs beside the I/O.
- */
-export function createSha256(options: Sha256Options = {}): Sha256Hasher {
-  return options.inline ? new InlineHasher() : new PoolHasher(options);
-}
-
-/**
- * One-shot SHA-256 of `data` in the pool (32-byte digest). SAB views are shared, others copied
- * (or moved with `transfer`). Rejects with IO_ERROR if the worker fails.
- */
-export async function sha256(data: Uint8Array, options?: { transfer?: boolean; impl?: HashImpl }): Promise<Uint8Array> {
-  const job = jobBuffer(data, options?.transfer === true);
-  try {
-    const out = (await getPool().run(
-      { op: 'oneshot', impl: options?.impl ?? 'node', data: job.data },
-      { transferList: job.transfer },
-    )) as Uint8Array;
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  } catch (e) {
-    throw toOctopiiError(e, 'IO_ERROR');
-  }
-}
-
-/** SHA-256 on the calling thread (node:crypto); for small inputs only — it blocks the event loop. */
-export function sha256Inline(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
-}
-
-/** Lower-case hex of `bytes`. */
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

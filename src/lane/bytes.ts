@@ -65,27 +65,36 @@ export class ByteReader {
   }
 
   /**
-   * Waits up to `graceMs` for the peer to end its side (discarding anything it still sends),
-   * then releases the stream by cancelling the reader. Never throws.
+   * Waits until at least one byte can be read without waiting: true, or false at end of stream.
+   * Consumes nothing. Errors → STREAM_ABORTED.
    */
-  async finish(graceMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const drain = (async () => {
-      try {
-        while (!this.ended) {
-          const r = await this.reader.read();
-          if (r.done) this.ended = true;
-        }
-      } catch {
-        // aborted: nothing left to drain
+  async waitForData(): Promise<boolean> {
+    const part = await this.next(0x7fffffff);
+    if (!part) return false;
+    this.offset -= part.byteLength; // put it back
+    return true;
+  }
+
+  /** True once the peer's end of stream was read (or the reader was cancelled). */
+  get atEnd(): boolean {
+    return this.ended;
+  }
+
+  /**
+   * Reads and discards until the peer ends its side; resolves then, or when the stream fails.
+   * Never throws; the caller bounds the wait (machines/lane*.ts `closing`: a grace timer, then
+   * {@link cancel}).
+   */
+  async drain(): Promise<void> {
+    try {
+      this.chunk = undefined;
+      while (!this.ended) {
+        const r = await this.reader.read();
+        if (r.done) this.ended = true;
       }
-    })();
-    const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-    });
-    await Promise.race([drain, expired]);
-    clearTimeout(timer);
-    if (!this.ended) await this.cancel();
+    } catch {
+      this.ended = true; // reset: nothing left to drain
+    }
   }
 
   /** Cancels the reader (the peer sees its writes refused); never throws. */

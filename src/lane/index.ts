@@ -7,6 +7,10 @@
  * conn.onStream(async (s) => console.log(await receiveLane(s, { kind: 'file', path: '/data/big.iso' })));
  * const results = await transferToPeers((p) => dialAndOpen(p), { kind: 'memory', data }, peers);
  * ```
+ *
+ * Both sides take `hasher` (default: the shared hash pool, retained for the transfer), `clock`
+ * (timers of a root lane actor), `signal`, `timeoutMs` (inactivity, default 30,000 ms) and
+ * `reasons` (docs/PROTOCOL.md "Lane reasons"; own protocol only).
  */
 export { sendLane } from './send.js';
 export { receiveLane } from './receive.js';
@@ -33,4 +37,6 @@ export {
   decodeLaneHeader,
   decodeLaneStatus,
 } from '../wire/laneV1.js';
-export { destroyHashPool } from '../hash/index.js';
+export { DEFAULT_LANE_TIMEOUT_MS, LANE_CLOSE_GRACE_MS, LANE_STATUS_GRACE_MS, LANE_PROGRESS_BYTES } from './constants.js';
+export { encodeLaneReason, decodeLaneReasonLength, decodeLaneReasonBody, LANE_REASON_LENGTH_BYTES } from './reason.js';
+/** @deprecated the shared hash pool is reference-counted (src/hash/pool.ts `sharedHashPool`); kept for old test files. */

@@ -1,8 +1,9 @@
 /**
- * Ship one source to several peers in parallel (seed 001 `TransferResult`, issue 2 item 5).
+ * Ship one source to several peers in parallel (seed 001 `TransferResult`).
  */
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { DuplexStream } from '../transport/types.js';
+import { sharedHashPool } from '../hash/index.js';
 import { sendLane } from './send.js';
 import { statSource } from './source.js';
 import type { LaneSource, SendLaneOptions, TransferResult } from './types.js';
@@ -45,6 +46,10 @@ export async function transferToPeers(
     return peers.map((p) => failed(p, e, t0));
   }
   const { onProgress, onState, ...rest } = options;
+  // One retain of the shared hash pool for all peers (a peer that dials slowly must not find it
+  // stopped and start it again).
+  const shared = options.hasher ? undefined : sharedHashPool();
+  const hasher = options.hasher ?? shared!.retain();
   return Promise.all(
     peers.map(async (peer) => {
       const started = performance.now();
@@ -53,6 +58,7 @@ export async function transferToPeers(
         const stream = await openStream(peer);
         return await sendLane(stream, source, {
           ...rest,
+          hasher,
           peer,
           ...(onProgress ? { onProgress: (b: number) => onProgress(peer, b) } : {}),
           ...(onState ? { onState: (s: string) => onState(peer, s) } : {}),
@@ -61,5 +67,5 @@ export async function transferToPeers(
         return failed(peer, e, started);
       }
     }),
-  );
+  ).finally(() => shared?.release());
 }

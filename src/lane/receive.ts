@@ -1,259 +1,270 @@
 /**
- * Receiving side of Shipping Lane v1 (seed 001 `recv_chunk_verified`), driven by the pure
- * `laneReceiveMachine` (machines/laneReceive.ts) whose actors are implemented here.
+ * Receiving side of Shipping Lane v1 (seed 001 `recv_chunk_verified`): the I/O actors and
+ * actions of the pure `laneReceiveMachine` (machines/laneReceive.ts), which decides every phase,
+ * pause and deadline. Each actor takes its `input` and shares nothing with the others.
  *
- * Data path (issue 3 item 4): small network chunks are coalesced into 1 MiB blocks from a small
- * ring of reusable SharedArrayBuffers; the hash worker reads a block in place (no copy) while
- * the same block is written to the sink; at most `maxBlocksInFlight` blocks wait for the sink
- * (HIGH_WATER pauses reading, LOW_WATER resumes), so memory stays flat whatever the size.
+ * Data path: small network chunks are coalesced into 1 MiB blocks from a small ring of reusable
+ * SharedArrayBuffers; the hash worker reads a block in place (no copy) while the same block is
+ * written to the sink (writes pipelined, in order). The pump reports HIGH_WATER when
+ * `maxBlocksInFlight` sink writes are pending and LOW_WATER once at most one is, and stops
+ * reading from the network only while the machine holds it in `paused`.
  */
-import { fromCallback, type EventObject } from 'xstate';
-import { hostLaneActor, startLaneActor } from './host.js';
-import { laneReceiveMachine, type LaneReceiveEvent } from '../../machines/laneReceive.js';
-import { LaneStatus, OctopiiError, toOctopiiError } from '../errors.js';
-import { createSha256, INLINE_HASH_MAX_BYTES, toHex, type Sha256Hasher } from '../hash/index.js';
+import { laneReceiveMachine, type LaneReceiveEvent, type LaneReceiveInput, type LaneReceiveOutput, type LaneReplyInput } from '../../machines/laneReceive.js';
+import { LaneStatus, OctopiiError, toErrorInfo, type ErrorInfo } from '../errors.js';
+import { INLINE_HASH_MAX_BYTES, sharedHashPool, toHex } from '../hash/index.js';
+import type { Hasher } from '../runtime/types.js';
 import type { DuplexStream } from '../transport/types.js';
 import { decodeLaneHeader, LANE_V1_HEADER_BYTES, LANE_V1_TRAILER_BYTES } from '../wire/laneV1.js';
 import { ByteReader } from './bytes.js';
+import { DEFAULT_LANE_TIMEOUT_MS, LANE_PROGRESS_BYTES } from './constants.js';
+import { hostLaneActor, startLaneActor } from './host.js';
+import { encodeLaneReason } from './reason.js';
+import { effect as baseEffect, finishStream, watchSignal, type EffectArgs } from './actors.js';
 import { openSink, sinkCap, type OpenedSink } from './sink.js';
 import { BlockPool, LANE_BLOCK_BYTES, LANE_MAX_BLOCKS_IN_FLIGHT } from './source.js';
 import type { LaneSink, ReceiveLaneOptions, ReceiveResult } from './types.js';
-import { DEFAULT_LANE_TIMEOUT_MS, errorInfo, Waker, Watchdog } from './util.js';
+import { Waker } from './util.js';
 
-const CLOSE_GRACE_MS = 2_000;
+const effect = <I>(body: (args: EffectArgs<I, LaneReceiveEvent>) => (() => void) | void) => baseEffect<I, LaneReceiveEvent>(body);
 
-/** Input of the reply/abandon actors (the status byte); the other actors take none. */
-type StatusInput = { status: number } | undefined;
+/** The 8-byte size → HEADER | HEADER_FAILED. */
+const readHeader = effect<{ reader: unknown }>(({ input, send }) => {
+  (input.reader as ByteReader).readExact(LANE_V1_HEADER_BYTES, 'size header').then(
+    (header) => {
+      try {
+        send({ type: 'HEADER', size: decodeLaneHeader(header) });
+      } catch (e) {
+        send({ type: 'HEADER_FAILED', error: toErrorInfo(e, 'PROTOCOL_ERROR') });
+      }
+    },
+    (e) => send({ type: 'HEADER_FAILED', error: toErrorInfo(e, 'PROTOCOL_ERROR') }),
+  );
+});
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  let d = 0;
-  for (let i = 0; i < a.byteLength; i++) d |= a[i]! ^ b[i]!;
-  return d === 0;
+interface PumpInput {
+  reader: unknown;
+  sink: unknown;
+  hasher: unknown;
+  size: number;
+  blockBytes: number;
+  maxBlocksInFlight: number;
 }
 
 /**
+ * Opens the sink at the first data byte, then data → sink + hasher, then the trailer. Obeys
+ * PAUSE / RESUME; as a defence against a chart that never pauses, its ring holds at most
+ * 2 × maxBlocksInFlight + 2 blocks.
+ */
+const pump = effect<PumpInput>(({ input, send, stopped, receive }) => {
+  const reader = input.reader as ByteReader;
+  const size = input.size;
+  const maxInFlight = input.maxBlocksInFlight;
+  const lowWater = Math.min(1, maxInFlight - 1);
+  const waker = new Waker();
+  let paused = false;
+  receive((e) => {
+    paused = e.type === 'PAUSE';
+    waker.wake();
+  });
+  let hash: ReturnType<Hasher['createSha256']> | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  (async () => {
+    const truncated = (got: number) => new OctopiiError('PROTOCOL_ERROR', `truncated data: got ${got} of ${size} bytes`);
+    // No file before the first data byte: a stream that announces a size and stalls holds nothing.
+    let trailer: Uint8Array | undefined;
+    if (size === 0) trailer = await reader.readExact(LANE_V1_TRAILER_BYTES, 'checksum trailer');
+    else if (!(await reader.waitForData())) throw truncated(0);
+    if (stopped()) return;
+    const out = await openSink(input.sink as LaneSink, size);
+    if (stopped()) return void (await out.discard().catch(() => undefined)); // nobody will own it
+    send({ type: 'SINK_OPENED', sink: out });
+    const h = (input.hasher as Hasher).createSha256({ inline: size <= INLINE_HASH_MAX_BYTES, jobBytes: input.blockBytes });
+    hash = h;
+    // Blocks are reused: a block returns to the ring once its sink write and its hash job are
+    // both done.
+    const ring = new BlockPool(Math.min(input.blockBytes, Math.max(1, size)), 2 * maxInFlight + 2);
+    let received = 0;
+    let written = 0;
+    let reported = 0;
+    let inFlight = 0;
+    let high = false;
+    let writeError: unknown;
+    while (received < size) {
+      while (paused && writeError === undefined && !stopped()) await waker.wait();
+      if (stopped()) return;
+      if (writeError !== undefined) throw writeError;
+      const len = Math.min(input.blockBytes, size - received);
+      const full = await ring.acquire();
+      const block = full.subarray(0, len);
+      const got = await reader.fill(block);
+      if (got < len) throw truncated(received + got);
+      received += len;
+      let refs = 2;
+      const done = () => {
+        if (--refs === 0) ring.release(full);
+      };
+      await h.update(block, { onHashed: done });
+      inFlight++;
+      chain = chain.then(() => out.write(block));
+      chain.then(
+        () => {
+          inFlight--;
+          written += len;
+          done();
+          if (written - reported >= LANE_PROGRESS_BYTES) {
+            reported = written;
+            send({ type: 'PROGRESS', bytes: written });
+          }
+          if (high && inFlight <= lowWater) {
+            high = false;
+            send({ type: 'LOW_WATER' });
+          }
+          waker.wake();
+        },
+        (e: unknown) => {
+          writeError ??= e;
+          waker.wake();
+        },
+      );
+      if (!high && inFlight >= maxInFlight) {
+        high = true;
+        send({ type: 'HIGH_WATER' });
+      }
+    }
+    trailer ??= await reader.readExact(LANE_V1_TRAILER_BYTES, 'checksum trailer');
+    await chain;
+    const digest = await h.digest();
+    send({ type: 'DATA_RECEIVED', bytes: size, digest: toHex(digest), trailer: toHex(trailer) });
+  })().catch((e: unknown) => {
+    chain.catch(() => undefined);
+    send({ type: 'PUMP_FAILED', error: toErrorInfo(e, 'STREAM_ABORTED') });
+  });
+  return () => {
+    hash?.abort(); // no-op once digested
+    waker.wake();
+  };
+});
+
+/** After the trailer the sender's side must end: EOF → DRAINED, one more byte → EXCESS. */
+const drain = effect<{ reader: unknown }>(({ input, send }) => {
+  (input.reader as ByteReader).readByte().then(
+    (b) => send(b === undefined ? { type: 'DRAINED' } : { type: 'EXCESS' }),
+    (e) => send({ type: 'DRAIN_FAILED', error: toErrorInfo(e, 'STREAM_ABORTED') }),
+  );
+});
+
+/** fsync + rename (file/blob) → COMMITTED { stored } | COMMIT_FAILED. */
+const commit = effect<{ sink: unknown; sha256: string }>(({ input, send }) => {
+  const sink = input.sink as OpenedSink;
+  sink.commit(input.sha256).then(
+    () => send({ type: 'COMMITTED', stored: sink.result() }),
+    (e) => send({ type: 'COMMIT_FAILED', error: toErrorInfo(e, 'IO_ERROR') }),
+  );
+});
+
+/** The status byte (with `reasons` and a non-zero status: + reason frame), then FIN → REPLIED | REPLY_FAILED. */
+const reply = effect<LaneReplyInput>(({ input, send }) => {
+  const stream = input.stream as DuplexStream;
+  void (async () => {
+    try {
+      const w = stream.writable.getWriter();
+      const frame = input.reasons && input.status !== LaneStatus.OK && input.reason ? encodeLaneReason(input.reason) : undefined;
+      const bytes = new Uint8Array(1 + (frame?.byteLength ?? 0));
+      bytes[0] = input.status;
+      if (frame) bytes.set(frame, 1);
+      await w.write(bytes);
+      // The status is out once written; closing (FIN) may be refused by a peer that already left.
+      void w.close().catch(() => undefined);
+      send({ type: 'REPLIED', status: input.status });
+    } catch (e) {
+      send({ type: 'REPLY_FAILED', error: toErrorInfo(e, 'STREAM_ABORTED') });
+    }
+  })();
+});
+
+/** Removes what the sink wrote and did not commit (no sink yet: nothing) → DISCARDED. */
+const discardSink = effect<{ sink: unknown }>(({ input, send }) => {
+  const sink = input.sink as OpenedSink | null;
+  void (sink ? sink.discard().catch(() => undefined) : Promise.resolve()).then(() => send({ type: 'DISCARDED' }));
+});
+
+/** laneReceiveMachine with its I/O. */
+export const laneReceiveLogic = laneReceiveMachine.provide({
+  actors: { watchSignal, readHeader, pump, drain, commit, discardSink, reply, finishStream },
+  actions: {
+    abortStream: ({ context }) =>
+      (context.handles.stream as DuplexStream).abort(OctopiiError.from(context.error ?? { code: 'ABORTED', message: 'lane receive failed' })),
+    // Our status is on its way: stop reading (the sender may still be pushing data) without a
+    // reset, which could discard the status in flight.
+    stopReading: ({ context }) => void (context.handles.reader as ByteReader).cancel(new OctopiiError('STREAM_ABORTED', 'receiver finished')),
+    releaseReader: ({ context }) => {
+      const reader = context.handles.reader as ByteReader;
+      if (!reader.atEnd) void reader.cancel();
+    },
+  },
+});
+
+/**
  * Receives one Shipping Lane v1 transfer from `stream` into `sink` and answers the status
- * byte; resolves with a {@link ReceiveResult}, never rejects.
+ * byte; resolves with a {@link ReceiveResult} taken from the machine's output alone, never
+ * rejects.
  *
- * - checksum matches → sink committed (file: fsync + rename), status 0, `success: true`;
+ * - checksum matches and the sender's side ends after the trailer → sink committed (file:
+ *   fsync + rename), status 0, `success: true`;
  * - checksum differs → nothing kept, status 1, CHECKSUM_MISMATCH;
  * - size header over `min(options.maxBytes, sink cap)` → status 2, SIZE_LIMIT, nothing
  *   allocated or created (`outcome: 'rejected'`);
- * - truncated / malformed input → PROTOCOL_ERROR, status 2 where still possible, nothing kept;
- * - stream reset → STREAM_ABORTED; `signal` → ABORTED; no progress for `timeoutMs`
- *   (default 30,000 ms) → TIMEOUT; sink I/O errors → IO_ERROR.
+ * - more than size + 32 bytes, truncated or malformed input → PROTOCOL_ERROR, status 2 where
+ *   still possible, nothing kept;
+ * - stream reset → STREAM_ABORTED; `signal` → its reason if an OctopiiError, else ABORTED; no
+ *   progress for `timeoutMs` (default 30,000 ms) → TIMEOUT; sink errors by their errno
+ *   (DISK_FULL, PERMISSION_DENIED, SOURCE_NOT_FOUND for a missing directory, else IO_ERROR).
+ * With `reasons`, a non-zero status is followed by the error (docs/PROTOCOL.md "Lane reasons").
+ * Once committed, data is kept even if the status byte cannot be delivered (`path` is set).
  */
-export async function receiveLane(
-  stream: DuplexStream,
-  sink: LaneSink,
-  options: ReceiveLaneOptions = {},
-): Promise<ReceiveResult> {
+export async function receiveLane(stream: DuplexStream, sink: LaneSink, options: ReceiveLaneOptions = {}): Promise<ReceiveResult> {
   const started = performance.now();
-  const blockBytes = Math.max(1, Math.floor(options.blockBytes ?? LANE_BLOCK_BYTES));
-  const maxInFlight = Math.max(1, Math.floor(options.maxBlocksInFlight ?? LANE_MAX_BLOCKS_IN_FLIGHT));
-  const lowWater = Math.min(1, maxInFlight - 1);
-  const maxBytes = Math.min(options.maxBytes ?? Number.MAX_SAFE_INTEGER, sinkCap(sink));
-
-  const reader = new ByteReader(stream.readable.getReader());
-  let writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  let size = 0;
-  let opened: OpenedSink | undefined;
-  let opening: Promise<OpenedSink> | undefined;
-  let hasher: Sha256Hasher | undefined;
-  let trailer: Uint8Array | undefined;
-  let failure: OctopiiError | undefined;
-
-  const fail = (e: OctopiiError) => {
-    failure ??= e;
-    actor.send({ type: 'ABORT', error: { code: e.code, message: e.message } });
-    stream.abort(e);
-  };
-  const watchdog = new Watchdog(options.timeoutMs ?? DEFAULT_LANE_TIMEOUT_MS, fail, options.signal, fail);
-
-  /** Callback actor running `body`; `body` gets a `send` that is muted once the actor stops. */
-  const effect = (body: (send: (e: LaneReceiveEvent) => void, input: StatusInput, isStopped: () => boolean) => Promise<void>) =>
-    fromCallback<EventObject, StatusInput>(({ sendBack, input }) => {
-      let stopped = false;
-      const send = (e: LaneReceiveEvent) => {
-        if (!stopped) sendBack(e);
-      };
-      void body(send, input, () => stopped);
-      return () => {
-        stopped = true;
-      };
-    });
-
-  const readHeader = effect(async (send) => {
-    try {
-      const header = await reader.readExact(LANE_V1_HEADER_BYTES, 'size header');
-      watchdog.touch();
-      size = decodeLaneHeader(header);
-      send({ type: 'HEADER', size });
-    } catch (e) {
-      send({ type: 'HEADER_FAILED', error: errorInfo(e, 'PROTOCOL_ERROR') });
-    }
-  });
-
-  const pump = effect(async (send, _input, isStopped) => {
-    const waker = new Waker();
-    let inFlight = 0;
-    let writeError: unknown;
-    let chain: Promise<void> = Promise.resolve();
-    try {
-      opening = openSink(sink, size);
-      opened = await opening;
-      const out = opened;
-      // Stopped while the sink was opening (its supervisor stopped the lane actor): the failure
-      // path below discards it too, after waiting for `opening`.
-      if (isStopped()) return void (await out.discard().catch(() => undefined));
-      hasher = createSha256({ inline: size <= INLINE_HASH_MAX_BYTES, jobBytes: blockBytes });
-      const h = hasher;
-      // Blocks are reused: a block returns to the ring once its sink write and its hash job
-      // are both done, so memory is bounded by the ring whatever the size.
-      const ring = new BlockPool(Math.min(blockBytes, Math.max(1, size)), maxInFlight + 2);
-      let remaining = size;
-      let received = 0;
-      while (remaining > 0) {
-        if (isStopped()) return;
-        const len = Math.min(blockBytes, remaining);
-        const full = await ring.acquire();
-        const block = full.subarray(0, len);
-        const got = await reader.fill(block);
-        watchdog.touch();
-        if (got < len) {
-          throw new OctopiiError('PROTOCOL_ERROR', `truncated data: got ${received + got} of ${size} bytes`);
-        }
-        remaining -= len;
-        received += len;
-        options.onProgress?.(received);
-        let refs = 2;
-        const done = () => {
-          if (--refs === 0) ring.release(full);
-        };
-        await h.update(block, { onHashed: done });
-        inFlight++;
-        chain = chain.then(() => out.write(block));
-        chain.then(
-          () => {
-            inFlight--;
-            done();
-            waker.wake();
-          },
-          (e) => {
-            writeError ??= e;
-            waker.wake();
-          },
-        );
-        if (writeError !== undefined) throw writeError;
-        if (inFlight >= maxInFlight) {
-          send({ type: 'HIGH_WATER' });
-          while (inFlight > lowWater && writeError === undefined && !isStopped()) await waker.wait();
-          if (isStopped()) return;
-          if (writeError !== undefined) throw writeError;
-          send({ type: 'LOW_WATER' });
-        }
-      }
-      trailer = await reader.readExact(LANE_V1_TRAILER_BYTES, 'checksum trailer');
-      watchdog.touch();
-      await chain;
-      send({ type: 'DATA_RECEIVED' });
-    } catch (e) {
-      chain.catch(() => undefined);
-      send({ type: 'PUMP_FAILED', error: errorInfo(e, 'STREAM_ABORTED') });
-    }
-  });
-
-  const verify = effect(async (send) => {
-    try {
-      const digest = await hasher!.digest();
-      const sha256 = toHex(digest);
-      if (!equalBytes(digest, trailer!)) {
-        send({ type: 'MISMATCH', sha256 });
-        return;
-      }
-      await opened!.commit(sha256);
-      send({ type: 'VERIFIED', sha256 });
-    } catch (e) {
-      send({ type: 'VERIFY_FAILED', error: errorInfo(e, 'IO_ERROR') });
-    }
-  });
-
-  const writeStatus = async (status: number) => {
-    writer ??= stream.writable.getWriter();
-    await writer.write(Uint8Array.of(status));
-    watchdog.touch();
-    // The status is out once written; closing (FIN) may be refused by a peer that already left.
-    void writer.close().catch(() => undefined);
-  };
-
-  const reply = effect(async (send, input) => {
-    const status = input?.status ?? LaneStatus.ERROR;
-    try {
-      await writeStatus(status);
-      send({ type: 'REPLIED', status });
-    } catch (e) {
-      send({ type: 'REPLY_FAILED', error: errorInfo(e, 'STREAM_ABORTED') });
-    }
-  });
-
-  const abandon = effect(async (send, input) => {
-    const status = input?.status ?? LaneStatus.ERROR;
-    hasher?.abort();
-    await opened?.discard().catch(() => undefined);
-    try {
-      await writeStatus(status);
-      send({ type: 'REPLIED', status });
-    } catch (e) {
-      send({ type: 'REPLY_FAILED', error: errorInfo(e, 'STREAM_ABORTED') });
-    }
-  });
-
-  const actor = hostLaneActor(
-    laneReceiveMachine.provide({ actors: { readHeader, pump, verify, reply, abandon } }),
-    { maxBytes },
-    options.spawn,
-  );
-  const done = startLaneActor(actor, options);
-
-  let result: ReceiveResult;
+  const shared = options.hasher ? undefined : sharedHashPool();
+  const hasher = options.hasher ?? shared!.retain();
   try {
-    const out = await done;
-    // A lane actor stopped from outside (its supervisor stopping) ends without output.
-    if (!out) throw new OctopiiError('ABORTED', 'lane receive stopped before it finished');
+    const input: LaneReceiveInput = {
+      handles: { stream, reader: new ByteReader(stream.readable.getReader()), sink, hasher, signal: options.signal },
+      maxBytes: Math.min(options.maxBytes ?? Number.MAX_SAFE_INTEGER, sinkCap(sink)),
+      timeoutMs: options.timeoutMs ?? DEFAULT_LANE_TIMEOUT_MS,
+      blockBytes: Math.max(1, Math.floor(options.blockBytes ?? LANE_BLOCK_BYTES)),
+      maxBlocksInFlight: Math.max(1, Math.floor(options.maxBlocksInFlight ?? LANE_MAX_BLOCKS_IN_FLIGHT)),
+      reasons: options.reasons ?? false,
+    };
+    const actor = hostLaneActor(laneReceiveLogic, input, options);
+    let out: LaneReceiveOutput | undefined;
+    try {
+      out = await startLaneActor(actor, options);
+    } catch (e) {
+      out = { status: 'failed', size: null, bytes: 0, sha256: null, stored: null, laneStatus: null, error: toErrorInfo(e, 'INTERNAL') };
+    }
+    if (!out) {
+      // Stopped from outside (its supervisor stopping): no final state was reached and XState
+      // runs no exit actions on stop, so release what the chart held here (a committed sink is kept).
+      const ctx = actor.getSnapshot().context;
+      const error: ErrorInfo = { code: 'ABORTED', message: 'lane receive stopped before it finished' };
+      if (!ctx.stored) await (ctx.opened as OpenedSink | null)?.discard().catch(() => undefined);
+      stream.abort(OctopiiError.from(error));
+      out = { status: 'failed', size: ctx.size, bytes: ctx.bytes, sha256: ctx.sha256, stored: ctx.stored, laneStatus: ctx.laneStatus, error };
+    }
     const success = out.status === 'acknowledged';
-    // The machine's record of the cause wins; the watchdog's failure only fills a gap.
-    const err = success ? undefined : (out.error ?? failure?.toJSON());
-    result = {
+    return {
       success,
       outcome: out.status,
       bytes: out.size ?? 0,
       sha256: out.sha256 ?? '',
-      ...(success ? opened?.result() : {}),
+      ...(out.stored?.path !== undefined ? { path: out.stored.path } : {}),
+      ...(success && out.stored?.data !== undefined ? { data: out.stored.data } : {}),
       ...(options.peer !== undefined ? { peer: options.peer } : {}),
-      status: (out.laneStatus ?? null) as LaneStatus | null,
-      durationMs: 0,
-      ...(err ? { error: { code: err.code, message: err.message } } : {}),
+      status: out.laneStatus as LaneStatus | null,
+      durationMs: performance.now() - started,
+      ...(out.error && !success ? { error: out.error } : {}),
     };
-  } catch (e) {
-    const err = toOctopiiError(e, 'IO_ERROR');
-    const sinkNow = opened ?? (await opening?.catch(() => undefined));
-    await sinkNow?.discard().catch(() => undefined);
-    result = { success: false, outcome: 'failed', bytes: size, sha256: '', status: null, durationMs: 0, error: err.toJSON() };
   } finally {
-    watchdog.stop();
+    await shared?.release();
   }
-
-  hasher?.abort();
-  if (result.success) {
-    await reader.finish(CLOSE_GRACE_MS);
-  } else if (result.status !== null) {
-    // Our status is on its way: stop reading (the sender may still be pushing data) but do not
-    // reset the stream, which could discard the status byte in flight.
-    await reader.cancel(new OctopiiError('STREAM_ABORTED', 'receiver finished'));
-  } else {
-    stream.abort(new OctopiiError((result.error?.code as OctopiiError['code']) ?? 'ABORTED', result.error?.message ?? 'lane receive failed'));
-  }
-  result.durationMs = performance.now() - started;
-  return result;
 }

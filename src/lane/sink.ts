@@ -1,8 +1,10 @@
 /**
  * Lane sinks: memory (capped), file or blob (temp name → fsync → rename only after the checksum
  * matched, to a fixed path or to `<dir>/<sha256>`; removed otherwise), or a custom
- * {@link LaneSinkHandle}. A sink is opened only after
- * the announced size passed the cap, so a rejected transfer allocates and creates nothing.
+ * {@link LaneSinkHandle}. A sink is opened only after the announced size passed the cap and the
+ * first data byte arrived, so a rejected or stalled transfer allocates and creates nothing.
+ * `discard` removes what this transfer wrote and has not committed; a committed file is never
+ * removed (a verified blob cannot be deleted by a peer).
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -24,9 +26,15 @@ export function sinkCap(sink: LaneSink): number {
   return sink.kind === 'memory' ? MEMORY_SINK_MAX_BYTES : Number.MAX_SAFE_INTEGER;
 }
 
+/**
+ * A sink failure with what was being done: the code comes from the one converter
+ * (`toOctopiiError`: ENOSPC → DISK_FULL, EACCES → PERMISSION_DENIED, ENOENT → SOURCE_NOT_FOUND …,
+ * anything else IO_ERROR), the message says where.
+ */
 function ioError(e: unknown, what: string): OctopiiError {
   if (e instanceof OctopiiError) return e;
-  return new OctopiiError('IO_ERROR', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  const converted = toOctopiiError(e, 'IO_ERROR');
+  return new OctopiiError(converted.code, `${what}: ${converted.message}`, { cause: e });
 }
 
 function memorySink(size: number): OpenedSink {
@@ -100,16 +108,21 @@ async function fileSink(dir: string, tmpBase: string, finalPath: (sha256: string
         // ignore
       }
     },
+    // Removes the temporary file only. The final path is never removed: once renamed there the
+    // data is verified, and for a blob the name is its SHA-256 — a file already there (kept
+    // from an earlier transfer) has the same content and is not this transfer's to delete.
     async discard() {
       await close();
-      await rm(tmp, { force: true }).catch(() => undefined);
-      if (committed && path) await rm(path, { force: true }).catch(() => undefined);
+      if (!committed) await rm(tmp, { force: true }).catch(() => undefined);
     },
     result: () => (committed && path ? { path } : {}),
   };
 }
 
-/** Opens `sink` for `size` bytes. Throws IO_ERROR (file cannot be created) or INVALID_ARGUMENT. */
+/**
+ * Opens `sink` for `size` bytes. Throws INVALID_ARGUMENT, or the file error's meaning
+ * (SOURCE_NOT_FOUND for a missing directory, PERMISSION_DENIED, DISK_FULL, IO_ERROR).
+ */
 export async function openSink(sink: LaneSink, size: number): Promise<OpenedSink> {
   switch (sink?.kind) {
     case 'memory':

@@ -3,6 +3,8 @@
  */
 import type { ErrorInfo } from '../errors.js';
 import type { LaneStatus } from '../errors.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Hasher } from '../runtime/types.js';
 import type { LaneSpawn } from './host.js';
 
 /** Where the sender's bytes come from (seed 001 `ChunkSource`). */
@@ -16,8 +18,8 @@ export type LaneSource =
  * A user-defined destination for received bytes (e.g. a blob store). `open(size)` is called
  * only after the size passed the cap; `write` calls are sequential, in order; a block is a
  * SharedArrayBuffer-backed view that is reused once `write` resolves (copy it to keep it);
- * `commit` runs after the checksum matched; `discard` on any failure (also after `commit`, if
- * the status byte could not be delivered).
+ * `commit` runs after the checksum matched; `discard` on any failure before `commit` — never after
+ * it: committed data is kept even if the status byte could not be delivered.
  */
 export interface LaneSinkHandle {
   write(block: Uint8Array): Promise<void>;
@@ -32,13 +34,15 @@ export type LaneSink =
   | { kind: 'memory'; maxBytes?: number }
   /**
    * Streamed to a temporary file next to `path` (`.<name>.<random>.part`), fsync'd, and renamed
-   * to `path` only after the checksum matched; removed otherwise. Cap: `maxBytes` (default none).
+   * to `path` only after the checksum matched; removed otherwise. Created only when the first
+   * data byte arrives. Cap: `maxBytes` (default none).
    */
   | { kind: 'file'; path: string; maxBytes?: number }
   /**
    * Content-addressed: streamed to a temporary file in `dir`, fsync'd, and renamed to
    * `<dir>/<sha256 hex>` only after the checksum matched (iroh-blobs style); removed otherwise.
-   * An existing file of that name has the same content. Cap: `maxBytes` (default none).
+   * An existing file of that name has the same content and is never removed, whatever the
+   * transfer does. Cap: `maxBytes` (default none).
    */
   | { kind: 'blob'; dir: string; maxBytes?: number }
   | { kind: 'custom'; open(size: number): Promise<LaneSinkHandle>; maxBytes?: number };
@@ -72,7 +76,10 @@ export interface ReceiveResult {
   bytes: number;
   /** Hex SHA-256 of the received data ('' if not computed). */
   sha256: string;
-  /** Final file path (file sink, success only). */
+  /**
+   * Final file path (file and blob sinks), once committed: on success, and also when the status
+   * byte could not be delivered after the commit (the verified data is kept).
+   */
   path?: string;
   /** The data (memory sink, success only). */
   data?: Uint8Array;
@@ -87,11 +94,35 @@ export interface ReceiveResult {
 /** A hook to watch the lane machine's phase (dotted state value, e.g. `sending.streaming.paused`). */
 export type LaneStateListener = (state: string) => void;
 
-export interface SendLaneOptions {
+/** Options both sides take. */
+interface LaneCommonOptions {
+  /**
+   * Ends the transfer at once: with the signal's reason when it is an OctopiiError (e.g.
+   * UNAVAILABLE from dead-peer detection), else ABORTED.
+   */
+  signal?: AbortSignal;
+  /**
+   * SHA-256 hashers (src/runtime/types.ts). Default: the shared pool (src/hash/pool.ts
+   * `sharedHashPool`), retained for the transfer and released after.
+   */
+  hasher?: Hasher;
+  /**
+   * Clock of the lane machine's timers (inactivity timeout, close grace) when it runs as a root
+   * actor; a spawned actor uses its system's clock. Default: the system clock.
+   */
+  clock?: Clock;
+  /**
+   * Lane reasons (docs/PROTOCOL.md): after a non-zero status byte the receiver sends a reason
+   * frame and the sender reports that error. Both sides must agree; only on octopii's own
+   * protocol, never on the seed's v1 ALPN. Default false.
+   */
+  reasons?: boolean;
+}
+
+export interface SendLaneOptions extends LaneCommonOptions {
   /** Label recorded as `TransferResult.peer`. */
   peer?: string;
-  signal?: AbortSignal;
-  /** Called with the running count of data bytes written (per block, ~1 MiB). */
+  /** Called with the running count of data bytes the stream accepted (every 4 MiB, and at the end). */
   onProgress?: (bytes: number) => void;
   /**
    * Inactivity timeout in ms (default 30,000): the transfer fails with TIMEOUT when no data
@@ -100,7 +131,7 @@ export interface SendLaneOptions {
   timeoutMs?: number;
   /** Read/hash block size in bytes (default 1 MiB, min 256 KiB for hashing). */
   blockBytes?: number;
-  /** Blocks in flight (read-ahead and unacknowledged writes), default 4. */
+  /** Unacknowledged writes before the machine pauses the pump (default 4; read-ahead the same). */
   maxBlocksInFlight?: number;
   /** Observe the laneSend machine's phases. */
   onState?: LaneStateListener;
@@ -108,9 +139,8 @@ export interface SendLaneOptions {
   spawn?: LaneSpawn;
 }
 
-export interface ReceiveLaneOptions {
+export interface ReceiveLaneOptions extends LaneCommonOptions {
   peer?: string;
-  signal?: AbortSignal;
   /** Largest accepted size in bytes; combined (min) with the sink's own cap. */
   maxBytes?: number;
   /** Inactivity timeout in ms (default 30,000) → TIMEOUT. */
@@ -119,6 +149,7 @@ export interface ReceiveLaneOptions {
   blockBytes?: number;
   /** Blocks in flight to the sink before the pump pauses (default 4). */
   maxBlocksInFlight?: number;
+  /** Called with the running count of data bytes written to the sink (every 4 MiB, and at the end). */
   onProgress?: (bytes: number) => void;
   onState?: LaneStateListener;
   /** Run the laneReceive actor as a child of a supervisor (src/lane/host.ts); default: a root actor. */

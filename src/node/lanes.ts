@@ -67,6 +67,8 @@ export async function sendToPeers(
         const r = await sendLane(stream, source, {
           peer: peer.address,
           signal: t.signal,
+          reasons: link.control !== null,
+          ...(host.hasher ? { hasher: host.hasher } : {}),
           ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
           ...(options.onProgress ? { onProgress: (b: number) => options.onProgress!(index, b) } : {}),
           spawn: (logic, input) => host.spawn(id, 'send', logic, input),
@@ -82,7 +84,7 @@ export async function sendToPeers(
 }
 
 /** Receives one inbound lane stream into the node's receive dir (or memory) and reports it. */
-export async function receiveInbound(host: LaneHost, peerId: string, conn: PeerConnection, stream: DuplexStream, _reasons: boolean): Promise<void> {
+export async function receiveInbound(host: LaneHost, peerId: string, conn: PeerConnection, stream: DuplexStream, reasons: boolean): Promise<void> {
   const peer = conn.remoteNodeId ?? conn.remoteAddress;
   const dir = host.config.receiveDir;
   const sink: LaneSink = dir
@@ -93,6 +95,8 @@ export async function receiveInbound(host: LaneHost, peerId: string, conn: PeerC
     const r = await receiveLane(stream, sink, {
       peer,
       signal: t.signal,
+      reasons,
+      ...(host.hasher ? { hasher: host.hasher } : {}),
       spawn: (logic, input) => host.spawn(peerId, 'receive', logic, input),
     });
     const event: ReceivedEvent = { ok: r.success, peer, bytes: r.bytes, sha256: r.sha256, durationMs: r.durationMs };

@@ -204,7 +204,7 @@ export class OctopiiNode {
     let hasher = runtime.hasher;
     let releaseHasher: (() => Promise<void>) | undefined;
     if (!hasher) {
-      const shared = await defaultHasher();
+      const shared = await defaultHasher((config as { hashThreads?: number }).hashThreads);
       hasher = shared.hasher;
       releaseHasher = shared.release;
     }
@@ -585,17 +585,11 @@ export class OctopiiNode {
 const isPeerId = (id: string) => !id.includes('/') && (id.startsWith('peer:') || id.startsWith('addr:') || id.startsWith('v1:'));
 
 /** The shared worker pool, retained for the node's life (loaded lazily: simulations pass their own hasher). */
-async function defaultHasher(): Promise<{ hasher: Runtime['hasher']; release: () => Promise<void> }> {
-  const { createSha256, destroyHashPool } = await import('../hash/index.js');
-  sharedUsers++;
-  return {
-    hasher: { createSha256 },
-    release: async () => {
-      if (--sharedUsers === 0) await destroyHashPool();
-    },
-  };
+async function defaultHasher(threads: number | undefined): Promise<{ hasher: Runtime['hasher']; release: () => Promise<void> }> {
+  const { sharedHashPool } = await import('../hash/index.js');
+  const handle = sharedHashPool(threads);
+  return { hasher: handle.retain(), release: () => handle.release() };
 }
-let sharedUsers = 0;
 
 /**
  * Resolves with the peer's link once its actor is `connected` (asking it to dial `address`);

@@ -14,8 +14,7 @@ import { join } from 'node:path';
 import { SimulatedClock } from 'xstate';
 import { identityFromPrivateKey, type Identity } from '../../src/identity.js';
 import { OctopiiNode, type PeerOptions, type ReceivedEvent } from '../../src/node.js';
-import { createSha256 } from '../../src/hash/index.js';
-import type { Hasher } from '../../src/runtime/types.js';
+import { inlineHasher } from '../../src/hash/index.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import type { TransferResult } from '../../src/lane/index.js';
 
@@ -26,8 +25,6 @@ export function identityOf(name: string): Identity {
   return identityFromPrivateKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
 }
 
-/** SHA-256 on the calling thread: deterministic, no worker pool. */
-export const inlineSimHasher: Hasher = { createSha256: (o) => createSha256({ ...o, inline: true }) };
 
 /** What happened, in order, with the simulated time. */
 export interface WorldEvent {
@@ -105,7 +102,7 @@ export class SimWorld {
       listen: n.address,
       ...(this.options.receive === 'memory' ? {} : { receiveDir: n.dir }),
       dataDir: n.dir,
-      runtime: { clock: this.clock, transport: this.network.transport({ identity: n.identity }), hasher: inlineSimHasher },
+      runtime: { clock: this.clock, transport: this.network.transport({ identity: n.identity }), hasher: inlineHasher },
       peer: this.options.peer ?? {},
     });
     n.node = node;

@@ -11,7 +11,7 @@
  * `UPDATE_SCENARIOS=1 npx vitest run test/scenarios/node.test.ts` rewrites the expected output.
  *
  * Commands: `start N…`, `kill N`, `restart N`, `stop N`, `tick DURATION`, `dial A B`,
- * `send LABEL A B SIZE`, `await LABEL`, `partition A B`, `heal [A B]`, `peers N`, `links`,
+ * `send LABEL A B SIZE`, `await LABEL`, `partition A B`, `heal [A B]`, `freeze A B`, `delay A B DURATION`, `drop A B`, `peers N`, `links`,
  * `inspect N`, `children N`, `spawn-crashing N ID`, `dial-both A B`. Output: the events that happened during the command, each
  * `[t] text` with the simulated time, then what the command prints.
  */
@@ -149,6 +149,20 @@ async function run(w: SimWorld, command: string): Promise<string> {
     }
     case 'partition':
       w.network.partition(w.nodes.get(args[0]!)!.address, w.nodes.get(args[1]!)!.address);
+      await w.flush();
+      break;
+    case 'freeze':
+      // The network between A and B goes silent: connections stay open, nothing arrives (a
+      // peer killed with kill -9 behind a network that drops its packets).
+      w.network.setDelay(w.nodes.get(args[0]!)!.address, w.nodes.get(args[1]!)!.address, 24 * 3_600_000);
+      await w.flush();
+      break;
+    case 'delay':
+      w.network.setDelay(w.nodes.get(args[0]!)!.address, w.nodes.get(args[1]!)!.address, duration(args[2]!));
+      await w.flush();
+      break;
+    case 'drop':
+      w.network.dropConnection(w.nodes.get(args[0]!)!.address, w.nodes.get(args[1]!)!.address);
       await w.flush();
       break;
     case 'heal':

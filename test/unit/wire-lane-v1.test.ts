@@ -1,7 +1,7 @@
 /**
  * Golden vectors for Shipping Lane v1 (seed 001 "Wire Format"): the exact bytes on the wire.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   decodeLaneHeader,
   decodeLaneStatus,
@@ -13,7 +13,7 @@ import {
   laneV1FrameBytes,
 } from '../../src/wire/laneV1.js';
 import { isOctopiiError } from '../../src/errors.js';
-import { receiveLane, sendLane, destroyHashPool } from '../../src/lane/index.js';
+import { receiveLane, sendLane } from '../../src/lane/index.js';
 import { duplexPair } from '../helpers/duplexPair.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -66,10 +66,6 @@ async function feedReceive(wire: Uint8Array) {
   const [status, result] = await Promise.all([sender, receiveLane(b, { kind: 'memory' })]);
   return { status, result };
 }
-
-afterAll(async () => {
-  await destroyHashPool();
-});
 
 describe('Shipping Lane v1 wire format', () => {
   it('has the seed constants', () => {
