@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -64,8 +64,36 @@ describe('identity file', () => {
     const dir = await mkdtemp(join(tmpdir(), 'octopii-id-'));
     const file = join(dir, 'identity.pem');
     await writeFile(file, 'garbage');
+    await chmod(file, 0o600);
     await expect(loadOrCreateIdentity(file)).rejects.toMatchObject({ code: 'INVALID_IDENTITY' });
     expect(await readFile(file, 'utf8')).toBe('garbage');
+  });
+
+  it.each([0o644, 0o666, 0o640, 0o604])('mode 0%o (group/others can read) is refused, saying how to fix it, like ssh', async (mode) => {
+    const dir = await mkdtemp(join(tmpdir(), 'octopii-id-'));
+    const file = join(dir, 'identity.pem');
+    await writeFile(file, generateIdentity().privateKeyPem);
+    await chmod(file, mode);
+    const err = await loadOrCreateIdentity(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OctopiiError);
+    expect((err as OctopiiError).code).toBe('INVALID_IDENTITY');
+    expect((err as OctopiiError).message).toContain(`(mode 0${mode.toString(8)})`);
+    expect((err as OctopiiError).message).toContain(`chmod 600 ${file}`);
+    expect((await stat(file)).mode & 0o777).toBe(mode); // untouched
+  });
+
+  it("permissions: 'fix' chmods it to 0600, reports the old mode, and loads the key", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'octopii-id-'));
+    const file = join(dir, 'identity.pem');
+    const id = generateIdentity();
+    await writeFile(file, id.privateKeyPem);
+    await chmod(file, 0o644);
+    const fixed: [string, number][] = [];
+    const loaded = await loadOrCreateIdentity(file, { permissions: 'fix', onFixed: (f, m) => fixed.push([f, m]) });
+    expect(loaded.nodeId).toBe(id.nodeId);
+    expect(fixed).toEqual([[file, 0o644]]);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await loadOrCreateIdentity(file)).nodeId).toBe(id.nodeId); // now accepted as it is
   });
 });
 
