@@ -9,12 +9,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 
 /** The file operations used here; tests pass one that fails like a read-only disk. */
 export interface ReceiveDirFs {
-  mkdir: (path: string, options: { recursive: true }) => Promise<unknown>;
+  /** Creates one directory (not recursive). */
+  mkdir: (path: string) => Promise<unknown>;
   stat: (path: string) => Promise<{ isDirectory(): boolean; isFile(): boolean; size: number }>;
   lstat: (path: string) => Promise<{ isSymbolicLink(): boolean }>;
   writeFile: (path: string, data: string, options: { flag: 'wx'; mode: number }) => Promise<void>;
@@ -23,7 +24,7 @@ export interface ReceiveDirFs {
 }
 
 const nodeFs: ReceiveDirFs = {
-  mkdir: (p, o) => fsp.mkdir(p, o),
+  mkdir: (p) => fsp.mkdir(p),
   stat: (p) => fsp.stat(p),
   lstat: (p) => fsp.lstat(p),
   writeFile: (p, d, o) => fsp.writeFile(p, d, o),
@@ -46,6 +47,28 @@ const reasonOf = (e: unknown): string => {
 };
 
 /**
+ * `mkdir -p`, one level at a time. Not `mkdir(path, { recursive: true })`: on Node 20 that never
+ * settles when the file system answers ENOENT under an existing parent (measured with `/proc/x`
+ * on Node 20.20.2), which would hang `serve` at startup. Throws the errno error of the level that
+ * failed; EEXIST when `path` exists and is not a directory.
+ */
+async function makeDirs(path: string, fs: ReceiveDirFs): Promise<void> {
+  try {
+    await fs.mkdir(path);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && (await fs.stat(path).then((s) => s.isDirectory(), () => false))) return;
+    if (code !== 'ENOENT') throw e;
+    const parent = dirname(path);
+    // A parent that exists (or the root): the file system refuses this directory itself.
+    if (parent === path || (await fs.stat(parent).then(() => true, () => false))) throw e;
+  }
+  await makeDirs(dirname(path), fs);
+  await makeDirs(path, fs);
+}
+
+/**
  * Makes `dir` ready to receive into and returns its absolute path: creates it (and its parents)
  * if missing, then proves it takes files by creating and removing a probe file
  * (`.octopii-probe.<hex>`) — the only check that also sees read-only mounts, ACLs and root.
@@ -58,17 +81,18 @@ const reasonOf = (e: unknown): string => {
 export async function prepareReceiveDir(dir: string, fs: ReceiveDirFs = nodeFs): Promise<string> {
   const path = resolve(dir);
   try {
-    await fs.mkdir(path, { recursive: true });
+    await makeDirs(path, fs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const cannot = `cannot create receive directory ${path}`;
+    const dangling = async () =>
+      (await fs.lstat(path).then((s) => s.isSymbolicLink(), () => false)) && !(await fs.stat(path).then(() => true, () => false));
+    if ((code === 'EEXIST' || code === 'ENOENT') && (await dangling())) {
+      throw new OctopiiError('NOT_A_DIRECTORY', `receive directory ${path} is a symbolic link to a missing target`, { cause: e });
+    }
     if (code === 'EEXIST') throw new OctopiiError('NOT_A_DIRECTORY', `receive directory ${path} exists and is not a directory`, { cause: e });
     if (code === 'ENOTDIR') throw new OctopiiError('NOT_A_DIRECTORY', `${cannot}: a parent of it is not a directory (ENOTDIR)`, { cause: e });
-    if (code === 'ENOENT') {
-      const dangling = await fs.lstat(path).then((s) => s.isSymbolicLink(), () => false);
-      if (dangling) throw new OctopiiError('NOT_A_DIRECTORY', `receive directory ${path} is a symbolic link to a missing target`, { cause: e });
-      throw new OctopiiError('IO_ERROR', `${cannot}: ${reasonOf(e)}`, { cause: e });
-    }
+    if (code === 'ENOENT') throw new OctopiiError('IO_ERROR', `${cannot}: ${reasonOf(e)}`, { cause: e });
     throw new OctopiiError(toOctopiiError(e).code, `${cannot}: ${reasonOf(e)}`, { cause: e });
   }
   const st = await fs.stat(path).catch((e: unknown) => {

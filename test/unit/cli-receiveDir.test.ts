@@ -4,6 +4,7 @@
  * (root ignores mode bits; test/integration/cli.test.ts adds a real read-only bind mount).
  */
 import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ const errno = (code: string, syscall: string, path: string): NodeJS.ErrnoExcepti
 
 /** The real file system, except `override`. */
 const fsWith = (override: Partial<ReceiveDirFs>): ReceiveDirFs => ({
-  mkdir: (p, o) => fsp.mkdir(p, o),
+  mkdir: (p) => fsp.mkdir(p),
   stat: (p) => fsp.stat(p),
   lstat: (p) => fsp.lstat(p),
   writeFile: (p, d, o) => fsp.writeFile(p, d, o),
@@ -63,6 +64,13 @@ describe('prepareReceiveDir', () => {
     expect(dangling.code).toBe('NOT_A_DIRECTORY');
     expect(dangling.message).toContain('symbolic link to a missing target');
   });
+
+  it.skipIf(!existsSync('/proc/self'))('a directory the file system refuses (/proc) fails with the reason instead of hanging', async () => {
+    const dir = '/proc/octopii-test/inbox';
+    const e = await failure(prepareReceiveDir(dir));
+    expect(e.code).toBe('IO_ERROR');
+    expect(e.message).toBe(`cannot create receive directory ${dir}: no such file or directory (ENOENT)`);
+  }, 5_000);
 
   it('a read-only directory is PERMISSION_DENIED, found by really writing a probe file', async () => {
     const dir = await temp();
