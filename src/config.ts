@@ -4,13 +4,19 @@
  *
  * Env vars: OCTOPII_LISTEN (HOST:PORT), OCTOPII_DATA_DIR, OCTOPII_IDENTITY (file),
  * OCTOPII_TRANSPORT (quinn | matrixai), OCTOPII_ALLOW_PEERS (comma-separated node IDs),
- * OCTOPII_INSECURE (1/true), OCTOPII_MAX_RECEIVE_BYTES, OCTOPII_QUINN_THREADS.
+ * OCTOPII_INSECURE (1/true/yes or 0/false/no), OCTOPII_MAX_RECEIVE_BYTES (bytes, or a size with
+ * a unit: `10MB`, `1GiB`), OCTOPII_QUINN_THREADS, OCTOPII_HASH_THREADS (whole numbers). A value
+ * that does not parse is an INVALID_ARGUMENT naming the variable, never a NaN in the config.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { OctopiiError } from './errors.js';
+import { isNodeId } from './identity.js';
+import { parseSize } from './size.js';
+
+export { parseSize };
 
 export const TransportName = z.enum(['quinn', 'matrixai']);
 export type TransportName = z.infer<typeof TransportName>;
@@ -26,8 +32,8 @@ export const NodeConfigSchema = z.object({
   /** Identity file (PKCS#8 PEM Ed25519); default `<dataDir>/identity.pem`. */
   identityFile: z.string().optional(),
   transport: TransportName.default(DEFAULT_TRANSPORT),
-  /** Node IDs admitted inbound; empty = any authenticated peer. */
-  allowPeers: z.array(z.string()).default([]),
+  /** Node IDs admitted inbound (each a `12D3KooW…` Ed25519 node ID); empty = any authenticated peer. */
+  allowPeers: z.array(z.string().refine(isNodeId, { error: (i) => `not an Ed25519 node ID: ${JSON.stringify(i.input)}` })).default([]),
   /** Admit peers without a verifiable identity (seed 001 v1 interop). Forces the matrixai transport. */
   insecure: z.boolean().default(false),
   /** Directory received transfers are stored in; unset = received into memory. */
@@ -39,6 +45,11 @@ export const NodeConfigSchema = z.object({
    * `runtimeThreads`); unset = `TOKIO_WORKER_THREADS`, else one per CPU core.
    */
   quinnThreads: z.number().int().positive().max(256).optional(),
+  /**
+   * Worker threads of the SHA-256 piscina pool (process-wide, src/hash/pool.ts); unset = one per
+   * CPU core, at most 4.
+   */
+  hashThreads: z.number().int().positive().max(256).optional(),
   /** Supervisor restart intensity: at most `intensity` restarts within `periodMs` (OTP). */
   supervisor: z
     .object({ intensity: z.number().int().nonnegative().default(5), periodMs: z.number().int().positive().default(10_000) })
@@ -47,22 +58,60 @@ export const NodeConfigSchema = z.object({
 export type NodeConfigInput = z.input<typeof NodeConfigSchema>;
 export type NodeConfig = z.output<typeof NodeConfigSchema>;
 
-function fromEnv(env: NodeJS.ProcessEnv): Partial<NodeConfigInput> {
+type EnvIssue = { variable: string; field: string; message: string };
+
+/** The `OCTOPII_*` settings in `env`, each parsed; values that do not parse are collected in `issues`. */
+function fromEnv(env: NodeJS.ProcessEnv, issues: EnvIssue[]): Partial<NodeConfigInput> {
   const out: Partial<NodeConfigInput> = {};
+  const wholeNumber = (variable: string, field: string): number | undefined => {
+    const raw = env[variable]!.trim();
+    if (/^\d+$/.test(raw) && Number.isSafeInteger(Number(raw))) return Number(raw);
+    issues.push({ variable, field, message: `expected a whole number, got ${JSON.stringify(env[variable])}` });
+    return undefined;
+  };
   if (env.OCTOPII_LISTEN) out.listen = env.OCTOPII_LISTEN;
   if (env.OCTOPII_DATA_DIR) out.dataDir = env.OCTOPII_DATA_DIR;
   if (env.OCTOPII_IDENTITY) out.identityFile = env.OCTOPII_IDENTITY;
   if (env.OCTOPII_TRANSPORT) out.transport = env.OCTOPII_TRANSPORT as TransportName;
-  if (env.OCTOPII_ALLOW_PEERS) out.allowPeers = env.OCTOPII_ALLOW_PEERS.split(',').filter(Boolean);
-  if (env.OCTOPII_INSECURE) out.insecure = /^(1|true|yes)$/i.test(env.OCTOPII_INSECURE);
-  if (env.OCTOPII_MAX_RECEIVE_BYTES) out.maxReceiveBytes = Number(env.OCTOPII_MAX_RECEIVE_BYTES);
-  if (env.OCTOPII_QUINN_THREADS) out.quinnThreads = Number(env.OCTOPII_QUINN_THREADS);
-  return out;
+  if (env.OCTOPII_ALLOW_PEERS) out.allowPeers = env.OCTOPII_ALLOW_PEERS.split(',').map((s) => s.trim()).filter(Boolean);
+  if (env.OCTOPII_INSECURE) {
+    const v = env.OCTOPII_INSECURE.trim();
+    if (/^(1|true|yes)$/i.test(v)) out.insecure = true;
+    else if (/^(0|false|no)$/i.test(v)) out.insecure = false;
+    else issues.push({ variable: 'OCTOPII_INSECURE', field: 'insecure', message: `expected 1/true/yes or 0/false/no, got ${JSON.stringify(v)}` });
+  }
+  if (env.OCTOPII_MAX_RECEIVE_BYTES) {
+    const n = parseSize(env.OCTOPII_MAX_RECEIVE_BYTES);
+    if (n === undefined) {
+      issues.push({
+        variable: 'OCTOPII_MAX_RECEIVE_BYTES',
+        field: 'maxReceiveBytes',
+        message: `expected bytes or a size like 10MB or 1GiB, got ${JSON.stringify(env.OCTOPII_MAX_RECEIVE_BYTES)}`,
+      });
+    } else out.maxReceiveBytes = n;
+  }
+  if (env.OCTOPII_QUINN_THREADS) out.quinnThreads = wholeNumber('OCTOPII_QUINN_THREADS', 'quinnThreads');
+  if (env.OCTOPII_HASH_THREADS) out.hashThreads = wholeNumber('OCTOPII_HASH_THREADS', 'hashThreads');
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
+
+/** Env variable of each field set from the environment, for error messages. */
+const ENV_OF: Readonly<Record<string, string>> = {
+  listen: 'OCTOPII_LISTEN',
+  dataDir: 'OCTOPII_DATA_DIR',
+  identityFile: 'OCTOPII_IDENTITY',
+  transport: 'OCTOPII_TRANSPORT',
+  allowPeers: 'OCTOPII_ALLOW_PEERS',
+  insecure: 'OCTOPII_INSECURE',
+  maxReceiveBytes: 'OCTOPII_MAX_RECEIVE_BYTES',
+  quinnThreads: 'OCTOPII_QUINN_THREADS',
+  hashThreads: 'OCTOPII_HASH_THREADS',
+};
 
 /**
  * Validated configuration from `options` over `OCTOPII_*` env vars over an optional JSON file.
- * Throws INVALID_ARGUMENT listing every invalid field.
+ * Throws INVALID_ARGUMENT listing every invalid field as `field: reason`, and for a value taken
+ * from the environment `field (OCTOPII_VAR): reason`.
  */
 export function loadConfig(
   options: Partial<NodeConfigInput> = {},
@@ -77,11 +126,20 @@ export function loadConfig(
     }
   }
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const parsed = NodeConfigSchema.safeParse({ ...fromFile, ...fromEnv(env), ...defined });
+  const envIssues: EnvIssue[] = [];
+  const envValues = fromEnv(env, envIssues);
+  // An env value that did not parse is reported unless an option overrides it.
+  const issues = envIssues.filter((i) => !(i.field in defined)).map((i) => `${i.field} (${i.variable}): ${i.message}`);
+  const parsed = NodeConfigSchema.safeParse({ ...fromFile, ...envValues, ...defined });
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new OctopiiError('INVALID_ARGUMENT', `invalid configuration: ${issues}`);
+    for (const i of parsed.error.issues) {
+      const field = String(i.path[0] ?? '');
+      const from = field in envValues && !(field in defined) ? ` (${ENV_OF[field]})` : '';
+      issues.push(`${i.path.join('.') || '(root)'}${from}: ${i.message}`);
+    }
   }
+  if (issues.length > 0) throw new OctopiiError('INVALID_ARGUMENT', `invalid configuration: ${issues.join('; ')}`);
+  if (!parsed.success) throw new OctopiiError('INTERNAL', 'config parse failed without issues');
   const cfg = parsed.data;
   if (cfg.insecure) cfg.transport = 'matrixai'; // only the matrixai transport speaks ALPN `octopii`
   return cfg;

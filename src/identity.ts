@@ -10,10 +10,10 @@
  * key) give a node the same ID.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { mkdir, open, writeFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { base58 } from '@scure/base';
-import { OctopiiError } from './errors.js';
+import { OctopiiError, toOctopiiError } from './errors.js';
 
 export interface Identity {
   readonly nodeId: string;
@@ -90,16 +90,49 @@ export function generateIdentity(): Identity {
   return identityFromPrivateKey(generateKeyPairSync('ed25519').privateKey);
 }
 
+export interface LoadIdentityOptions {
+  /**
+   * What to do with an identity file that group or others may read or write (any of mode
+   * 0o077 set, e.g. 0644): `'refuse'` (default) throws INVALID_IDENTITY with the `chmod 600`
+   * that fixes it, like ssh does for a private key; `'fix'` chmods it to 0600 and calls
+   * `onFixed(file, oldMode)` first.
+   */
+  permissions?: 'refuse' | 'fix';
+  onFixed?: (file: string, oldMode: number) => void;
+}
+
+const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
+
 /**
- * Loads the identity in `file` (PKCS#8 PEM), creating it (and its directory) on first use.
- * Throws INVALID_IDENTITY if the file exists but is not an Ed25519 private key.
+ * Loads the identity in `file` (PKCS#8 PEM), creating it (mode 0600, and its directory) on first
+ * use. Throws INVALID_IDENTITY if the file exists but is not an Ed25519 private key, or if
+ * group/others have access to it (see {@link LoadIdentityOptions.permissions}); PERMISSION_DENIED
+ * etc. (through toOctopiiError's errno table) when it cannot be read or created.
  */
-export async function loadOrCreateIdentity(file: string): Promise<Identity> {
+export async function loadOrCreateIdentity(file: string, options: LoadIdentityOptions = {}): Promise<Identity> {
   let pem: string | undefined;
   try {
-    pem = await readFile(file, 'utf8');
+    const fh = await open(file, 'r');
+    try {
+      const { mode } = await fh.stat();
+      if ((mode & 0o077) !== 0) {
+        if (options.permissions !== 'fix') {
+          throw new OctopiiError(
+            'INVALID_IDENTITY',
+            `identity file ${file} is accessible by others (mode ${octal(mode)}); a private key must be readable by its owner only: ` +
+              `run \`chmod 600 ${file}\` (or pass --fix-permissions)`,
+          );
+        }
+        options.onFixed?.(file, mode & 0o777);
+        await fh.chmod(0o600);
+      }
+      pem = await fh.readFile('utf8');
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (e instanceof OctopiiError) throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw toOctopiiError(e);
   }
   if (pem !== undefined) {
     try {
@@ -109,9 +142,13 @@ export async function loadOrCreateIdentity(file: string): Promise<Identity> {
     }
   }
   const id = generateIdentity();
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, id.privateKeyPem, { mode: 0o600, flag: 'wx' });
-  await rename(tmp, file);
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, id.privateKeyPem, { mode: 0o600, flag: 'wx' });
+    await rename(tmp, file);
+  } catch (e) {
+    throw toOctopiiError(e);
+  }
   return id;
 }

@@ -195,16 +195,20 @@ export class OctopiiNode {
     const { identity: given, configFile, runtime = {}, peer = {}, ...rest } = options;
     const config = loadConfig(rest, { file: configFile });
     const identity = given ?? (await loadOrCreateIdentity(identityFileOf(config)));
+    let cleaned = { files: 0, bytes: 0 };
     if (config.receiveDir) {
-      const { mkdir } = await import('node:fs/promises');
-      await mkdir(config.receiveDir, { recursive: true });
+      // A writable directory or a clear error now, not a failed transfer later; leftovers of a
+      // crashed run (temp files of unfinished receives) go.
+      const { prepareReceiveDir, cleanStaleParts } = await import('../storage/receiveDir.js');
+      config.receiveDir = await prepareReceiveDir(config.receiveDir);
+      cleaned = await cleanStaleParts(config.receiveDir);
     }
     const clock = runtime.clock ?? systemClock;
     const logger = (runtime.logger ?? silentLogger).child({ nodeId: identity.nodeId });
     let hasher = runtime.hasher;
     let releaseHasher: (() => Promise<void>) | undefined;
     if (!hasher) {
-      const shared = await defaultHasher((config as { hashThreads?: number }).hashThreads);
+      const shared = await defaultHasher(config.hashThreads);
       hasher = shared.hasher;
       releaseHasher = shared.release;
     }
@@ -225,6 +229,7 @@ export class OctopiiNode {
     }
     const node = new OctopiiNode(config, identity, transport, clock, logger, hasher, releaseHasher, peer);
     transport.onConnection((conn) => node.#accept(conn));
+    if (cleaned.files > 0) logger.info({ event: 'cleaned', dir: config.receiveDir, ...cleaned });
     logger.info({ event: 'listening', address: transport.address, transport: transport.kind });
     return node;
   }

@@ -95,6 +95,24 @@ export class ServeProcess {
     });
   }
 
+  /**
+   * Reads lines until one satisfies `match`; resolves with it and the lines read before it
+   * (`skipped`), so a test can wait for its own transfer and still check what came first.
+   * Rejects like {@link nextLine}.
+   */
+  async lineWhere(
+    match: (l: Record<string, unknown>) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<{ line: Record<string, unknown>; skipped: Record<string, unknown>[] }> {
+    const skipped: Record<string, unknown>[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = await this.nextLine(Math.max(1, deadline - Date.now()));
+      if (match(line)) return { line, skipped };
+      skipped.push(line);
+    }
+  }
+
   /** Sends `signal` and resolves with how the process ended (SIGKILL after `timeoutMs`). */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     this.child.kill(signal);

@@ -1,12 +1,15 @@
 /**
- * The `octopii` command (issue 2 item 6) as a user runs it: `node bin/octopii.js id|serve|send`
- * in child processes, real QUIC on 127.0.0.1, temp identities and data dirs (never ~/.octopii).
+ * The `octopii` command as a user runs it: `node bin/octopii.js id|serve|send` in child
+ * processes, real QUIC on 127.0.0.1, temp identities and data dirs (never ~/.octopii). Every test
+ * stands alone: it makes its own files and servers or waits for the lines of its own transfer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stat } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNodeId } from '../../src/identity.js';
-import { ServeProcess, killAll, runCli } from '../helpers/cliProcess.js';
+import { NODE_FLAGS } from '../../src/nodeFlags.js';
+import { OCTOPII_BIN, ServeProcess, killAll, runCli } from '../helpers/cliProcess.js';
 import { rm, sha256File, tempDir, writeRandomFile } from '../helpers/laneFixtures.js';
 
 let root: string;
@@ -69,84 +72,101 @@ describe('octopii id', () => {
 });
 
 describe('octopii serve / send on the default transport', () => {
+  // Two servers shared by the tests below to save start-up time. Each test ships its own file
+  // (its own SHA-256) and waits for the line of that file, so the tests pass alone, in any order
+  // and after another one failed: none depends on a line another test left or consumed.
   let a: Awaited<ReturnType<typeof serve>>;
   let b: Awaited<ReturnType<typeof serve>>;
   let senderId: string;
-  let file: string;
-  let fileSha: string;
-  const size = 3 * 1024 * 1024 + 7;
+  let n = 0;
 
   beforeAll(async () => {
     senderId = await nodeIdOf(join(root, 'sender.pem'));
     [a, b] = await Promise.all([serve('a'), serve('b')]);
-    file = await writeRandomFile(join(root, 'payload.bin'), size);
-    fileSha = await sha256File(file);
   });
+  afterAll(async () => {
+    await Promise.all([a?.p.stop('SIGTERM'), b?.p.stop('SIGTERM')]);
+  });
+
+  /** A fresh random file of `size` bytes for one test, and its SHA-256. */
+  async function payload(size = 3 * 1024 * 1024 + 7) {
+    const file = await writeRandomFile(join(root, `payload-${++n}.bin`), size);
+    return { file, size, sha: await sha256File(file) };
+  }
+  /** The next line of `server` about the file with this SHA-256; `skipped`: the lines before it. */
+  const lineOf = (server: typeof a, sha: string) => server.p.lineWhere((l) => l.sha256 === sha);
 
   it('the default transport is quinn', () => {
     expect(a.transport).toBe('quinn');
   });
 
   it('send --json prints the TransferResult and exits 0; serve prints a received line', async () => {
+    const { file, size, sha } = await payload();
     const r = await send(file, ['--to', a.address, '--peer-id', a.nodeId, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json).toMatchObject({ peer: a.address, success: true, checksumVerified: true, bytesTransferred: size, sha256: fileSha });
+    expect(r.json).toMatchObject({ peer: a.address, success: true, checksumVerified: true, bytesTransferred: size, sha256: sha });
     expect(r.json.durationMs).toEqual(expect.any(Number));
-    const line = await a.p.nextLine();
-    expect(line).toEqual({ event: 'received', file: join(a.dir, fileSha), bytes: size, sha256: fileSha, peer: senderId });
-    expect(await sha256File(line.file as string)).toBe(fileSha);
+    const { line } = await lineOf(a, sha);
+    expect(line).toEqual({ event: 'received', file: join(a.dir, sha), bytes: size, sha256: sha, peer: senderId });
+    expect(await sha256File(line.file as string)).toBe(sha);
   });
 
   it('send without --json says so on stderr and exits 0', async () => {
+    const { file, size, sha } = await payload();
     const r = await send(file, ['--to', a.address]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`sent ${size} bytes`);
-    expect(await a.p.nextLine()).toMatchObject({ event: 'received', sha256: fileSha, peer: senderId });
+    expect(r.stderr).toMatch(new RegExp(`sent ${size} bytes to ${a.address} in \\d`));
+    expect((await lineOf(a, sha)).line).toMatchObject({ event: 'received', peer: senderId });
   });
 
   it('send --to A --to B ships to both servers and prints an array', async () => {
+    const { file, size, sha } = await payload();
     const r = await send(file, ['--to', a.address, '--to', b.address, '--peer-id', a.nodeId, '--peer-id', b.nodeId, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(Array.isArray(r.json)).toBe(true);
     expect(r.json).toHaveLength(2);
     expect(r.json.map((x: { peer: string }) => x.peer)).toEqual([a.address, b.address]);
-    for (const x of r.json as unknown as { success: boolean; sha256: string }[]) expect(x).toMatchObject({ success: true, sha256: fileSha });
+    for (const x of r.json as unknown as { success: boolean; sha256: string }[]) expect(x).toMatchObject({ success: true, sha256: sha });
     for (const s of [a, b]) {
-      expect(await s.p.nextLine()).toEqual({ event: 'received', file: join(s.dir, fileSha), bytes: size, sha256: fileSha, peer: senderId });
+      expect((await lineOf(s, sha)).line).toEqual({ event: 'received', file: join(s.dir, sha), bytes: size, sha256: sha, peer: senderId });
     }
   });
 
-  it('send to a wrong --peer-id exits non-zero with PEER_VERIFICATION_FAILED, nothing received', async () => {
-    const r = await send(file, ['--to', a.address, '--peer-id', b.nodeId, '--json']);
-    expect(r.code).not.toBe(0);
+  it('send to a wrong --peer-id exits 1 with PEER_VERIFICATION_FAILED; the server prints nothing for it and still receives', async () => {
+    const refused = await payload(1024);
+    const r = await send(refused.file, ['--to', a.address, '--peer-id', b.nodeId, '--json']);
+    expect(r.code).toBe(1);
     expect(r.json).toMatchObject({ success: false, bytesTransferred: 0, error: { code: 'PEER_VERIFICATION_FAILED' } });
+    // A transfer after it arrives, and no line about the refused one came before it.
+    const next = await payload(1024);
+    const ok = await send(next.file, ['--to', a.address, '--peer-id', a.nodeId, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const { line, skipped } = await lineOf(a, next.sha);
+    expect(line).toMatchObject({ event: 'received', sha256: next.sha });
+    expect(skipped.filter((l) => l.sha256 === refused.sha || l.event === 'failed')).toEqual([]);
   });
 
-  it('send of a missing file exits non-zero with SOURCE_NOT_FOUND', async () => {
-    const r = await send(join(root, 'does-not-exist.bin'), ['--to', a.address, '--json']);
-    expect(r.code).not.toBe(0);
-    expect(r.json).toMatchObject({ success: false, error: { code: 'SOURCE_NOT_FOUND' } });
+  it('send of a missing file exits 1 with SOURCE_NOT_FOUND for every --to, before connecting', async () => {
+    const r = await send(join(root, 'does-not-exist.bin'), ['--to', a.address, '--to', b.address, '--json']);
+    expect(r.code).toBe(1);
+    expect(r.json).toHaveLength(2);
+    for (const x of r.json as unknown as object[]) expect(x).toMatchObject({ success: false, error: { code: 'SOURCE_NOT_FOUND' } });
   });
 
-  it('--peer-id together with --insecure is rejected', async () => {
+  it('--peer-id together with --insecure is a usage error (exit 2) naming both flags', async () => {
+    const { file } = await payload(1024);
     const r = await send(file, ['--to', a.address, '--peer-id', a.nodeId, '--insecure', '--json']);
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('INVALID_ARGUMENT');
+    expect(r.stderr).toContain("option '--peer-id <id>' cannot be used with option '--insecure'");
   });
+});
 
-  it('after the failures both servers still receive; the next lines are exactly those transfers', async () => {
-    const r = await send(file, ['--to', b.address, '--to', a.address, '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    // No line was printed for the refused or never-started transfers above.
-    expect(await a.p.nextLine()).toMatchObject({ event: 'received', sha256: fileSha, peer: senderId });
-    expect(await b.p.nextLine()).toMatchObject({ event: 'received', sha256: fileSha, peer: senderId });
-  });
-
-  it('serve exits 0 on SIGTERM and on SIGINT', async () => {
-    expect(await a.p.stop('SIGTERM')).toEqual({ code: 0, signal: null });
-    expect(await b.p.stop('SIGINT')).toEqual({ code: 0, signal: null });
+describe('octopii serve exits 0 on a signal', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s', async (signal) => {
+    const s = await serve(`signal-${signal}`);
+    expect(await s.p.stop(signal)).toEqual({ code: 0, signal: null });
   });
 });
 
@@ -162,5 +182,146 @@ describe.each(['matrixai', 'quinn'] as const)('octopii serve / send with --trans
     expect(r.json).toMatchObject({ success: true, checksumVerified: true, sha256: sha, bytesTransferred: 1024 * 1024 + 3 });
     expect(await s.p.nextLine()).toEqual({ event: 'received', file: join(s.dir, sha), bytes: 1024 * 1024 + 3, sha256: sha, peer: senderId });
     expect(await s.p.stop('SIGINT')).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('usage errors exit 2 before anything starts', () => {
+  it('send without --to', async () => {
+    const r = await runCli(['send', join(root, 'nothing.bin'), '--json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain("error: required option '--to <host:port>' not specified");
+  });
+
+  it.each([
+    [['send', 'f', '--to', '127.0.0.1:1', '--timeout', 'abc'], "option '--timeout <ms>' argument 'abc' is invalid"],
+    [['send', 'f', '--to', '127.0.0.1:1', '--peer-id', 'hello'], "option '--peer-id <id>' argument 'hello' is invalid"],
+    [['serve', '--listen', '127.0.0.1:0', '--dir', 'x', '--max-bytes', '10 parsecs'], "option '--max-bytes <size>' argument '10 parsecs' is invalid"],
+  ])('%j', async (args, message) => {
+    const r = await runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('a bad OCTOPII_* variable names the variable (exit 2)', async () => {
+    const r = await runCli(['id', '--identity', join(root, 'env.pem')], { env: { OCTOPII_HASH_THREADS: 'lots' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('octopii: INVALID_ARGUMENT: invalid configuration: hashThreads (OCTOPII_HASH_THREADS): expected a whole number, got "lots"');
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(version);
+  });
+});
+
+describe('serve refuses to start on a receive directory it cannot use (exit 1, one line, never listening)', () => {
+  async function refused(dir: string) {
+    const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--dir', dir, '--identity', join(root, 'dirs.pem')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(''); // no `listening` line
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    return r.stderr.trim();
+  }
+
+  it('--dir naming a regular file: NOT_A_DIRECTORY', async () => {
+    const file = join(root, 'a-file');
+    await writeFile(file, 'x');
+    expect(await refused(file)).toBe(`octopii: NOT_A_DIRECTORY: receive directory ${file} exists and is not a directory`);
+  });
+
+  it('--dir that cannot be created (under a file): NOT_A_DIRECTORY with the reason', async () => {
+    const file = join(root, 'another-file');
+    await writeFile(file, 'x');
+    expect(await refused(join(file, 'inbox'))).toBe(
+      `octopii: NOT_A_DIRECTORY: cannot create receive directory ${join(file, 'inbox')}: a parent of it is not a directory (ENOTDIR)`,
+    );
+  });
+
+  // Root ignores mode bits, so read-only means a read-only mount: a bind mount private to the
+  // serve process (its own mount namespace), where the machine allows it.
+  const canMountReadOnly = (() => {
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', 'd=$(mktemp -d) && mount --bind -o ro "$d" "$d" && ! touch "$d/x" 2>/dev/null; s=$?; rmdir "$d" 2>/dev/null; exit $s'], { stdio: 'ignore' });
+    return r.status === 0;
+  })();
+
+  it.skipIf(!canMountReadOnly)('--dir on a read-only mount: PERMISSION_DENIED, found by writing a probe file', async () => {
+    const dir = join(root, 'ro-inbox');
+    await mkdir(dir);
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      const child = spawn(
+        'unshare',
+        ['-m', 'sh', '-c', 'd="$1"; shift; mount --bind -o ro "$d" "$d" && exec "$@"', 'sh', dir, process.execPath, ...NODE_FLAGS, OCTOPII_BIN, 'serve', '--listen', '127.0.0.1:0', '--dir', dir, '--identity', join(root, 'dirs.pem')],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += String(d)));
+      child.stderr.on('data', (d) => (stderr += String(d)));
+      child.once('close', (code) => done({ code, stdout, stderr }));
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toBe(`octopii: PERMISSION_DENIED: cannot write to receive directory ${dir}: read-only file system (EROFS)`);
+  });
+});
+
+describe('serve removes the unfinished receives of a crashed run', () => {
+  it('deletes .incoming.<hex>.part files, says so in one JSON line before listening, keeps everything else', async () => {
+    const dir = join(root, 'crashed-inbox');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, '.incoming.0123456789ab.part'), Buffer.alloc(1000));
+    await writeFile(join(dir, '.incoming.abcdefabcdef.part'), Buffer.alloc(500));
+    await writeFile(join(dir, 'notes.part'), 'mine');
+    const p = new ServeProcess(['--listen', '127.0.0.1:0', '--dir', dir, '--identity', join(root, 'crashed.pem')]);
+    expect(await p.nextLine()).toEqual({ event: 'cleaned', files: 2, bytes: 1500 });
+    expect(await p.nextLine()).toMatchObject({ event: 'listening' });
+    expect(await readdir(dir)).toEqual(['notes.part']);
+    expect(await p.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('identity file permissions', () => {
+  it.each([['644', 0o644], ['666', 0o666]])('mode 0%s is refused with the chmod that fixes it; --fix-permissions fixes it', async (_, mode) => {
+    const file = join(root, `perm-${mode.toString(8)}.pem`);
+    const id = await nodeIdOf(file);
+    await chmod(file, mode);
+    const refused = await runCli(['id', '--identity', file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain(`octopii: INVALID_IDENTITY: identity file ${file} is accessible by others (mode 0${mode.toString(8)})`);
+    expect(refused.stderr).toContain(`chmod 600 ${file}`);
+    expect((await stat(file)).mode & 0o777).toBe(mode);
+    const fixed = await runCli(['id', '--identity', file, '--fix-permissions']);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(fixed.stdout.trim()).toBe(id);
+    expect(fixed.stderr).toContain(`${file} had mode 0${mode.toString(8)}; changed to 0600`);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+  });
+
+  it('serve refuses such a file too, before listening', async () => {
+    const file = join(root, 'perm-serve.pem');
+    await nodeIdOf(file);
+    await chmod(file, 0o644);
+    const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--dir', join(root, 'perm-inbox'), '--identity', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('INVALID_IDENTITY');
+  });
+});
+
+describe('send failure messages', () => {
+  it('give the real elapsed time, not one attempt\'s timeout', async () => {
+    // Nothing listens on this port: every dial times out (three attempts of at most --timeout each).
+    const file = join(root, 'tiny.bin');
+    await writeFile(file, 'x');
+    const r = await send(file, ['--to', '127.0.0.1:9', '--timeout', '300']);
+    expect(r.code).toBe(1);
+    const m = /^send to 127\.0\.0\.1:9 failed after (\d+) ms: (\w+): /m.exec(r.stderr) ?? /^send to 127\.0\.0\.1:9 failed after ([\d.]+) s: (\w+): /m.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    const elapsedMs = r.stderr.includes(' s: ') ? Number(m![1]) * 1000 : Number(m![1]);
+    expect(elapsedMs).toBeGreaterThanOrEqual(300);
   });
 });

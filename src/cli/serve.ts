@@ -1,0 +1,68 @@
+/**
+ * `octopii serve`: checks the receive directory, sweeps the unfinished receives a crashed run
+ * left there, starts a node and prints JSON lines on stdout:
+ *
+ *   {"event":"cleaned","files":N,"bytes":B}        only when stale .incoming.*.part files were removed
+ *   {"event":"listening","nodeId","address","transport"}
+ *   {"event":"received",...} | {"event":"failed",...}   one per incoming transfer
+ *
+ * Exits 0 on SIGINT/SIGTERM after closing its connections. Anything that stops it from starting
+ * (directory, identity, config, bind) is thrown before the `listening` line.
+ */
+import { identityFileOf, loadConfig } from '../config.js';
+import { loadOrCreateIdentity } from '../identity.js';
+import { cleanStaleParts, prepareReceiveDir } from '../storage/receiveDir.js';
+import { permissionsOption, type IdentityFlags } from './identityFlags.js';
+import { jsonLine } from './output.js';
+
+export interface ServeOptions extends IdentityFlags {
+  listen: string;
+  dir: string;
+  dataDir?: string;
+  allowPeer?: string[];
+  insecure?: boolean;
+  /** Bytes (already parsed from `10MB`, `1GiB`, …). */
+  maxBytes?: number;
+  config?: string;
+  transport?: 'quinn' | 'matrixai';
+}
+
+/**
+ * Runs until SIGINT/SIGTERM. Throws before listening: INVALID_ARGUMENT (config),
+ * NOT_A_DIRECTORY / PERMISSION_DENIED / DISK_FULL / IO_ERROR (receive directory, see
+ * prepareReceiveDir), INVALID_IDENTITY, or the transport's listen errors.
+ */
+export async function runServe(opts: ServeOptions): Promise<void> {
+  // Handlers first: a signal that arrives while the node starts still ends in a clean stop.
+  const stopSignal = new Promise<void>((done) => {
+    process.once('SIGINT', () => done());
+    process.once('SIGTERM', () => done());
+  });
+  const cfg = loadConfig(
+    {
+      listen: opts.listen,
+      dataDir: opts.dataDir,
+      identityFile: opts.identity,
+      allowPeers: opts.allowPeer,
+      insecure: opts.insecure,
+      receiveDir: opts.dir,
+      maxReceiveBytes: opts.maxBytes,
+      transport: opts.transport,
+    },
+    { file: opts.config },
+  );
+  cfg.receiveDir = await prepareReceiveDir(cfg.receiveDir!);
+  const cleaned = await cleanStaleParts(cfg.receiveDir);
+  if (cleaned.files > 0) jsonLine({ event: 'cleaned', files: cleaned.files, bytes: cleaned.bytes });
+  const identity = await loadOrCreateIdentity(identityFileOf(cfg), permissionsOption(opts));
+  // The node runtime (QUIC, hash pool, machines) is loaded only now: `octopii id` and `--help` never pay for it.
+  const { OctopiiNode } = await import('../node.js');
+  const node = await OctopiiNode.start({ ...cfg, identity });
+  node.onReceived((r) => {
+    if (r.ok) jsonLine({ event: 'received', file: r.file, bytes: r.bytes, sha256: r.sha256, peer: r.peer });
+    else jsonLine({ event: 'failed', peer: r.peer, bytes: r.bytes, error: r.error });
+  });
+  jsonLine({ event: 'listening', nodeId: node.nodeId, address: node.address, transport: node.transportKind });
+  await stopSignal;
+  await node.stop();
+}
