@@ -14,8 +14,8 @@
  * Names (prefix `octopii_`): transfers_started_total{direction}, transfers_succeeded_total
  * {direction}, transfers_failed_total{direction,reason}, transfer_bytes_total{direction},
  * transfer_duration_seconds{direction,outcome} (histogram), peers{state}, peer_events_total
- * {type}, peer_reconnects_total, actors{machine}, event_loop_delay_seconds{quantile} (since the
- * previous scrape), hash_pool_threads, hash_pool_hashes. The hash pool's queue depth is not
+ * {type}, peer_reconnects_total, actors{machine}, event_loop_delay_seconds{quantile} (over a window
+ * of at least 10 s), hash_pool_threads, hash_pool_hashes. The hash pool's queue depth is not
  * exposed by src/hash, so it is not measured.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -49,6 +49,7 @@ export interface NodeMetricsOptions {
 }
 
 type Direction = 'send' | 'receive';
+const LOOP_WINDOW_MS = 10_000;
 const LANE_MACHINES: Record<string, Direction> = { laneSend: 'send', laneReceive: 'receive' };
 
 interface LaneOutput {
@@ -110,18 +111,22 @@ export function createNodeMetrics(node: MetricsSource, options: NodeMetricsOptio
       walk(node.inspect().tree);
     },
   });
+  // Percentiles over windows of at least LOOP_WINDOW_MS: scrapes closer together see the same window.
+  let windowStart = performance.now();
   new Gauge({
     name: `${p}event_loop_delay_seconds`,
-    help: 'Event-loop delay since the previous scrape (perf_hooks.monitorEventLoopDelay, 10 ms resolution)',
+    help: `Event-loop delay (perf_hooks.monitorEventLoopDelay, 10 ms resolution) over the current window of at least ${LOOP_WINDOW_MS / 1000} s`,
     labelNames: ['quantile'],
     registers,
     collect() {
+      if (loop.count === 0) return;
       this.reset();
-      if (loop.count > 0) {
-        for (const q of [0.5, 0.9, 0.99]) this.set({ quantile: String(q) }, loop.percentile(q * 100) / 1e9);
-        this.set({ quantile: 'max' }, loop.max / 1e9);
+      for (const q of [0.5, 0.9, 0.99]) this.set({ quantile: String(q) }, loop.percentile(q * 100) / 1e9);
+      this.set({ quantile: 'max' }, loop.max / 1e9);
+      if (performance.now() - windowStart >= LOOP_WINDOW_MS) {
+        loop.reset();
+        windowStart = performance.now();
       }
-      loop.reset();
     },
   });
   new Gauge({
