@@ -51,15 +51,11 @@ describe('inspector page in Chromium during a real transfer', () => {
     await page.goto(obs.url);
     await page.waitForSelector('.conn.live', { timeout: 30_000 });
     // The charts are laid out in a worker when the server starts; wait for them to be served.
-    await page.waitForFunction(() => document.querySelector('svg.chart') !== null, undefined, { timeout: 60_000 });
+    await page.waitForFunction('document.querySelector("svg.chart") !== null', undefined, { timeout: 60_000 });
     const transfer = sender.send({ address: receiver.address, nodeId: receiver.nodeId }, { kind: 'memory', data: randomBytes(24 << 20) });
-    await page.waitForFunction(
-      () => (window as unknown as { octopiiInspector: { actors(): InspectorActor[] } }).octopiiInspector.actors().some((a) => a.machine === 'laneReceive' && a.status === 'done'),
-      undefined,
-      { timeout: 60_000 },
-    );
+    await page.waitForFunction(`window.octopiiInspector.actors().some((a) => a.machine === 'laneReceive' && a.status === 'done')`, undefined, { timeout: 60_000 });
     expect((await transfer).success).toBe(true);
-    lane = (await page.evaluate(() => (window as unknown as { octopiiInspector: { actors(): InspectorActor[] } }).octopiiInspector.actors())).find((a) => a.machine === 'laneReceive')!;
+    lane = (await page.evaluate<InspectorActor[]>('window.octopiiInspector.actors()')).find((a) => a.machine === 'laneReceive')!;
     await page.waitForSelector('svg.chart[data-machine="laneReceive"] .state.active[data-state="laneReceive.acknowledged"]', { timeout: 10_000 });
     await page.screenshot({ path: join(root, 'inspector.png') });
     if (process.env.OCTOPII_SCREENSHOT) await page.screenshot({ path: process.env.OCTOPII_SCREENSHOT });
@@ -86,7 +82,7 @@ describe('inspector page in Chromium during a real transfer', () => {
   });
 
   it('shows the transfer under its peer in the actor tree', async () => {
-    const rows = await page.locator('#tree li.actor').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-machine')}:${e.getAttribute('data-state')}`));
+    const rows = await Promise.all((await page.locator('#tree li.actor').all()).map(async (e) => `${await e.getAttribute('data-machine')}:${await e.getAttribute('data-state')}`));
     expect(rows).toEqual(['node:supervising', expect.stringMatching(/^peer:connected\./), 'laneReceive:acknowledged']);
   });
 
@@ -97,7 +93,7 @@ describe('inspector page in Chromium during a real transfer', () => {
 
   it('filters the event log', async () => {
     await page.fill('#filter', 'VERIFIED');
-    await page.waitForFunction(() => [...document.querySelectorAll('#log tr.rec')].every((r) => r.textContent!.includes('VERIFIED')));
+    await page.waitForFunction(`[...document.querySelectorAll('#log tr.rec')].every((r) => r.textContent.includes('VERIFIED'))`);
     const rows = await page.locator('#log tr.rec td.what').allTextContents();
     await page.fill('#filter', '');
     expect(rows.length).toBeGreaterThan(0);
