@@ -19,6 +19,12 @@ import { NodePool, tempDir } from '../helpers/laneFixtures.js';
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
+/** What the page functions below touch (this project's tsconfig has no DOM lib). */
+interface PageGlobals {
+  document: { querySelector(s: string): unknown; querySelectorAll(s: string): ArrayLike<{ textContent: string | null }> };
+  octopiiInspector: { actors(): InspectorActor[] };
+}
+
 interface InspectorActor {
   id: string;
   machine: string;
@@ -51,11 +57,15 @@ describe('inspector page in Chromium during a real transfer', () => {
     await page.goto(obs.url);
     await page.waitForSelector('.conn.live', { timeout: 30_000 });
     // The charts are laid out in a worker when the server starts; wait for them to be served.
-    await page.waitForFunction('document.querySelector("svg.chart") !== null', undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).document.querySelector('svg.chart') !== null, undefined, { timeout: 60_000 });
     const transfer = sender.send({ address: receiver.address, nodeId: receiver.nodeId }, { kind: 'memory', data: randomBytes(24 << 20) });
-    await page.waitForFunction(`window.octopiiInspector.actors().some((a) => a.machine === 'laneReceive' && a.status === 'done')`, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => (globalThis as unknown as PageGlobals).octopiiInspector.actors().some((a) => a.machine === 'laneReceive' && a.status === 'done'),
+      undefined,
+      { timeout: 60_000 },
+    );
     expect((await transfer).success).toBe(true);
-    lane = (await page.evaluate<InspectorActor[]>('window.octopiiInspector.actors()')).find((a) => a.machine === 'laneReceive')!;
+    lane = (await page.evaluate(() => (globalThis as unknown as PageGlobals).octopiiInspector.actors())).find((a) => a.machine === 'laneReceive')!;
     await page.waitForSelector('svg.chart[data-machine="laneReceive"] .state.active[data-state="laneReceive.acknowledged"]', { timeout: 10_000 });
     await page.screenshot({ path: join(root, 'inspector.png') });
     if (process.env.OCTOPII_SCREENSHOT) await page.screenshot({ path: process.env.OCTOPII_SCREENSHOT });
@@ -93,7 +103,7 @@ describe('inspector page in Chromium during a real transfer', () => {
 
   it('filters the event log', async () => {
     await page.fill('#filter', 'VERIFIED');
-    await page.waitForFunction(`[...document.querySelectorAll('#log tr.rec')].every((r) => r.textContent.includes('VERIFIED'))`);
+    await page.waitForFunction(() => Array.from((globalThis as unknown as PageGlobals).document.querySelectorAll('#log tr.rec')).every((r) => r.textContent!.includes('VERIFIED')));
     const rows = await page.locator('#log tr.rec td.what').allTextContents();
     await page.fill('#filter', '');
     expect(rows.length).toBeGreaterThan(0);
