@@ -22,7 +22,6 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InspectionEvent } from 'xstate';
 import type { ActorNode } from '../node/inspect.js';
-import { hashPoolStats } from '../hash/index.js';
 import { machineIdOf } from '../observe/events.js';
 
 /** What the metrics read from a node (an OctopiiNode fits). */
@@ -84,6 +83,9 @@ export function createNodeMetrics(node: MetricsSource, options: NodeMetricsOptio
   });
   const peerEvents = new Counter({ name: `${p}peer_events_total`, help: 'Peer events (up, lost, unreachable)', labelNames: ['type'], registers });
   const reconnects = new Counter({ name: `${p}peer_reconnects_total`, help: 'Peers that came up again after having been up before', registers });
+  // src/hash is loaded lazily (as the node does: simulations bring their own hasher).
+  let hashStats = (): { threads: number; pinned: number } => ({ threads: 0, pinned: 0 });
+  void import('../hash/index.js').then((m) => (hashStats = m.hashPoolStats), () => undefined);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
 
@@ -134,7 +136,7 @@ export function createNodeMetrics(node: MetricsSource, options: NodeMetricsOptio
     help: 'Worker threads of the shared SHA-256 pool (0 when it is not running)',
     registers,
     collect() {
-      this.set(hashPoolStats().threads);
+      this.set(hashStats().threads);
     },
   });
   new Gauge({
@@ -142,7 +144,7 @@ export function createNodeMetrics(node: MetricsSource, options: NodeMetricsOptio
     help: 'Incremental SHA-256 states pinned to pool workers (hashes in progress)',
     registers,
     collect() {
-      this.set(hashPoolStats().pinned);
+      this.set(hashStats().pinned);
     },
   });
 

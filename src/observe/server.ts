@@ -38,6 +38,8 @@ export interface ObservedNode {
   readonly nodeId: string;
   readonly address: string;
   readonly transportKind: string;
+  /** Wall-clock ms the node started (uptime is counted from the server's start without it). */
+  readonly startedAt?: number;
   onInspect(listener: (e: InspectionEvent) => void): () => void;
   onPeer(listener: (e: { type: 'peer.up' | 'peer.lost' | 'peer.unreachable'; peer: string }) => void): () => void;
   peers(): Array<{ id: string; state: string; connected: boolean }>;
@@ -99,7 +101,7 @@ export async function startObserveServer(node: ObservedNode, options: ObserveSer
       nodeId: node.nodeId,
       address: node.address,
       transport: node.transportKind,
-      uptimeMs: Date.now() - started,
+      uptimeMs: Date.now() - (node.startedAt ?? started),
       peers: { up, down: peers.length - up, total: peers.length },
     };
   };

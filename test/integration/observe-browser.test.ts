@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { OctopiiNode } from '../../src/node.js';
 import { startObserveServer, type ObserveServer } from '../../src/observe/server.js';
+import { observeCommand } from '../../src/cli/observe.js';
 import { NodePool, tempDir } from '../helpers/laneFixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -39,6 +40,7 @@ describe('inspector page in Chromium during a real transfer', () => {
   let sender: OctopiiNode;
   let receiver: OctopiiNode;
   let obs: ObserveServer;
+  let senderObs: ObserveServer;
   let browser: Browser;
   let page: Page;
   let lane: InspectorActor;
@@ -51,6 +53,7 @@ describe('inspector page in Chromium during a real transfer', () => {
     receiver = await pool.start({ transport: 'quinn', receiveDir: join(root, 'inbox') });
     sender = await pool.start({ transport: 'quinn' });
     obs = await startObserveServer(receiver);
+    senderObs = await startObserveServer(sender);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
     page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -74,6 +77,7 @@ describe('inspector page in Chromium during a real transfer', () => {
   afterAll(async () => {
     await browser?.close();
     await obs?.close();
+    await senderObs?.close();
     await pool?.stopAll();
     if (root) await rm(root, { recursive: true, force: true });
   });
@@ -107,6 +111,23 @@ describe('inspector page in Chromium during a real transfer', () => {
     const rows = await page.locator('#log tr.rec td.what').allTextContents();
     await page.fill('#filter', '');
     expect(rows.length).toBeGreaterThan(0);
+  });
+
+  it('merges several nodes in the cluster view', async () => {
+    const cluster = await observeCommand({ nodes: [obs.url, senderObs.url], detach: true, write: () => undefined });
+    try {
+      const p = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      await p.goto(cluster.url.replace(/\?.*$/, '')); // `/` redirects to `/?nodes=…`
+      await p.waitForFunction(() => {
+        const d = (globalThis as unknown as PageGlobals).document;
+        return d.querySelectorAll('.conn.live').length === 2 && d.querySelectorAll('#tree li.actor[data-machine^="lane"]').length === 2;
+      });
+      const machines = await Promise.all((await p.locator('#tree li.actor').all()).map((e) => e.getAttribute('data-machine')));
+      expect(machines.sort()).toEqual(['laneReceive', 'laneSend', 'node', 'node', 'peer', 'peer']);
+    } finally {
+      await cluster.close();
+    }
   });
 
   it('raises no page errors', () => {

@@ -110,6 +110,16 @@ describe('observe endpoint during a real transfer (quinn, 127.0.0.1)', () => {
     expect(m.get('octopii_event_loop_delay_seconds{quantile="max"}')).toBeGreaterThan(0);
   });
 
+  it('reports the hash pool the transfer used', async () => {
+    const m = parseMetrics((await get(`${receiverObs.url}metrics`)).body);
+    expect(m.get('octopii_hash_pool_threads')).toBeGreaterThan(0);
+  });
+
+  it('counts live actors by machine', async () => {
+    const m = parseMetrics((await get(`${receiverObs.url}metrics`)).body);
+    expect([m.get('octopii_actors{machine="node"}'), m.get('octopii_actors{machine="peer"}')]).toEqual([1, 1]);
+  });
+
   it('answers /health with the node ID, uptime and peers', async () => {
     const res = await get(`${receiverObs.url}health`);
     const h = JSON.parse(res.body);

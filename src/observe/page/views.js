@@ -21,12 +21,18 @@ export function time(t) {
   return `${d.toTimeString().slice(0, 8)}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
+/** `xstate.after.keepAlive.peer.connected.alive` → `after keepAlive` (as the charts label it). */
+export function eventName(type) {
+  const after = /^xstate\.after\.([^.]+)\./.exec(type);
+  return after ? `after ${after[1]}` : type;
+}
+
 /** One line of text for a record (the log and its filter). */
 export function describe(r) {
   if (r.kind === 'actor') return `started ${r.actor.machine}`;
-  if (r.kind === 'snapshot') return `→ ${r.state}${r.status !== 'active' ? ` (${r.status})` : ''}  ⟵ ${r.cause}`;
+  if (r.kind === 'snapshot') return `→ ${r.state}${r.status !== 'active' ? ` (${r.status})` : ''}  ⟵ ${eventName(r.cause)}`;
   const payload = r.event && typeof r.event === 'object' ? Object.entries(r.event).filter(([k]) => k !== 'type') : [];
-  const text = `${r.type}${payload.length ? ` ${JSON.stringify(Object.fromEntries(payload))}` : ''}`;
+  const text = `${eventName(r.type)}${payload.length ? ` ${JSON.stringify(Object.fromEntries(payload))}` : ''}`;
   return text.length > 180 ? `${text.slice(0, 180)}…` : text;
 }
 
