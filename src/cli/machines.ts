@@ -44,7 +44,7 @@ export function renderChart(chart: MachineChart, format: MachinesFormat): string
     `# Machine \`${chart.id}\``,
     '',
     'Generated from the machine definition by `octopii machines --format mermaid` (src/cli/machines.ts); do not edit.',
-    'Targetless transitions are listed inside their state; transitions of the root start at "any state".',
+    'Targetless transitions are listed inside their state (in a note for a composite state); transitions of the root start at "any state".',
     '',
     '```mermaid',
     toMermaid(chart).trimEnd(),

@@ -28,7 +28,9 @@ export function toMermaid(chart: MachineChart): string {
       } else {
         lines.push(`${p}state "${mlabel(c.key)}" as ${mid(c.id)}`);
       }
-      for (const i of c.internal) lines.push(`${p}${mid(c.id)} : ${mlabel(i.label)}`);
+      // Mermaid gives composite states no description: their internal transitions go in a note.
+      if (c.children.length > 0 && c.internal.length > 0) lines.push(`${p}note right of ${mid(c.id)} : ${c.internal.map((i) => mlabel(i.label)).join(', ')}`);
+      else for (const i of c.internal) lines.push(`${p}${mid(c.id)} : ${mlabel(i.label)}`);
       if (c.type === 'final') lines.push(`${p}${mid(c.id)} --> [*]`);
     }
   };
