@@ -16,8 +16,10 @@
  * | `GET /tree`    | `node.inspect()`                                                        |
  *
  * Security: only a loopback address (127.0.0.0/8, ::1, localhost) may be bound without a
- * token; with `token`, every request needs `Authorization: Bearer <token>` or `?token=<token>`
- * (EventSource cannot set headers). CORS: loopback origins may read every route, so one page
+ * token; with `token`, every request for node data (all routes but the page's own static files,
+ * which a browser loads without headers) needs `Authorization: Bearer <token>` or
+ * `?token=<token>` (EventSource cannot set headers; the page passes on the `?token=` it was
+ * opened with). CORS: loopback origins may read every route, so one page
  * can merge several nodes' streams (`/?nodes=http://127.0.0.1:9101,http://127.0.0.1:9102`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -31,7 +33,7 @@ import { formatAddress, isLoopbackHost, parseAddress } from '../transport/addres
 import { createNodeMetrics, type NodeMetrics } from '../metrics/node.js';
 import { MachineCatalogue } from './catalogue.js';
 import { EventHub, type HubOptions } from './hub.js';
-import { servePageFile } from './static.js';
+import { isPageFile, servePageFile } from './static.js';
 
 /** What the observe server needs of a node (OctopiiNode fits). */
 export interface ObservedNode {
@@ -110,7 +112,7 @@ export async function startObserveServer(node: ObservedNode, options: ObserveSer
     const url = new URL(req.url ?? '/', 'http://observe');
     cors(req, res);
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
-    if (token !== undefined && !authorized(req, url, token)) {
+    if (token !== undefined && !isPageFile(url.pathname) && !authorized(req, url, token)) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
       return void res.end(JSON.stringify({ error: 'UNAUTHENTICATED', message: 'missing or wrong bearer token' }));
     }

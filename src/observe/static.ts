@@ -18,6 +18,9 @@ const FILES: Record<string, { file: string; type: string }> = {
 
 const cache = new Map<string, Promise<Buffer>>();
 
+/** True for the page's own files (code and style, no node data: served without the token). */
+export const isPageFile = (pathname: string): boolean => pathname in FILES;
+
 /** Writes the page file for `pathname` to `res`; false when there is none. */
 export async function servePageFile(pathname: string, res: ServerResponse): Promise<boolean> {
   const entry = FILES[pathname];

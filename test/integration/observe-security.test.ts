@@ -54,6 +54,14 @@ describe('observe endpoint access', () => {
     expect((await get(`${guardedUrl}metrics?token=s3cret`)).status).toBe(200);
   });
 
+  it('asks no token for the page itself (it holds no node data)', async () => {
+    expect((await get(guardedUrl)).status).toBe(200);
+  });
+
+  it('asks the token for the event stream', async () => {
+    expect((await get(`${guardedUrl}events`)).status).toBe(401);
+  });
+
   it('lets a loopback origin read a route (cluster view)', async () => {
     const res = await get(`${open.url}health`, { origin: 'http://127.0.0.1:9102' });
     expect(res.headers['access-control-allow-origin']).toBe('http://127.0.0.1:9102');
