@@ -24,3 +24,4 @@ export { toMermaid, toDot } from './observe/render.js';
 export type { ObserveEvent, ObservedActor } from './observe/events.js';
 export { createNodeMetrics, type NodeMetrics, type NodeMetricsOptions } from './metrics/node.js';
 export { createPinoLogger, type PinoLoggerOptions, type LogLevel } from './log/pino.js';
+export { logTransfers } from './log/transfers.js';
