@@ -130,6 +130,19 @@ describe('inspector page in Chromium during a real transfer', () => {
     }
   });
 
+  it('opens with a token given in its URL', async () => {
+    const guarded = await startObserveServer(receiver, { token: 's3cret' });
+    try {
+      const p = await browser.newPage();
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      await p.goto(`${guarded.url}?token=s3cret`);
+      await p.waitForSelector('.conn.live');
+      expect(await p.locator('#tree li.actor[data-machine="node"]').count()).toBe(1);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('raises no page errors', () => {
     expect(pageErrors).toEqual([]);
   });
