@@ -90,9 +90,12 @@ export async function startObserveServer(node: ObservedNode, options: ObserveSer
   const hub = new EventHub(node, { ...options.stream, onMachine: (m) => catalogue.add(m) });
   // Lay the charts out now (in a worker), so the page's first /machines is quick.
   void catalogue.document().catch(() => undefined);
-  new Gauge({ name: 'octopii_observe_clients', help: 'Live event stream clients', registers: [metrics.registry], collect() { this.set(hub.clients); } });
-  const drops = new Counter({ name: 'octopii_observe_dropped_clients_total', help: 'Event stream clients dropped for being slow', registers: [metrics.registry] });
-  hub.onDrop(() => drops.inc());
+  // A registry shared by several servers (options.metrics) gets these once, from the first.
+  if (!metrics.registry.getSingleMetric('octopii_observe_clients')) {
+    new Gauge({ name: 'octopii_observe_clients', help: 'Live event stream clients', registers: [metrics.registry], collect() { this.set(hub.clients); } });
+    const drops = new Counter({ name: 'octopii_observe_dropped_clients_total', help: 'Event stream clients dropped for being slow', registers: [metrics.registry] });
+    hub.onDrop(() => drops.inc());
+  }
 
   const health = () => {
     const peers = node.peers();
