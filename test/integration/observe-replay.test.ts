@@ -51,6 +51,13 @@ describe('flight recorder and replay', () => {
     replay = await replayCommand({ file, detach: true, write: () => undefined });
   });
 
+  /** Chromium, launched once; fails (not skips) without it. */
+  async function launch(): Promise<Browser> {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run test/integration/ensure-chromium.sh`);
+    browser ??= await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    return browser;
+  }
+
   afterAll(async () => {
     await browser?.close();
     await replay?.close();
@@ -104,13 +111,22 @@ describe('flight recorder and replay', () => {
   });
 
   it('steps the page through the recording to the end', async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run test/integration/ensure-chromium.sh`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    const page = await (await launch()).newPage({ viewport: { width: 1600, height: 900 } });
     await page.goto(replay.url);
     await page.waitForSelector('body.replay #seek');
     await page.locator('#seek').fill(String(full.events.length));
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).octopiiInspector.actors().some((a) => a.machine === 'laneReceive' && a.status === 'done'));
+    const lane = (await page.evaluate(() => (globalThis as unknown as PageGlobals).octopiiInspector.actors())).find((a) => a.machine === 'laneReceive')!;
+    expect(topPhases(lane.states)).toEqual(['idle', 'header', 'streaming', 'verifying', 'acknowledging', 'acknowledged']);
+  });
+
+  it('plays the recording from the start', async () => {
+    const page = await (await launch()).newPage();
+    await page.goto(replay.url);
+    await page.waitForSelector('body.replay #seek');
+    await page.selectOption('#speed', '20');
+    await page.click('#play');
+    await page.waitForFunction((n) => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } } }).document.querySelector('#position').textContent === `${n} / ${n}`, full.events.length, { timeout: 60_000 });
     const lane = (await page.evaluate(() => (globalThis as unknown as PageGlobals).octopiiInspector.actors())).find((a) => a.machine === 'laneReceive')!;
     expect(topPhases(lane.states)).toEqual(['idle', 'header', 'streaming', 'verifying', 'acknowledging', 'acknowledged']);
   });
