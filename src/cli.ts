@@ -4,8 +4,12 @@
  *   octopii id    [--identity FILE] [--data-dir DIR] [--fix-permissions]
  *   octopii serve --listen HOST:PORT --dir DIR [--identity FILE] [--allow-peer ID ...] [--insecure]
  *                 [--max-bytes SIZE] [--transport T] [--config FILE] [--fix-permissions]
+ *                 [--observe [HOST:PORT]] [--observe-token T]
  *   octopii send  FILE --to HOST:PORT [--to ...] [--peer-id ID ... | --insecure] [--json]
  *                 [--timeout MS] [--identity FILE] [--transport T] [--config FILE] [--fix-permissions]
+ *   octopii machines [--format mermaid|dot|json] [--out DIR]
+ *   octopii observe --nodes URL,URL [--listen HOST:PORT]
+ *   octopii replay FILE [--listen HOST:PORT]
  *   octopii --version | --help
  *
  * Every flag is parsed and validated here, before any command starts (src/cli/options.ts).
@@ -87,9 +91,43 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     .addOption(configOption())
     .addOption(transportOption())
     .addOption(fixPermissionsOption())
+    .addOption(
+      new Option('--observe [host:port]', 'serve the live inspector, /metrics and /health here (default 127.0.0.1:0; non-loopback needs --observe-token)').argParser(addressArg),
+    )
+    .option('--observe-token <token>', 'bearer token the observe endpoint requires (needed for a non-loopback --observe)')
     .action(async (opts) => {
       const { runServe } = await import('./cli/serve.js');
       await runServe(opts);
+    });
+
+  program
+    .command('machines')
+    .description("write every machine's state chart (node supervisor, peer, lanes) as Mermaid, DOT or JSON")
+    .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'dot', 'json']).default('mermaid'))
+    .option('--out <dir>', 'write one file per machine into DIR (default: print to stdout)')
+    .action(async (opts: { format: 'mermaid' | 'dot' | 'json'; out?: string }) => {
+      const { machinesCommand } = await import('./cli/machines.js');
+      await machinesCommand({ format: opts.format, ...(opts.out ? { out: opts.out } : {}) });
+    });
+
+  program
+    .command('observe')
+    .description("serve the inspector's cluster view over several nodes' observe endpoints")
+    .addOption(new Option('--nodes <urls>', 'comma-separated observe URLs, e.g. http://127.0.0.1:9101,http://127.0.0.1:9102').makeOptionMandatory())
+    .addOption(new Option('--listen <host:port>', 'loopback address for the page (default 127.0.0.1:0)').argParser(addressArg))
+    .action(async (opts: { nodes: string; listen?: string }) => {
+      const { observeCommand } = await import('./cli/observe.js');
+      await observeCommand({ nodes: opts.nodes.split(',').filter(Boolean), ...(opts.listen ? { address: opts.listen } : {}) });
+    });
+
+  program
+    .command('replay')
+    .description('serve the inspector page stepping through a flight recording (play, pause, step, seek)')
+    .argument('<file>', 'recording written by the flight recorder')
+    .addOption(new Option('--listen <host:port>', 'loopback address for the page (default 127.0.0.1:0)').argParser(addressArg))
+    .action(async (file: string, opts: { listen?: string }) => {
+      const { replayCommand } = await import('./cli/replay.js');
+      await replayCommand({ file, ...(opts.listen ? { address: opts.listen } : {}) });
     });
 
   program

@@ -16,3 +16,12 @@ export type { PeerInfo, NodeInspection, PeerOptions, PeerEventInfo } from './nod
 export type { ActorNode } from './node/inspect.js';
 export { systemClock, silentLogger, jsonLogger, type Clock, type Logger, type Runtime, type Hasher } from './runtime/index.js';
 export { ERROR_TABLE, toWire, fromWire, toErrorInfo, isRetryable, type ErrorInfo, type WireError } from './errors.js';
+export { startObserveServer, type ObserveServer, type ObserveServerOptions, type ObservedNode } from './observe/server.js';
+export { startFlightRecorder, readRecording, type FlightRecorder, type FlightRecorderOptions, type Recording, type RecordingHeader } from './observe/recorder.js';
+export { startReplayServer, type ReplayServer } from './observe/replayServer.js';
+export { chartOf, type MachineChart, type ChartState, type ChartTransition } from './observe/chart.js';
+export { toMermaid, toDot } from './observe/render.js';
+export type { ObserveEvent, ObservedActor } from './observe/events.js';
+export { createNodeMetrics, type NodeMetrics, type NodeMetricsOptions } from './metrics/node.js';
+export { createPinoLogger, type PinoLoggerOptions, type LogLevel } from './log/pino.js';
+export { logTransfers } from './log/transfers.js';

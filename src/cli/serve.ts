@@ -4,6 +4,7 @@
  *
  *   {"event":"cleaned","files":N,"bytes":B}        only when stale .incoming.*.part files were removed
  *   {"event":"listening","nodeId","address","transport"}
+ *   {"event":"observing","url","nodeId"}           with --observe: the inspector, /metrics, /health
  *   {"event":"received",...} | {"event":"failed",...}   one per incoming transfer
  *
  * Exits 0 on SIGINT/SIGTERM after closing its connections. Anything that stops it from starting
@@ -25,6 +26,9 @@ export interface ServeOptions extends IdentityFlags {
   maxBytes?: number;
   config?: string;
   transport?: 'quinn' | 'matrixai';
+  /** Observe endpoint address (`true`: the default 127.0.0.1:0). */
+  observe?: string | boolean;
+  observeToken?: string;
 }
 
 /**
@@ -63,6 +67,15 @@ export async function runServe(opts: ServeOptions): Promise<void> {
     else jsonLine({ event: 'failed', peer: r.peer, bytes: r.bytes, error: r.error });
   });
   jsonLine({ event: 'listening', nodeId: node.nodeId, address: node.address, transport: node.transportKind });
+  let observer: { close(): Promise<void> } | undefined;
+  if (opts.observe !== undefined && opts.observe !== false) {
+    const { serveObserve } = await import('./observe.js');
+    observer = await serveObserve(node, {
+      ...(typeof opts.observe === 'string' ? { address: opts.observe } : {}),
+      ...(opts.observeToken !== undefined ? { token: opts.observeToken } : {}),
+    });
+  }
   await stopSignal;
+  await observer?.close();
   await node.stop();
 }

@@ -142,6 +142,8 @@ export class OctopiiNode {
   readonly #peerOptions: PeerOptions;
   readonly #releaseHasher: (() => Promise<void>) | undefined;
   #seq = 0;
+  /** Wall-clock ms (Date.now()) when the node started: `/health` reports the uptime from it. */
+  readonly startedAt = Date.now();
   #stopping: Promise<void> | undefined;
   #closedResolve!: (error: EscalationInfo | null) => void;
   /** Resolves when the node has stopped: with the escalation that stopped it, or null after `stop()`. */
