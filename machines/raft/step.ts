@@ -1,0 +1,172 @@
+/**
+ * `step`: one Raft message into the state (etcd's `Step`). Terms are reconciled first, the same
+ * for every role (Raft §5.1: a higher term turns anyone into a follower, a lower one is stale);
+ * then vote requests are answered; then the role's step function handles the rest.
+ *
+ * Also the local inputs that are not messages: `tick`, `propose`, `readIndex`, `campaign`.
+ */
+import { handleVoteRequest, handleVoteResponse, hup, inLease, tickElection } from './election.js';
+export { tickElection };
+import { handleAppendEntries, handleHeartbeat } from './follower.js';
+import { handleReadAck, leaderReadIndex } from './readIndex.js';
+import { bcastAppend, bcastHeartbeat, handleAppendResponse, handleHeartbeatResponse, maybeCommit } from './replication.js';
+import { appendEntries, becomeFollower, isMember, quorum, send, type RaftState } from './state.js';
+import { NONE, message, type Message } from './types.js';
+
+export function step(s: RaftState, m: Message): void {
+  if (m.to !== s.cfg.id || m.from === s.cfg.id || !isMember(s, m.from)) return; // not for us, or from a non-member
+  if (m.term > s.term) {
+    const vote = m.type === 'MsgVote' || m.type === 'MsgPreVote';
+    if (vote && inLease(s)) return; // a live leader exists: do not let this node disrupt it
+    if (m.type === 'MsgPreVote' || (m.type === 'MsgPreVoteResp' && !m.reject)) {
+      // A pre-vote (or a grant of one) is for a term that may never happen: change nothing.
+    } else if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat') {
+      becomeFollower(s, m.term, m.from);
+    } else {
+      becomeFollower(s, m.term, NONE);
+    }
+  } else if (m.term < s.term && m.term !== 0) {
+    // Stale sender (Raft §5.1): answer with our term so a deposed leader or candidate steps down.
+    if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat') send(s, { type: 'MsgAppResp', to: m.from });
+    else if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
+      send(s, { type: m.type === 'MsgVote' ? 'MsgVoteResp' : 'MsgPreVoteResp', to: m.from, reject: true });
+    }
+    return;
+  }
+  if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
+    handleVoteRequest(s, m);
+    return;
+  }
+  switch (s.role) {
+    case 'leader':
+      return stepLeader(s, m);
+    case 'preCandidate':
+    case 'candidate':
+      return stepCandidate(s, m);
+    case 'follower':
+      return stepFollower(s, m);
+  }
+}
+
+function stepLeader(s: RaftState, m: Message): void {
+  switch (m.type) {
+    case 'MsgProp':
+      return leaderPropose(s, m.entries.map((e) => e.data));
+    case 'MsgReadIndex':
+      return leaderReadIndex(s, m);
+    case 'MsgAppResp':
+      return handleAppendResponse(s, m);
+    case 'MsgHeartbeatResp':
+      if (handleHeartbeatResponse(s, m) && m.context !== '') handleReadAck(s, m);
+      return;
+    default:
+      return; // e.g. a late vote answer
+  }
+}
+
+function stepCandidate(s: RaftState, m: Message): void {
+  switch (m.type) {
+    case 'MsgApp':
+      becomeFollower(s, m.term, m.from); // someone won this term
+      return handleAppendEntries(s, m);
+    case 'MsgHeartbeat':
+      becomeFollower(s, m.term, m.from);
+      return handleHeartbeat(s, m);
+    case 'MsgVoteResp':
+    case 'MsgPreVoteResp':
+      return handleVoteResponse(s, m);
+    default:
+      return; // MsgProp / MsgReadIndex forwarded to a node that is no longer leader: dropped
+  }
+}
+
+function stepFollower(s: RaftState, m: Message): void {
+  switch (m.type) {
+    case 'MsgApp':
+      s.electionElapsed = 0;
+      s.lead = m.from;
+      return handleAppendEntries(s, m);
+    case 'MsgHeartbeat':
+      s.electionElapsed = 0;
+      s.lead = m.from;
+      return handleHeartbeat(s, m);
+    case 'MsgProp':
+    case 'MsgReadIndex':
+      if (s.lead !== NONE) send(s, { type: m.type, to: s.lead, entries: m.entries, context: m.context });
+      return;
+    case 'MsgReadIndexResp':
+      s.readStates.push({ index: m.index, context: m.context });
+      return;
+    default:
+      return;
+  }
+}
+
+/** Leader: append proposals and replicate them (a single voter commits at once). */
+function leaderPropose(s: RaftState, data: readonly Uint8Array[]): void {
+  if (data.length === 0) return;
+  appendEntries(s, data);
+  if (quorum(s) === 1) maybeCommit(s);
+  bcastAppend(s);
+}
+
+/** One tick of the driver's clock. */
+export function tick(s: RaftState): void {
+  if (s.role === 'leader') tickHeartbeat(s);
+  else tickElection(s);
+}
+
+/**
+ * Leader tick: heartbeats every `heartbeatTick`; every `electionTick`, CheckQuorum — step down
+ * unless a quorum was heard from during the interval (dissertation §6.2).
+ */
+export function tickHeartbeat(s: RaftState): void {
+  s.heartbeatElapsed++;
+  s.electionElapsed++;
+  if (s.electionElapsed >= s.cfg.electionTick) {
+    s.electionElapsed = 0;
+    if (s.cfg.checkQuorum) {
+      const active = s.cfg.voters.filter((v) => v === s.cfg.id || s.progress[v]?.recentActive).length;
+      if (active < quorum(s)) {
+        becomeFollower(s, s.term, NONE);
+        return;
+      }
+      for (const v of s.cfg.voters) {
+        if (v !== s.cfg.id) s.progress[v] = { ...s.progress[v]!, recentActive: false };
+      }
+    }
+  }
+  if (s.heartbeatElapsed >= s.cfg.heartbeatTick) {
+    s.heartbeatElapsed = 0;
+    bcastHeartbeat(s);
+  }
+}
+
+/** A local proposal: appended on the leader, forwarded by a follower that knows one, else rejected. */
+export function propose(s: RaftState, data: Uint8Array): void {
+  if (data.length > s.cfg.maxEntryBytes) {
+    s.rejections.push({ kind: 'propose', code: 'TOO_LARGE', leaderHint: s.lead, context: '' });
+    return;
+  }
+  if (s.role === 'leader') return leaderPropose(s, [data]);
+  if (s.role === 'follower' && s.lead !== NONE) {
+    send(s, { type: 'MsgProp', to: s.lead, entries: [{ term: 0, index: 0, data }] });
+    return;
+  }
+  s.rejections.push({ kind: 'propose', code: 'NOT_LEADER', leaderHint: s.lead, context: '' });
+}
+
+/** A local ReadIndex request (dissertation §6.4). */
+export function readIndex(s: RaftState, context: string): void {
+  if (s.role === 'leader') return leaderReadIndex(s, message({ type: 'MsgReadIndex', from: s.cfg.id, to: s.cfg.id, context }));
+  if (s.role === 'follower' && s.lead !== NONE) {
+    send(s, { type: 'MsgReadIndex', to: s.lead, context });
+    return;
+  }
+  s.rejections.push({ kind: 'readIndex', code: 'NOT_LEADER', leaderHint: s.lead, context });
+}
+
+/** Start an election now (PreVote first when enabled). */
+export function campaign(s: RaftState): void {
+  hup(s, false);
+}
