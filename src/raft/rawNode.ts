@@ -114,6 +114,11 @@ export class RawNode {
     };
   }
 
+  /** Term of entry `i` in this node's log including its unstable tail (0 when absent). */
+  logTerm(i: number): number {
+    return view(this.#ctx()).term(i);
+  }
+
   /** The machine's state value (its role), for inspection. */
   get state(): string {
     return String(this.#actor.getSnapshot().value);

@@ -83,7 +83,7 @@ function run(c: RaftCluster, cmd: string): string[] {
     case 'add-nodes': {
       const n = Number(pos[0]);
       const voters = list(kv.get('voters'));
-      const opts: NodeOptions = {
+      const opts: { -readonly [K in keyof NodeOptions]: NodeOptions[K] } = {
         preVote: kv.get('prevote') === 'true',
         checkQuorum: kv.get('checkquorum') === 'true',
       };
