@@ -77,11 +77,15 @@ function tally(s: RaftState): boolean {
 }
 
 /**
- * Whether a vote request arriving with a higher term should be ignored: CheckQuorum's lease —
- * while we heard from a leader within the election timeout, no one else can have won (§4.2.3).
+ * Whether a vote request arriving with a higher term should be ignored because a leader is
+ * alive: we heard from one within the minimum election timeout, so no one else can have won.
+ * Pre-votes: dissertation §9.6 (a server grants a pre-vote only if it has not heard from a
+ * leader recently). Real votes: only with CheckQuorum (§4.2.3, "disruptive servers"), which also
+ * keeps leaders honest about being alive.
  */
-export function inLease(s: RaftState): boolean {
-  return s.cfg.checkQuorum && s.lead !== 0 && s.electionElapsed < s.cfg.electionTick;
+export function inLease(s: RaftState, type: 'MsgVote' | 'MsgPreVote'): boolean {
+  const guarded = type === 'MsgPreVote' ? s.cfg.preVote || s.cfg.checkQuorum : s.cfg.checkQuorum;
+  return guarded && s.lead !== 0 && s.electionElapsed < s.cfg.electionTick;
 }
 
 /**

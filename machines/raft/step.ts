@@ -16,8 +16,7 @@ import { NONE, message, type Message } from './types.js';
 export function step(s: RaftState, m: Message): void {
   if (m.to !== s.cfg.id || m.from === s.cfg.id || !isMember(s, m.from)) return; // not for us, or from a non-member
   if (m.term > s.term) {
-    const vote = m.type === 'MsgVote' || m.type === 'MsgPreVote';
-    if (vote && inLease(s)) return; // a live leader exists: do not let this node disrupt it
+    if ((m.type === 'MsgVote' || m.type === 'MsgPreVote') && inLease(s, m.type)) return; // a live leader exists: do not let this node disrupt it
     if (m.type === 'MsgPreVote' || (m.type === 'MsgPreVoteResp' && !m.reject)) {
       // A pre-vote (or a grant of one) is for a term that may never happen: change nothing.
     } else if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat') {
