@@ -3,7 +3,7 @@
  * (Raft §5.2, §5.4.1; PreVote from Ongaro's dissertation §9.6; the lease check from §6.2/§4.2.3
  * that makes a node with a live leader ignore vote requests when CheckQuorum is on).
  */
-import { bcastAppend } from './replication.js';
+import { bcastAppend, maybeCommit } from './replication.js';
 import {
   becomeCandidate,
   becomeFollower,
@@ -65,6 +65,7 @@ function tally(s: RaftState): boolean {
     if (s.role === 'preCandidate') campaign(s, 'real');
     else {
       becomeLeader(s);
+      if (q === 1) maybeCommit(s); // a single voter commits its no-op at once
       bcastAppend(s);
     }
     return true;

@@ -18,7 +18,7 @@
  * ```
  */
 import { createActor, type Actor } from 'xstate';
-import { ackOf, raftMachine, readyOf, type Message, type RaftMachineInput, type Ready, type Role } from '../../machines/raft.js';
+import { ackOf, raftMachine, readyOf, type Message, type RaftEvent, type RaftMachineInput, type Ready, type Role } from '../../machines/raft.js';
 import type { Progress } from '../../machines/raft/progress.js';
 import { view } from '../../machines/raft/state.js';
 import { OctopiiError } from '../errors.js';
@@ -41,9 +41,15 @@ export interface RaftStatus {
 export class RawNode {
   readonly #actor: Actor<typeof raftMachine>;
 
+  #error: unknown = undefined;
+
+  /** Throws what the machine threw: INVALID_ARGUMENT for a bad input, INTERNAL for a broken invariant. */
   constructor(input: RaftMachineInput) {
     this.#actor = createActor(raftMachine, { input });
+    // An action that throws puts the actor in its error state; surface it synchronously instead.
+    this.#actor.subscribe({ error: (e) => (this.#error = e) });
     this.#actor.start();
+    this.#check();
   }
 
   get id(): number {
@@ -52,12 +58,12 @@ export class RawNode {
 
   /** One unit of time. */
   tick(): void {
-    this.#actor.send({ type: 'TICK' });
+    this.#do({ type: 'TICK' });
   }
 
   /** A message from a peer. */
   step(msg: Message): void {
-    this.#actor.send({ type: 'MSG', msg });
+    this.#do({ type: 'MSG', msg });
   }
 
   /**
@@ -77,7 +83,7 @@ export class RawNode {
 
   /** Start an election now. */
   campaign(): void {
-    this.#actor.send({ type: 'CAMPAIGN' });
+    this.#do({ type: 'CAMPAIGN' });
   }
 
   hasReady(): boolean {
@@ -96,7 +102,7 @@ export class RawNode {
 
   /** `rd` (from `ready()`) was handled: entries and hard state are durable, messages sent, entries applied. */
   advance(rd: Ready): void {
-    this.#actor.send({ type: 'ADVANCE', ack: ackOf(rd) });
+    this.#do({ type: 'ADVANCE', ack: ackOf(rd) });
   }
 
   status(): RaftStatus {
@@ -128,13 +134,23 @@ export class RawNode {
     this.#actor.stop();
   }
 
+  #do(event: RaftEvent): void {
+    this.#check();
+    this.#actor.send(event);
+    this.#check();
+  }
+
+  #check(): void {
+    if (this.#error !== undefined) throw this.#error;
+  }
+
   #ctx() {
     return this.#actor.getSnapshot().context;
   }
 
   #send(event: { type: 'PROPOSE'; data: Uint8Array } | { type: 'READ_INDEX'; context: string }): void {
     const before = this.#ctx().rejections.length;
-    this.#actor.send(event);
+    this.#do(event);
     const after = this.#ctx().rejections;
     if (after.length > before) {
       const r = after[after.length - 1]!;
