@@ -38,13 +38,18 @@ export function ready(s: RaftState): Ready {
   return rd;
 }
 
-/** Whether `ready` has anything in it. */
+/** Whether `ready(s)` has anything in it (without building it). */
 export function hasReady(s: RaftState): boolean {
-  const rd = ready(s);
+  const h = s.prevHard;
   return (
-    rd.hardState !== undefined ||
-    rd.softState !== undefined ||
-    rd.entries.length + rd.committedEntries.length + rd.messages.length + rd.readStates.length + rd.rejections.length > 0
+    s.unstable.entries.length > 0 ||
+    s.commit > s.applied ||
+    s.msgs.length + s.readStates.length + s.rejections.length > 0 ||
+    s.term !== h.term ||
+    s.vote !== h.vote ||
+    s.commit !== h.commit ||
+    s.lead !== s.prevSoft.lead ||
+    s.role !== s.prevSoft.role
   );
 }
 

@@ -20,6 +20,7 @@
 import { createActor, type Actor } from 'xstate';
 import { ackOf, raftMachine, readyOf, type Message, type RaftEvent, type RaftMachineInput, type Ready, type Role } from '../../machines/raft.js';
 import type { Progress } from '../../machines/raft/progress.js';
+import { hasReady } from '../../machines/raft/ready.js';
 import { view } from '../../machines/raft/state.js';
 import { OctopiiError } from '../errors.js';
 import { NotLeaderError } from './notLeader.js';
@@ -86,13 +87,9 @@ export class RawNode {
     this.#do({ type: 'CAMPAIGN' });
   }
 
+  /** Whether `ready()` has anything to do. */
   hasReady(): boolean {
-    const rd = this.ready();
-    return (
-      rd.hardState !== undefined ||
-      rd.softState !== undefined ||
-      rd.entries.length + rd.committedEntries.length + rd.messages.length + rd.readStates.length + rd.rejections.length > 0
-    );
+    return hasReady(this.#ctx());
   }
 
   /** What to persist, send and apply now. Calling it twice without `advance` returns the same (and more). */

@@ -25,7 +25,7 @@ describe('raft core simulation', () => {
       let total = 0;
       for (const seed of seeds) {
         try {
-          total += simulate(seed, { size: sizeOf(seed, size), steps: 400, calmSteps: 150 }).commits;
+          total += simulate(seed, { size: sizeOf(seed, size), steps: 320, calmSteps: 120 }).commits;
         } catch (e) {
           const msg = e instanceof Error ? e.message : String(e);
           throw new Error(`seed ${seed}: ${msg}\nreplay: SEED=${seed} npx vitest run test/sim/raft-core.test.ts`, { cause: e });
