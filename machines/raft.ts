@@ -13,10 +13,12 @@
  * Events (all synchronous, nothing is awaited):
  *  - `TICK` — one unit of the driver's clock; election timeout and heartbeat are counted in ticks.
  *  - `MSG { msg }` — a {@link Message} from a peer.
- *  - `PROPOSE { data }` — append `data` (leader), forward it to the leader (follower), or reject
- *    it `NOT_LEADER` with the leader hint (0 = none known) / `TOO_LARGE` (see `Ready.rejections`).
- *  - `READ_INDEX { context }` — a linearizable read point for `context` (dissertation §6.4),
- *    delivered later in `Ready.readStates` or rejected `NOT_LEADER`.
+ *  - `PROPOSE { data }` — `leader`: append and replicate; `follower` that knows the leader:
+ *    forward as MsgProp; otherwise refuse `NOT_LEADER` with the leader hint (0 = none known);
+ *    above `maxEntryBytes`: `TOO_LARGE`. Refusals are reported in `Ready.rejections`.
+ *  - `READ_INDEX { context }` — a linearizable read point for `context` (dissertation §6.4):
+ *    `leader` runs a heartbeat round, a `follower` forwards to its leader, others refuse
+ *    `NOT_LEADER`; answered in `Ready.readStates`.
  *  - `CAMPAIGN` — start an election now.
  *  - `ADVANCE { ack }` — the driver handled a Ready (`ackOf(readyOf(snapshot))`).
  *
@@ -30,7 +32,8 @@
 import { assign, setup } from 'xstate';
 import { advance, ready, type ReadyAck } from './raft/ready.js';
 import { draft, initialState, type RaftState } from './raft/state.js';
-import { campaign, propose, readIndex, step, tickElection, tickHeartbeat } from './raft/step.js';
+import { campaign, forwardProposal, forwardRead, proposeAsLeader, readAsLeader, reject } from './raft/local.js';
+import { step, tickElection, tickHeartbeat } from './raft/step.js';
 import { DEFAULT_RAFT_CONFIG, type HardState, type LogReader, type Message, type RaftConfig, type Ready, type Role } from './raft/types.js';
 
 export * from './raft/types.js';
@@ -68,13 +71,20 @@ export const raftMachine = setup({
   },
   guards: {
     roleIs: ({ context }, params: { role: Role }) => context.role === params.role,
+    knowsLeader: ({ context }) => context.lead !== 0,
+    proposalTooLarge: ({ context, event }) => event.type === 'PROPOSE' && event.data.length > context.cfg.maxEntryBytes,
   },
   actions: {
     tickElection: assign(({ context }) => run(context, tickElection)),
     tickHeartbeat: assign(({ context }) => run(context, tickHeartbeat)),
     step: assign(({ context, event }) => run(context, (s) => event.type === 'MSG' && step(s, event.msg))),
-    propose: assign(({ context, event }) => run(context, (s) => event.type === 'PROPOSE' && propose(s, event.data))),
-    readIndex: assign(({ context, event }) => run(context, (s) => event.type === 'READ_INDEX' && readIndex(s, event.context))),
+    appendProposal: assign(({ context, event }) => run(context, (s) => event.type === 'PROPOSE' && proposeAsLeader(s, event.data))),
+    forwardProposal: assign(({ context, event }) => run(context, (s) => event.type === 'PROPOSE' && forwardProposal(s, event.data))),
+    rejectNotLeader: assign(({ context }) => run(context, (s) => reject(s, 'propose', 'NOT_LEADER'))),
+    rejectTooLarge: assign(({ context }) => run(context, (s) => reject(s, 'propose', 'TOO_LARGE'))),
+    readAsLeader: assign(({ context, event }) => run(context, (s) => event.type === 'READ_INDEX' && readAsLeader(s, event.context))),
+    forwardRead: assign(({ context, event }) => run(context, (s) => event.type === 'READ_INDEX' && forwardRead(s, event.context))),
+    rejectRead: assign(({ context, event }) => run(context, (s) => event.type === 'READ_INDEX' && reject(s, 'readIndex', 'NOT_LEADER', event.context))),
     campaign: assign(({ context }) => run(context, campaign)),
     advance: assign(({ context, event }) => run(context, (s) => event.type === 'ADVANCE' && advance(s, event.ack))),
   },
@@ -88,9 +98,10 @@ export const raftMachine = setup({
   initial: 'follower',
   on: {
     MSG: { actions: 'step' },
-    PROPOSE: { actions: 'propose' },
-    READ_INDEX: { actions: 'readIndex' },
     ADVANCE: { actions: 'advance' },
+    // Not a leader (states below override): refuse.
+    PROPOSE: [{ guard: 'proposalTooLarge', actions: 'rejectTooLarge' }, { actions: 'rejectNotLeader' }],
+    READ_INDEX: { actions: 'rejectRead' },
   },
   states: {
     follower: {
@@ -99,7 +110,16 @@ export const raftMachine = setup({
         { guard: { type: 'roleIs', params: { role: 'candidate' } }, target: 'candidate' },
         { guard: { type: 'roleIs', params: { role: 'leader' } }, target: 'leader' },
       ],
-      on: { TICK: { actions: 'tickElection' }, CAMPAIGN: { actions: 'campaign' } },
+      on: {
+        TICK: { actions: 'tickElection' },
+        CAMPAIGN: { actions: 'campaign' },
+        PROPOSE: [
+          { guard: 'proposalTooLarge', actions: 'rejectTooLarge' },
+          { guard: 'knowsLeader', actions: 'forwardProposal' },
+          { actions: 'rejectNotLeader' },
+        ],
+        READ_INDEX: [{ guard: 'knowsLeader', actions: 'forwardRead' }, { actions: 'rejectRead' }],
+      },
     },
     preCandidate: {
       always: [
@@ -123,7 +143,11 @@ export const raftMachine = setup({
         { guard: { type: 'roleIs', params: { role: 'preCandidate' } }, target: 'preCandidate' },
         { guard: { type: 'roleIs', params: { role: 'candidate' } }, target: 'candidate' },
       ],
-      on: { TICK: { actions: 'tickHeartbeat' } },
+      on: {
+        TICK: { actions: 'tickHeartbeat' },
+        PROPOSE: [{ guard: 'proposalTooLarge', actions: 'rejectTooLarge' }, { actions: 'appendProposal' }],
+        READ_INDEX: { actions: 'readAsLeader' },
+      },
     },
   },
 });

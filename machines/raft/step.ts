@@ -3,15 +3,16 @@
  * for every role (Raft §5.1: a higher term turns anyone into a follower, a lower one is stale);
  * then vote requests are answered; then the role's step function handles the rest.
  *
- * Also the local inputs that are not messages: `tick`, `propose`, `readIndex`, `campaign`.
+ * Also the clock: `tickHeartbeat` (leader) and `tickElection` (everyone else). Local requests
+ * (proposals, reads, campaigns) are in ./local.ts.
  */
-import { handleVoteRequest, handleVoteResponse, hup, inLease, tickElection } from './election.js';
-export { tickElection };
+import { handleVoteRequest, handleVoteResponse, inLease } from './election.js';
+export { tickElection } from './election.js';
 import { handleAppendEntries, handleHeartbeat } from './follower.js';
 import { handleReadAck, leaderReadIndex } from './readIndex.js';
 import { bcastAppend, bcastHeartbeat, handleAppendResponse, handleHeartbeatResponse, maybeCommit } from './replication.js';
 import { appendEntries, becomeFollower, isMember, quorum, send, type RaftState } from './state.js';
-import { NONE, message, type Message } from './types.js';
+import { NONE, type Message } from './types.js';
 
 export function step(s: RaftState, m: Message): void {
   if (m.to !== s.cfg.id || m.from === s.cfg.id || !isMember(s, m.from)) return; // not for us, or from a non-member
@@ -102,17 +103,11 @@ function stepFollower(s: RaftState, m: Message): void {
 }
 
 /** Leader: append proposals and replicate them (a single voter commits at once). */
-function leaderPropose(s: RaftState, data: readonly Uint8Array[]): void {
+export function leaderPropose(s: RaftState, data: readonly Uint8Array[]): void {
   if (data.length === 0) return;
   appendEntries(s, data);
   if (quorum(s) === 1) maybeCommit(s);
   bcastAppend(s);
-}
-
-/** One tick of the driver's clock. */
-export function tick(s: RaftState): void {
-  if (s.role === 'leader') tickHeartbeat(s);
-  else tickElection(s);
 }
 
 /**
@@ -139,33 +134,4 @@ export function tickHeartbeat(s: RaftState): void {
     s.heartbeatElapsed = 0;
     bcastHeartbeat(s);
   }
-}
-
-/** A local proposal: appended on the leader, forwarded by a follower that knows one, else rejected. */
-export function propose(s: RaftState, data: Uint8Array): void {
-  if (data.length > s.cfg.maxEntryBytes) {
-    s.rejections.push({ kind: 'propose', code: 'TOO_LARGE', leaderHint: s.lead, context: '' });
-    return;
-  }
-  if (s.role === 'leader') return leaderPropose(s, [data]);
-  if (s.role === 'follower' && s.lead !== NONE) {
-    send(s, { type: 'MsgProp', to: s.lead, entries: [{ term: 0, index: 0, data }] });
-    return;
-  }
-  s.rejections.push({ kind: 'propose', code: 'NOT_LEADER', leaderHint: s.lead, context: '' });
-}
-
-/** A local ReadIndex request (dissertation §6.4). */
-export function readIndex(s: RaftState, context: string): void {
-  if (s.role === 'leader') return leaderReadIndex(s, message({ type: 'MsgReadIndex', from: s.cfg.id, to: s.cfg.id, context }));
-  if (s.role === 'follower' && s.lead !== NONE) {
-    send(s, { type: 'MsgReadIndex', to: s.lead, context });
-    return;
-  }
-  s.rejections.push({ kind: 'readIndex', code: 'NOT_LEADER', leaderHint: s.lead, context });
-}
-
-/** Start an election now (PreVote first when enabled). */
-export function campaign(s: RaftState): void {
-  hup(s, false);
 }
