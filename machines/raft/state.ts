@@ -163,10 +163,19 @@ function reset(s: RaftState, term: number): void {
   s.pendingReadMsgs = [];
 }
 
+/**
+ * Become a follower of `lead` (0 = unknown) in `term`. A deposed leader refuses its own reads
+ * still in flight (NOT_LEADER, so the caller retries elsewhere); reads forwarded by followers are
+ * dropped and time out at their origin, as in etcd.
+ */
 export function becomeFollower(s: RaftState, term: number, lead: NodeId): void {
+  const ownReads = [...s.pendingReads.map((r) => (r.from === s.cfg.id ? r.context : null)), ...s.pendingReadMsgs.map((m) => (m.from === s.cfg.id ? m.context : null))];
   reset(s, term);
   s.role = 'follower';
   s.lead = lead;
+  for (const context of ownReads) {
+    if (context !== null) s.rejections.push({ kind: 'readIndex', code: 'NOT_LEADER', leaderHint: lead, context });
+  }
 }
 
 /** PreVote (dissertation §9.6): ask first, without raising the term, so a node that cannot win disrupts no one. */

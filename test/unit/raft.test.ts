@@ -274,3 +274,14 @@ describe('raft: randomized election timeout (Raft §5.2)', () => {
 it('rejects a configuration where the node is not a voter', () => {
   expect(() => new RawNode({ id: 4, voters: [1, 2, 3], storage: new MemoryLogStorage() })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
 });
+
+it('a leader that steps down refuses its own reads still waiting for a quorum (NOT_LEADER)', () => {
+  const { n, storage } = node();
+  elect(n, storage);
+  n.step(message({ type: 'MsgAppResp', from: 2, to: 1, term: 1, index: 1 }));
+  drain(n, storage);
+  n.readIndex('r1');
+  expect(drain(n, storage).filter((m) => m.type === 'MsgHeartbeat' && m.context === 'r1')).toHaveLength(2);
+  n.step(message({ type: 'MsgHeartbeat', from: 3, to: 1, term: 2, commit: 0 }));
+  expect(n.ready().rejections).toEqual([{ kind: 'readIndex', code: 'NOT_LEADER', leaderHint: 3, context: 'r1' }]);
+});
