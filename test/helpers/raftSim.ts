@@ -97,16 +97,28 @@ class Invariants {
 
 export interface SimOptions {
   size: number;
+  /** Fault rate multiplier (partitions, crashes); default 1. */
+  intensity?: number;
   steps: number;
   calmSteps: number;
 }
 
-export function simulate(seed: number, { size, steps, calmSteps }: SimOptions): { commits: number; trace: string[] } {
+export function simulate(seed: number, opts: SimOptions): { commits: number } {
+  const trace: string[] = [];
+  try {
+    return run(seed, opts, trace);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(`${msg}\nlast events (newest last):\n  ${trace.join('\n  ')}`, { cause: e });
+  }
+}
+
+function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions, trace: string[]): { commits: number } {
   const r = new Random(seed);
+  const k = intensity;
   const voters = Array.from({ length: size }, (_, i) => i + 1);
   const c = new RaftCluster();
   const inv = new Invariants();
-  const trace: string[] = [];
   const log = (s: string) => {
     trace.push(s);
     if (trace.length > 60) trace.shift();
@@ -143,7 +155,7 @@ export function simulate(seed: number, { size, steps, calmSteps }: SimOptions): 
     }
     // Faults.
     if (!calm) {
-      if (r.chance(0.01)) {
+      if (r.chance(0.01 * k)) {
         const side = new Map(voters.map((v) => [v, r.int(0, 1)]));
         c.side = side;
         log(`${now}: partition ${[...side].map(([v, s]) => `${v}:${s}`).join(' ')}`);
@@ -151,7 +163,7 @@ export function simulate(seed: number, { size, steps, calmSteps }: SimOptions): 
         c.side = new Map();
         log(`${now}: heal`);
       }
-      if (r.chance(0.01) && down.size + 1 < size) {
+      if (r.chance(0.01 * k) && down.size + 1 < size) {
         const id = r.pick(voters.filter((v) => !down.has(v)));
         down.set(id, now + r.int(1, 30));
         log(`${now}: crash ${id}`);
@@ -200,7 +212,7 @@ export function simulate(seed: number, { size, steps, calmSteps }: SimOptions): 
         reads++;
       }
       const sent = c.queue.splice(before);
-      if (!calm && r.chance(0.005) && down.size + 1 < size) {
+      if (!calm && r.chance(0.005 * k) && down.size + 1 < size) {
         // Crash after persisting, before sending: the messages are lost.
         down.set(id, now + r.int(1, 20));
         log(`${now}: crash ${id} after persisting`);
@@ -237,6 +249,6 @@ export function simulate(seed: number, { size, steps, calmSteps }: SimOptions): 
   const ls = c.get(lead).node.status();
   if (ls.commit < ls.lastIndex - 2) throw new Error(`liveness: leader ${lead} commit ${ls.commit} lags its log ${ls.lastIndex} after the calm phase`);
   if (process.env.SIM_STATS) console.log(`seed ${seed}: size ${size} commits ${commits} terms ${inv.leaders.size} maxTerm ${Math.max(0, ...inv.leaders.keys())} proposals ${proposals} reads ${reads}`);
-  return { commits, trace };
+  return { commits };
 }
 
