@@ -46,6 +46,11 @@ export interface RaftMachineInput extends Partial<Omit<RaftConfig, 'id' | 'voter
   voters: readonly number[];
   storage: LogReader;
   hardState?: HardState;
+  /**
+   * Highest index the driver's state machine already applied (persisted with its state). On a
+   * restart, committed entries after it are handed out again. Default 0: apply from the start.
+   */
+  applied?: number;
 }
 
 export type RaftEvent =
@@ -91,9 +96,9 @@ export const raftMachine = setup({
 }).createMachine({
   id: 'raft',
   context: ({ input }) => {
-    const { id, voters, storage, hardState, ...rest } = input;
+    const { id, voters, storage, hardState, applied, ...rest } = input;
     const cfg: RaftConfig = { ...DEFAULT_RAFT_CONFIG, seed: id, ...rest, id, voters: [...voters] };
-    return initialState({ cfg, storage, ...(hardState ? { hardState } : {}) });
+    return initialState({ cfg, storage, ...(hardState ? { hardState } : {}), ...(applied !== undefined ? { applied } : {}) });
   },
   initial: 'follower',
   on: {

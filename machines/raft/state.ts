@@ -75,9 +75,11 @@ export interface RaftInput {
   cfg: RaftConfig;
   storage: LogReader;
   hardState?: HardState;
+  /** Index the driver's state machine already applied; default 0. */
+  applied?: number;
 }
 
-export function initialState({ cfg, storage, hardState }: RaftInput): RaftState {
+export function initialState({ cfg, storage, hardState, applied = 0 }: RaftInput): RaftState {
   if (!cfg.voters.includes(cfg.id)) throw new OctopiiError('INVALID_ARGUMENT', `raft: node ${cfg.id} is not among the voters ${cfg.voters.join(',')}`);
   if (cfg.electionTick <= cfg.heartbeatTick) throw new OctopiiError('INVALID_ARGUMENT', 'raft: electionTick must be greater than heartbeatTick');
   const hs = hardState ?? { term: 0, vote: NONE, commit: 0 };
@@ -92,7 +94,7 @@ export function initialState({ cfg, storage, hardState }: RaftInput): RaftState 
     vote: hs.vote,
     lead: NONE,
     commit: hs.commit,
-    applied: hs.commit,
+    applied: Math.min(applied, hs.commit),
     electionElapsed: 0,
     heartbeatElapsed: 0,
     randomizedElectionTimeout: cfg.electionTick,

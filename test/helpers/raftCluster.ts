@@ -14,7 +14,7 @@ export interface ClusterNode {
   opts: NodeOptions;
   node: RawNode;
   storage: MemoryLogStorage;
-  /** Every entry the driver applied, in order. */
+  /** Every entry the driver applied since the node (re)started, in order (a restart applies from 1 again). */
   applied: Entry[];
 }
 
@@ -30,7 +30,7 @@ export class RaftCluster {
   add(id: number, voters: number[], opts: NodeOptions, storage = new MemoryLogStorage()): ClusterNode {
     const hs = storage.hardState();
     const node = new RawNode({ ...opts, id, voters, storage, hardState: hs });
-    const n: ClusterNode = { id, voters, opts, node, storage, applied: storage.all().slice(0, hs.commit) };
+    const n: ClusterNode = { id, voters, opts, node, storage, applied: [] };
     this.nodes.set(id, n);
     return n;
   }

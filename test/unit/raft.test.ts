@@ -15,7 +15,7 @@ const log = (...terms: number[]) => terms.map((t, i) => entry(t, i + 1, `e${i + 
 
 /** A node 1 of (1,2,3) over `storage`, with its Ready drained after creation. */
 function node(opts: Partial<RaftMachineInput> = {}, storage = new MemoryLogStorage()) {
-  const n = new RawNode({ id: 1, voters: [1, 2, 3], storage, hardState: storage.hardState(), preVote: false, checkQuorum: false, ...opts });
+  const n = new RawNode({ id: 1, voters: [1, 2, 3], storage, hardState: storage.hardState(), applied: storage.hardState().commit, preVote: false, checkQuorum: false, ...opts });
   return { n, storage };
 }
 
