@@ -285,3 +285,45 @@ it('a leader that steps down refuses its own reads still waiting for a quorum (N
   n.step(message({ type: 'MsgHeartbeat', from: 3, to: 1, term: 2, commit: 0 }));
   expect(n.ready().rejections).toEqual([{ kind: 'readIndex', code: 'NOT_LEADER', leaderHint: 3, context: 'r1' }]);
 });
+
+describe('raft: votes (Raft §5.2, §5.4.1; PreVote, dissertation §9.6)', () => {
+  it('a vote survives a restart: no second vote in the same term', () => {
+    const { n, storage } = node();
+    n.step(message({ type: 'MsgVote', from: 2, to: 1, term: 2, index: 0, logTerm: 0 }));
+    expect(drain(n, storage)).toEqual([expect.objectContaining({ type: 'MsgVoteResp', to: 2, reject: false })]);
+    const again = new RawNode({ id: 1, voters: [1, 2, 3], storage, hardState: storage.hardState(), preVote: false, checkQuorum: false });
+    again.step(message({ type: 'MsgVote', from: 3, to: 1, term: 2, index: 0, logTerm: 0 }));
+    expect(drain(again, storage)).toEqual([expect.objectContaining({ type: 'MsgVoteResp', to: 3, reject: true })]);
+    expect(again.status().vote).toBe(2);
+  });
+
+  it('refuses a candidate whose log is behind (last term, then length)', () => {
+    const { n, storage } = node({}, new MemoryLogStorage(log(1, 2, 2), { term: 2, vote: 0, commit: 0 }));
+    n.step(message({ type: 'MsgVote', from: 2, to: 1, term: 3, index: 9, logTerm: 1 }));
+    n.step(message({ type: 'MsgVote', from: 3, to: 1, term: 3, index: 2, logTerm: 2 }));
+    expect(drain(n, storage).map((m) => m.reject)).toEqual([true, true]);
+    expect(n.status()).toMatchObject({ term: 3, vote: 0 });
+  });
+
+  it('a pre-vote changes neither term nor vote, and a pre-candidate keeps its term', () => {
+    const { n, storage } = node({ preVote: true });
+    n.step(message({ type: 'MsgPreVote', from: 2, to: 1, term: 1, index: 0, logTerm: 0 }));
+    expect(drain(n, storage)).toEqual([expect.objectContaining({ type: 'MsgPreVoteResp', term: 1, reject: false })]);
+    expect(n.status()).toMatchObject({ term: 0, vote: 0 });
+    n.campaign();
+    expect(n.status()).toMatchObject({ role: 'preCandidate', term: 0 });
+    expect(drain(n, storage).map((m) => `${m.type} ${m.term}`)).toEqual(['MsgPreVote 1', 'MsgPreVote 1']);
+    n.step(message({ type: 'MsgPreVoteResp', from: 3, to: 1, term: 1 }));
+    expect(n.status()).toMatchObject({ role: 'candidate', term: 1, vote: 1 });
+  });
+
+  it('ignores (pre-)vote requests while its leader is alive', () => {
+    const { n, storage } = node({ preVote: true, checkQuorum: true });
+    n.step(message({ type: 'MsgHeartbeat', from: 2, to: 1, term: 1, commit: 0 }));
+    drain(n, storage);
+    n.step(message({ type: 'MsgPreVote', from: 3, to: 1, term: 2, index: 5, logTerm: 1 }));
+    n.step(message({ type: 'MsgVote', from: 3, to: 1, term: 2, index: 5, logTerm: 1 }));
+    expect(drain(n, storage)).toEqual([]);
+    expect(n.status()).toMatchObject({ term: 1, lead: 2 });
+  });
+});
