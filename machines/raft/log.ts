@@ -101,6 +101,7 @@ export class LogView {
 export function appendUnstable(u: Unstable, entries: readonly Entry[]): Unstable {
   const after = entries[0]!.index - 1;
   const end = u.offset + u.entries.length;
+  if (after > end - 1) throw new OctopiiError('INTERNAL', `raft log: append after ${after} leaves a gap (last ${end - 1})`);
   if (after === end - 1) return { offset: u.offset, entries: [...u.entries, ...entries] };
   if (after < u.offset) return { offset: after + 1, entries: [...entries] };
   return { offset: u.offset, entries: [...u.entries.slice(0, after + 1 - u.offset), ...entries] };

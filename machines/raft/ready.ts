@@ -2,6 +2,7 @@
  * `Ready` and `ADVANCE` (etcd's rawnode.go `Ready`/`Advance`): the output the core accumulated,
  * read as data, and the acknowledgement that the driver persisted, sent and applied it.
  */
+import { OctopiiError } from '../../src/errors.js';
 import { stableTo } from './log.js';
 import { hardState, softState, view, type RaftState } from './state.js';
 import type { HardState, Ready, SoftState } from './types.js';
@@ -69,6 +70,9 @@ export function ackOf(rd: Ready): ReadyAck {
 }
 
 export function advance(s: RaftState, ack: ReadyAck): void {
+  if (ack.messages > s.msgs.length || ack.readStates > s.readStates.length || ack.rejections > s.rejections.length || ack.applied > s.commit) {
+    throw new OctopiiError('INTERNAL', 'raft: ADVANCE acknowledges more than any Ready held');
+  }
   s.msgs.splice(0, ack.messages);
   s.readStates.splice(0, ack.readStates);
   s.rejections.splice(0, ack.rejections);

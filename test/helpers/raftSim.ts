@@ -53,6 +53,14 @@ class Invariants {
   appended(id: number, es: readonly Entry[]): void {
     if (es.length === 0) return;
     const c = this.chains.get(id) ?? [];
+    // A committed entry is never removed from a log that holds it (it is in every later leader's log).
+    for (let i = es[0]!.index; i <= c.length; i++) {
+      const e = es[i - es[0]!.index];
+      const committed = this.applied.get(i);
+      if (committed !== undefined && committed === `${this.committed.get(i)}:${c[i - 1]}` && (!e || `${e.term}` !== committed.split(':')[0])) {
+        this.fail(`node ${id} truncated committed entry ${committed.split(':')[0]}/${i}`);
+      }
+    }
     c.length = es[0]!.index - 1;
     for (const e of es) {
       const h = chain(c[c.length - 1] ?? '', e);
