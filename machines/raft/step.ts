@@ -16,6 +16,7 @@ import { NONE, type Message } from './types.js';
 
 export function step(s: RaftState, m: Message): void {
   if (m.to !== s.cfg.id || m.from === s.cfg.id || !isMember(s, m.from)) return; // not for us, or from a non-member
+  if (m.term === 0 && m.type !== 'MsgProp' && m.type !== 'MsgReadIndex') return; // only forwarded requests lack a term
   if (m.term > s.term) {
     if ((m.type === 'MsgVote' || m.type === 'MsgPreVote') && inLease(s, m.type)) return; // a live leader exists: do not let this node disrupt it
     if (m.type === 'MsgPreVote' || (m.type === 'MsgPreVoteResp' && !m.reject)) {
@@ -51,7 +52,8 @@ export function step(s: RaftState, m: Message): void {
 function stepLeader(s: RaftState, m: Message): void {
   switch (m.type) {
     case 'MsgProp':
-      return leaderPropose(s, m.entries.map((e) => e.data));
+      // Forwarded by a follower: ours to check against our own size limit.
+      return leaderPropose(s, m.entries.map((e) => e.data).filter((d) => d.length <= s.cfg.maxEntryBytes));
     case 'MsgReadIndex':
       return leaderReadIndex(s, m);
     case 'MsgAppResp':

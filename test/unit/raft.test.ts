@@ -327,3 +327,20 @@ describe('raft: votes (Raft §5.2, §5.4.1; PreVote, dissertation §9.6)', () =>
     expect(n.status()).toMatchObject({ term: 1, lead: 2 });
   });
 });
+
+describe('raft: malformed input', () => {
+  it('ignores a MsgApp or MsgHeartbeat without a term (only forwarded requests have term 0)', () => {
+    const { n, storage } = node({}, new MemoryLogStorage(log(1), { term: 1, vote: 0, commit: 0 }));
+    n.step(message({ type: 'MsgApp', from: 2, to: 1, term: 0, index: 1, logTerm: 1, entries: [entry(1, 2)], commit: 2 }));
+    n.step(message({ type: 'MsgHeartbeat', from: 2, to: 1, term: 0, commit: 1 }));
+    expect(n.status()).toMatchObject({ lead: 0, lastIndex: 1, commit: 0 });
+    expect(drain(n, storage)).toEqual([]);
+  });
+
+  it("a leader drops forwarded proposals above its own maxEntryBytes", () => {
+    const { n, storage } = node({ maxEntryBytes: 4 });
+    elect(n, storage);
+    n.step(message({ type: 'MsgProp', from: 2, to: 1, entries: [entry(0, 0, 'way too long'), entry(0, 0, 'ok')] }));
+    expect(n.ready().entries.map((e) => new TextDecoder().decode(e.data))).toEqual(['ok']);
+  });
+});
