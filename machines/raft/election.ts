@@ -28,7 +28,7 @@ export function tickElection(s: RaftState): void {
 
 /**
  * Start an election. With PreVote, a pre-election at term + 1 that changes nothing persistent
- * comes first, unless `force` (a leader transfer or a test asking for the real thing).
+ * comes first, unless `force` asks for the real election at once.
  */
 export function hup(s: RaftState, force: boolean): void {
   if (s.role === 'leader') return;

@@ -29,7 +29,7 @@ export function sendAppend(s: RaftState, to: NodeId, sendIfEmpty = true): boolea
   const last = v.lastIndex();
   const prev = pr.next - 1;
   if (prev > last) {
-    // An optimistic `next` past our log (we lost entries we had sent? cannot happen) — probe again.
+    // Defensive: while we lead, `next` never passes lastIndex + 1. Should it, probe rather than send a gap.
     pr = becomeProbe(pr);
     s.progress[to] = pr;
   }
