@@ -7,6 +7,8 @@
  * Commands:
  *   add-nodes N voters=(1,2,3) [prevote=true] [checkquorum=true] [max-msg-entries=K]
  *             [max-inflight=K] [election=T] [heartbeat=T]   add nodes with the next N IDs
+ *             (PreVote and CheckQuorum are off unless asked for, so each scenario shows what it enables;
+ *             each node's PRNG seed is its ID)
  *   set-log ID terms=(1,1,2) [term=T] [vote=V] [commit=C]   replace ID's persisted log, restart it
  *   campaign ID · propose ID DATA · read-index ID CTX
  *   tick ID [N] · tick-election ID · tick-heartbeat ID
