@@ -1,19 +1,42 @@
 /**
- * An in-memory Raft log and hard state for tests and simulations (etcd's MemoryStorage). The
- * driver owns it: it appends `Ready.entries` and saves `Ready.hardState`; the core reads it
- * through the {@link LogReader} half. `clone()` is what survives a simulated crash.
+ * An in-memory Raft log and hard state for tests and simulations (etcd's MemoryStorage), with
+ * the split a real, WAL-backed storage has: what the driver wrote is readable at once (the
+ * in-memory mirror the core reads through the {@link LogReader} half), and becomes durable —
+ * survives a crash — only at `sync()` (an fsync).
+ *
+ * Driver contract, per Ready: `setHardState` + `append`, then `sync()` when `rd.mustSync`,
+ * and only then send the messages. `durableCopy()` is what a crash leaves behind.
  */
 import { OctopiiError } from '../errors.js';
 import type { Entry, HardState, LogReader } from '../../machines/raft.js';
 
+const EMPTY_HARD: HardState = { term: 0, vote: 0, commit: 0 };
+
+/** `log` with `entries` appended; an entry at index i replaces i and everything after it. */
+function appendTo(log: Entry[], entries: readonly Entry[]): void {
+  if (entries.length === 0) return;
+  const first = entries[0]!.index;
+  if (first < 1 || first > log.length + 1) throw new OctopiiError('INTERNAL', `memory storage: append at ${first} leaves a gap after ${log.length}`);
+  log.length = first - 1;
+  for (const e of entries) {
+    if (e.index !== log.length + 1) throw new OctopiiError('INTERNAL', `memory storage: entries not contiguous at ${e.index}`);
+    log.push(e);
+  }
+}
+
 export class MemoryLogStorage implements LogReader {
   #entries: Entry[] = [];
-  #hard: HardState = { term: 0, vote: 0, commit: 0 };
+  #hard: HardState = EMPTY_HARD;
+  #durable: Entry[] = [];
+  #durableHard: HardState = EMPTY_HARD;
+  /** Appends since the last sync, replayed onto the durable log by `sync()`. */
+  #pending: (readonly Entry[])[] = [];
 
-  /** Optionally start from a log (contiguous from index 1) and hard state. */
-  constructor(entries: readonly Entry[] = [], hard?: HardState) {
-    if (entries.length > 0) this.append(entries);
-    if (hard) this.#hard = hard;
+  /** Start from a log (contiguous from index 1) and hard state, both durable. */
+  constructor(entries: readonly Entry[] = [], hard: HardState = EMPTY_HARD) {
+    appendTo(this.#entries, entries);
+    appendTo(this.#durable, entries);
+    this.#hard = this.#durableHard = hard;
   }
 
   firstIndex(): number {
@@ -44,18 +67,10 @@ export class MemoryLogStorage implements LogReader {
     return out;
   }
 
-  /** Append `entries` (contiguous); an entry at index i replaces i and everything after it. */
+  /** Append `entries` (contiguous) to the mirror; an entry at index i replaces i and everything after. */
   append(entries: readonly Entry[]): void {
-    if (entries.length === 0) return;
-    const first = entries[0]!.index;
-    if (first < 1 || first > this.lastIndex() + 1) {
-      throw new OctopiiError('INTERNAL', `memory storage: append at ${first} leaves a gap after ${this.lastIndex()}`);
-    }
-    this.#entries.length = first - 1;
-    for (const e of entries) {
-      if (e.index !== this.#entries.length + 1) throw new OctopiiError('INTERNAL', `memory storage: entries not contiguous at ${e.index}`);
-      this.#entries.push(e);
-    }
+    appendTo(this.#entries, entries);
+    if (entries.length > 0) this.#pending.push(entries);
   }
 
   hardState(): HardState {
@@ -66,12 +81,19 @@ export class MemoryLogStorage implements LogReader {
     this.#hard = hs;
   }
 
-  /** A copy (entries are immutable and shared). */
-  clone(): MemoryLogStorage {
-    return new MemoryLogStorage(this.#entries, this.#hard);
+  /** Make everything written so far durable (the fsync). */
+  sync(): void {
+    for (const batch of this.#pending) appendTo(this.#durable, batch);
+    this.#pending = [];
+    this.#durableHard = this.#hard;
   }
 
-  /** Every entry, for assertions. */
+  /** What survives a crash now: the durable log and hard state, as a fresh storage. */
+  durableCopy(): MemoryLogStorage {
+    return new MemoryLogStorage(this.#durable, this.#durableHard);
+  }
+
+  /** Every entry of the mirror, for assertions. */
   all(): readonly Entry[] {
     return this.#entries;
   }

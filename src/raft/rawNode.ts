@@ -10,7 +10,8 @@
  * if (node.hasReady()) {
  *   const rd = node.ready();
  *   if (rd.hardState) storage.setHardState(rd.hardState);
- *   storage.append(rd.entries);           // durable (fsync when rd.mustSync) before sending
+ *   storage.append(rd.entries);
+ *   if (rd.mustSync) storage.sync();      // durable before anything is sent
  *   for (const m of rd.messages) transport.send(m);
  *   for (const e of rd.committedEntries) apply(e);
  *   node.advance(rd);

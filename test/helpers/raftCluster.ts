@@ -41,20 +41,26 @@ export class RaftCluster {
     return n;
   }
 
-  /** Crash and restart: only what the driver persisted survives (an unhandled Ready is lost). */
+  /** Crash and restart: only what the driver synced survives (an unhandled Ready is lost). */
   restart(id: number, storage?: MemoryLogStorage): ClusterNode {
     const old = this.get(id);
     old.node.stop();
-    return this.add(id, old.voters, old.opts, storage ?? old.storage.clone());
+    return this.add(id, old.voters, old.opts, storage ?? old.storage.durableCopy());
   }
 
-  /** Handle one Ready of `id` like a driver: persist, send, apply, advance. Returns it, or null when none. */
-  processReady(id: number): Ready | null {
+  /**
+   * Handle one Ready of `id` like a driver: write, sync when `mustSync`, send, apply, advance.
+   * Returns it, or null when none. With `crashBeforeSync` the node dies after writing: nothing
+   * becomes durable, nothing is sent or applied (restart it from `storage.durableCopy()`).
+   */
+  processReady(id: number, crashBeforeSync = false): Ready | null {
     const n = this.get(id);
     if (!n.node.hasReady()) return null;
     const rd = n.node.ready();
     if (rd.hardState) n.storage.setHardState(rd.hardState);
     n.storage.append(rd.entries);
+    if (crashBeforeSync) return rd;
+    if (rd.mustSync) n.storage.sync();
     this.queue.push(...rd.messages);
     n.applied.push(...rd.committedEntries);
     for (const f of this.onReady) f(id, rd);

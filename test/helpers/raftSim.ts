@@ -209,8 +209,15 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
     for (const id of r.chance(0.5) ? up : [...up].reverse()) {
       if (!calm && r.chance(0.1)) continue; // a slow driver
       const before = c.queue.length;
-      const rd = c.processReady(id);
+      const crashBeforeSync = !calm && r.chance(0.005 * k) && down.size + 1 < size;
+      const rd = c.processReady(id, crashBeforeSync);
       if (!rd) continue;
+      if (crashBeforeSync) {
+        // Crash after writing, before the fsync: the writes are lost, nothing was sent.
+        down.set(id, now + r.int(1, 20));
+        log(`${now}: crash ${id} before sync`);
+        continue;
+      }
       inv.appended(id, rd.entries);
       inv.appliedBy(id, rd.committedEntries);
       for (const rs of rd.readStates) {
@@ -221,7 +228,7 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
       }
       const sent = c.queue.splice(before);
       if (!calm && r.chance(0.005 * k) && down.size + 1 < size) {
-        // Crash after persisting, before sending: the messages are lost.
+        // Crash after the fsync, before sending: the writes survive, the messages are lost.
         down.set(id, now + r.int(1, 20));
         log(`${now}: crash ${id} after persisting`);
         continue;

@@ -25,6 +25,7 @@ function drain(n: RawNode, storage: MemoryLogStorage): Message[] {
   const rd = n.ready();
   if (rd.hardState) storage.setHardState(rd.hardState);
   storage.append(rd.entries);
+  storage.sync();
   n.advance(rd);
   return [...rd.messages];
 }
@@ -235,7 +236,7 @@ describe('raft: Ready / ADVANCE', () => {
   it('restarts from persisted state only', () => {
     const { n, storage } = node();
     elect(n, storage);
-    const again = new RawNode({ id: 1, voters: [1, 2, 3], storage: storage.clone(), hardState: storage.hardState() });
+    const again = new RawNode({ id: 1, voters: [1, 2, 3], storage: storage.durableCopy(), hardState: storage.hardState() });
     expect(again.status()).toMatchObject({ role: 'follower', term: 1, vote: 1, lastIndex: 1 });
   });
 
