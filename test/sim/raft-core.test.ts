@@ -1,16 +1,21 @@
 /**
  * Seeded simulation of whole Raft clusters over the pure core (TigerBeetle's VOPR is the model):
  * 3 and 5 members, random message drops, delays, reordering and duplication, partitions, and
- * crash-restarts that keep only what the driver persisted. After every step the four safety
- * properties of Raft Figure 3 are checked:
+ * crash-restarts that keep only what the driver synced (crashes also strike between a write and
+ * its fsync, and between the fsync and sending). Each cluster draws PreVote, CheckQuorum, batch
+ * size and inflight window per node. After every step the four safety properties of Raft
+ * Figure 3 are checked:
  *  - Election Safety: at most one leader per term;
  *  - Log Matching: two logs holding an entry with the same index and term are identical up to it;
  *  - Leader Completeness: a leader's log holds every entry committed in an earlier term;
- *  - State Machine Safety: no two nodes apply different entries at one index.
+ *  - State Machine Safety: no two nodes apply different entries at one index;
+ * plus: no committed entry is ever truncated, and every ReadIndex answer covers every entry
+ * applied anywhere before the read was issued (linearizable reads, dissertation §6.4).
  * A calm phase at the end (healed, everyone up, no faults) must elect a leader and commit.
  *
- * A failing seed prints the command that replays it: SEED=123 npx vitest run test/sim/raft-core.test.ts
- * SEEDS=N runs N seeds per size (default 50).
+ * A failing seed prints its last events and the command that replays it, e.g.
+ *   SEED=300017 npx vitest run test/sim/raft-core.test.ts
+ * SEEDS=N runs N seeds per size (default 50); SIM_STATS=1 prints a line per seed.
  */
 import { describe, expect, it } from 'vitest';
 import { simulate } from '../helpers/raftSim.js';
