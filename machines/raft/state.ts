@@ -82,6 +82,12 @@ export interface RaftInput {
 export function initialState({ cfg, storage, hardState, applied = 0 }: RaftInput): RaftState {
   if (!cfg.voters.includes(cfg.id)) throw new OctopiiError('INVALID_ARGUMENT', `raft: node ${cfg.id} is not among the voters ${cfg.voters.join(',')}`);
   if (cfg.electionTick <= cfg.heartbeatTick) throw new OctopiiError('INVALID_ARGUMENT', 'raft: electionTick must be greater than heartbeatTick');
+  for (const k of ['electionTick', 'heartbeatTick', 'maxMsgEntries', 'maxMsgBytes', 'maxInflight', 'maxAppendBytes', 'maxEntryBytes'] as const) {
+    if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new OctopiiError('INVALID_ARGUMENT', `raft: ${k} must be a positive integer, got ${cfg[k]}`);
+  }
+  if (new Set(cfg.voters).size !== cfg.voters.length || cfg.voters.some((v) => !Number.isInteger(v) || v < 1)) {
+    throw new OctopiiError('INVALID_ARGUMENT', `raft: voters must be distinct positive integers, got ${cfg.voters.join(',')}`);
+  }
   const hs = hardState ?? { term: 0, vote: NONE, commit: 0 };
   const last = storage.lastIndex();
   if (hs.commit > last) throw new OctopiiError('INVALID_ARGUMENT', `raft: hard state commit ${hs.commit} is beyond the last index ${last}`);

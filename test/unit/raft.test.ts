@@ -345,3 +345,11 @@ describe('raft: malformed input', () => {
     expect(n.ready().entries.map((e) => new TextDecoder().decode(e.data))).toEqual(['ok']);
   });
 });
+
+it('rejects invalid tunables and duplicate voters (INVALID_ARGUMENT)', () => {
+  const storage = new MemoryLogStorage();
+  for (const bad of [{ maxInflight: 0 }, { maxMsgEntries: 1.5 }, { heartbeatTick: 0 }]) {
+    expect(() => new RawNode({ id: 1, voters: [1, 2, 3], storage, ...bad })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  }
+  expect(() => new RawNode({ id: 1, voters: [1, 2, 2], storage })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+});
