@@ -109,6 +109,7 @@ export const raftMachine = setup({
     READ_INDEX: { actions: 'rejectRead' },
   },
   states: {
+    // Within one event a follower may pass through several roles (a single voter wins at once).
     follower: {
       always: [
         { guard: { type: 'roleIs', params: { role: 'preCandidate' } }, target: 'preCandidate' },
@@ -143,11 +144,8 @@ export const raftMachine = setup({
       on: { TICK: { actions: 'tickElection' }, CAMPAIGN: { actions: 'campaign' } },
     },
     leader: {
-      always: [
-        { guard: { type: 'roleIs', params: { role: 'follower' } }, target: 'follower' },
-        { guard: { type: 'roleIs', params: { role: 'preCandidate' } }, target: 'preCandidate' },
-        { guard: { type: 'roleIs', params: { role: 'candidate' } }, target: 'candidate' },
-      ],
+      // A leader only ever steps down (a higher term, or CheckQuorum).
+      always: { guard: { type: 'roleIs', params: { role: 'follower' } }, target: 'follower' },
       on: {
         TICK: { actions: 'tickHeartbeat' },
         PROPOSE: [{ guard: 'proposalTooLarge', actions: 'rejectTooLarge' }, { actions: 'appendProposal' }],

@@ -254,6 +254,7 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
     // Election Safety and Leader Completeness.
     for (const id of up) {
       const st = c.get(id).node.status();
+      if (c.get(id).node.state !== st.role) inv.fail(`node ${id}: chart state ${c.get(id).node.state} but role ${st.role}`);
       if (st.role === 'leader') inv.leader(id, st.term, (i) => c.get(id).node.logTerm(i));
     }
   }
