@@ -264,6 +264,13 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
   const lead = leaders.reduce((a, b) => (c.get(a).node.status().term >= c.get(b).node.status().term ? a : b));
   const ls = c.get(lead).node.status();
   if (ls.commit < ls.lastIndex - 2) throw new Error(`liveness: leader ${lead} commit ${ls.commit} lags its log ${ls.lastIndex} after the calm phase`);
+  for (const v of voters) {
+    const st = c.get(v).node.status();
+    // Everyone caught up with the leader (give the last few proposals a step or two in flight).
+    if (st.term !== ls.term || st.lead !== lead || st.commit < ls.commit - 3) {
+      throw new Error(`liveness: after the calm phase node ${v} (term ${st.term}, lead ${st.lead}, commit ${st.commit}) has not caught up with leader ${lead} (term ${ls.term}, commit ${ls.commit})`);
+    }
+  }
   if (process.env.SIM_STATS) console.log(`seed ${seed}: size ${size} commits ${commits} terms ${inv.leaders.size} maxTerm ${Math.max(0, ...inv.leaders.keys())} proposals ${proposals} reads ${reads}`);
   return { commits };
 }
