@@ -28,7 +28,7 @@ export function ready(s: RaftState): Ready {
   const entries = s.unstable.entries;
   const rd: Ready = {
     entries,
-    committedEntries: s.commit > s.applied ? view(s).slice(s.applied + 1, s.commit + 1, Number.POSITIVE_INFINITY) : [],
+    committedEntries: s.commit > s.applied ? view(s).slice(s.applied + 1, s.commit + 1, s.cfg.maxApplyBytes) : [],
     messages: s.msgs,
     readStates: s.readStates,
     rejections: s.rejections,

@@ -82,7 +82,7 @@ export interface RaftInput {
 export function initialState({ cfg, storage, hardState, applied = 0 }: RaftInput): RaftState {
   if (!cfg.voters.includes(cfg.id)) throw new OctopiiError('INVALID_ARGUMENT', `raft: node ${cfg.id} is not among the voters ${cfg.voters.join(',')}`);
   if (cfg.electionTick <= cfg.heartbeatTick) throw new OctopiiError('INVALID_ARGUMENT', 'raft: electionTick must be greater than heartbeatTick');
-  for (const k of ['electionTick', 'heartbeatTick', 'maxMsgEntries', 'maxMsgBytes', 'maxInflight', 'maxAppendBytes', 'maxEntryBytes'] as const) {
+  for (const k of ['electionTick', 'heartbeatTick', 'maxMsgEntries', 'maxMsgBytes', 'maxInflight', 'maxAppendBytes', 'maxEntryBytes', 'maxApplyBytes'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new OctopiiError('INVALID_ARGUMENT', `raft: ${k} must be a positive integer, got ${cfg[k]}`);
   }
   if (new Set(cfg.voters).size !== cfg.voters.length || cfg.voters.some((v) => !Number.isInteger(v) || v < 1)) {

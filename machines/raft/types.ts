@@ -152,6 +152,8 @@ export interface RaftConfig {
   readonly maxAppendBytes: number;
   /** A proposal larger than this is rejected TOO_LARGE. Default 1 MiB. */
   readonly maxEntryBytes: number;
+  /** Most `data` bytes of committed entries in one Ready (one larger entry still goes alone); the rest follow in later Readies. Default 16 MiB. */
+  readonly maxApplyBytes: number;
   /** Seed of the PRNG that draws the randomized election timeout. Default: the node ID. */
   readonly seed: number;
 }
@@ -166,6 +168,7 @@ export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'voters' | 'seed'> = {
   maxInflight: 256,
   maxAppendBytes: 8 << 20,
   maxEntryBytes: 1 << 20,
+  maxApplyBytes: 16 << 20,
 };
 
 /** A message with every field defaulted; `type`, `from`, `to` required. */

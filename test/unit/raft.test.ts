@@ -353,3 +353,16 @@ it('rejects invalid tunables and duplicate voters (INVALID_ARGUMENT)', () => {
   }
   expect(() => new RawNode({ id: 1, voters: [1, 2, 2], storage })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
 });
+
+it('hands out committed entries in Readies of at most maxApplyBytes', () => {
+  const entries = Array.from({ length: 6 }, (_, i) => entry(1, i + 1, 'abcd'));
+  const storage = new MemoryLogStorage(entries, { term: 1, vote: 0, commit: 6 });
+  const n = new RawNode({ id: 1, voters: [1, 2, 3], storage, hardState: storage.hardState(), maxApplyBytes: 10 });
+  const batches: number[][] = [];
+  while (n.hasReady()) {
+    const rd = n.ready();
+    batches.push(rd.committedEntries.map((e) => e.index));
+    n.advance(rd);
+  }
+  expect(batches).toEqual([[1, 2], [3, 4], [5, 6]]);
+});
