@@ -2,4 +2,5 @@
 export * from '../../machines/raft.js';
 export { RawNode, type RaftStatus } from './rawNode.js';
 export { MemoryLogStorage } from './memoryStorage.js';
+export type { RaftStorage } from './storage.js';
 export { NotLeaderError } from './notLeader.js';

@@ -8,7 +8,8 @@
  * and only then send the messages. `durableCopy()` is what a crash leaves behind.
  */
 import { OctopiiError } from '../errors.js';
-import type { Entry, HardState, LogReader } from '../../machines/raft.js';
+import type { Entry, HardState } from '../../machines/raft.js';
+import type { RaftStorage } from './storage.js';
 
 const EMPTY_HARD: HardState = { term: 0, vote: 0, commit: 0 };
 
@@ -24,7 +25,7 @@ function appendTo(log: Entry[], entries: readonly Entry[]): void {
   }
 }
 
-export class MemoryLogStorage implements LogReader {
+export class MemoryLogStorage implements RaftStorage {
   #entries: Entry[] = [];
   #hard: HardState = EMPTY_HARD;
   #durable: Entry[] = [];
