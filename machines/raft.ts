@@ -15,7 +15,8 @@
  *  - `MSG { msg }` — a {@link Message} from a peer.
  *  - `PROPOSE { data }` — `leader`: append and replicate; `follower` that knows the leader:
  *    forward as MsgProp; otherwise refuse `NOT_LEADER` with the leader hint (0 = none known);
- *    above `maxEntryBytes`: `TOO_LARGE`. Refusals are reported in `Ready.rejections`.
+ *    above `maxEntryBytes`: `TOO_LARGE`; a leader over `maxUncommittedBytes`: `RESOURCE_EXHAUSTED`.
+ *    Refusals are reported in `Ready.rejections`.
  *  - `READ_INDEX { context }` — a linearizable read point for `context` (dissertation §6.4):
  *    `leader` runs a heartbeat round, a `follower` forwards to its leader, others refuse
  *    `NOT_LEADER`; answered in `Ready.readStates`.
@@ -33,7 +34,7 @@ import { assign, setup } from 'xstate';
 import { advance, ready, type ReadyAck } from './raft/ready.js';
 import { draft, initialState, type RaftState } from './raft/state.js';
 import { campaign, forwardProposal, forwardRead, proposeAsLeader, readAsLeader, reject } from './raft/local.js';
-import { step, tickElection, tickHeartbeat } from './raft/step.js';
+import { step, tickElection, tickHeartbeat, uncommittedFull } from './raft/step.js';
 import { DEFAULT_RAFT_CONFIG, type HardState, type LogReader, type Message, type RaftConfig, type Ready, type Role } from './raft/types.js';
 
 export * from './raft/types.js';
@@ -78,6 +79,7 @@ export const raftMachine = setup({
     roleIs: ({ context }, params: { role: Role }) => context.role === params.role,
     knowsLeader: ({ context }) => context.lead !== 0,
     proposalTooLarge: ({ context, event }) => event.type === 'PROPOSE' && event.data.length > context.cfg.maxEntryBytes,
+    uncommittedFull: ({ context, event }) => event.type === 'PROPOSE' && uncommittedFull(context, [event.data]),
   },
   actions: {
     tickElection: assign(({ context }) => run(context, tickElection)),
@@ -87,6 +89,7 @@ export const raftMachine = setup({
     forwardProposal: assign(({ context, event }) => run(context, (s) => event.type === 'PROPOSE' && forwardProposal(s, event.data))),
     rejectNotLeader: assign(({ context }) => run(context, (s) => reject(s, 'propose', 'NOT_LEADER'))),
     rejectTooLarge: assign(({ context }) => run(context, (s) => reject(s, 'propose', 'TOO_LARGE'))),
+    rejectBusy: assign(({ context }) => run(context, (s) => reject(s, 'propose', 'RESOURCE_EXHAUSTED'))),
     readAsLeader: assign(({ context, event }) => run(context, (s) => event.type === 'READ_INDEX' && readAsLeader(s, event.context))),
     forwardRead: assign(({ context, event }) => run(context, (s) => event.type === 'READ_INDEX' && forwardRead(s, event.context))),
     rejectRead: assign(({ context, event }) => run(context, (s) => event.type === 'READ_INDEX' && reject(s, 'readIndex', 'NOT_LEADER', event.context))),
@@ -148,7 +151,11 @@ export const raftMachine = setup({
       always: { guard: { type: 'roleIs', params: { role: 'follower' } }, target: 'follower' },
       on: {
         TICK: { actions: 'tickHeartbeat' },
-        PROPOSE: [{ guard: 'proposalTooLarge', actions: 'rejectTooLarge' }, { actions: 'appendProposal' }],
+        PROPOSE: [
+          { guard: 'proposalTooLarge', actions: 'rejectTooLarge' },
+          { guard: 'uncommittedFull', actions: 'rejectBusy' },
+          { actions: 'appendProposal' },
+        ],
         READ_INDEX: { actions: 'readAsLeader' },
       },
     },

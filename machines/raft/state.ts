@@ -25,6 +25,7 @@ import {
   type Rejection,
   type Role,
   type SoftState,
+  payloadBytes,
 } from './types.js';
 
 /** A ReadIndex round in progress on the leader (dissertation §6.4; etcd's readOnly). */
@@ -54,6 +55,8 @@ export interface RaftState {
   /** This term's election timeout in ticks, in [electionTick, 2·electionTick). */
   randomizedElectionTimeout: number;
   rng: number;
+  /** Leader: `data` bytes of the entries it appended this term that are not committed yet. */
+  uncommittedBytes: number;
   /** Candidate / pre-candidate: votes received (true = granted). */
   votes: Record<NodeId, boolean>;
   /** Leader: one entry per voter, including itself. */
@@ -85,6 +88,9 @@ export function initialState({ cfg, storage, hardState, applied = 0 }: RaftInput
   for (const k of ['electionTick', 'heartbeatTick', 'maxMsgEntries', 'maxMsgBytes', 'maxInflight', 'maxAppendBytes', 'maxEntryBytes', 'maxApplyBytes'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new OctopiiError('INVALID_ARGUMENT', `raft: ${k} must be a positive integer, got ${cfg[k]}`);
   }
+  if (!Number.isInteger(cfg.maxUncommittedBytes) || cfg.maxUncommittedBytes < 0) {
+    throw new OctopiiError('INVALID_ARGUMENT', `raft: maxUncommittedBytes must be a non-negative integer, got ${cfg.maxUncommittedBytes}`);
+  }
   if (new Set(cfg.voters).size !== cfg.voters.length || cfg.voters.some((v) => !Number.isInteger(v) || v < 1)) {
     throw new OctopiiError('INVALID_ARGUMENT', `raft: voters must be distinct positive integers, got ${cfg.voters.join(',')}`);
   }
@@ -105,6 +111,7 @@ export function initialState({ cfg, storage, hardState, applied = 0 }: RaftInput
     heartbeatElapsed: 0,
     randomizedElectionTimeout: cfg.electionTick,
     rng: (cfg.seed >>> 0) ^ 0x9e3779b9,
+    uncommittedBytes: 0,
     votes: {},
     progress: {},
     pendingReads: [],
@@ -169,6 +176,7 @@ function reset(s: RaftState, term: number): void {
   s.progress = {};
   s.pendingReads = [];
   s.pendingReadMsgs = [];
+  s.uncommittedBytes = 0;
 }
 
 /**
@@ -229,6 +237,9 @@ export function appendEntries(s: RaftState, data: readonly Uint8Array[]): Entry[
 export function commitTo(s: RaftState, index: number): void {
   if (index <= s.commit) return;
   const last = view(s).lastIndex();
+  if (s.uncommittedBytes > 0 && index <= last) {
+    s.uncommittedBytes = Math.max(0, s.uncommittedBytes - payloadBytes(view(s).slice(s.commit + 1, index + 1, Number.POSITIVE_INFINITY)));
+  }
   if (index > last) throw new OctopiiError('INTERNAL', `raft ${s.cfg.id}: commit ${index} is beyond the last index ${last}`);
   s.commit = index;
 }

@@ -107,9 +107,20 @@ function stepFollower(s: RaftState, m: Message): void {
 /** Leader: append proposals and replicate them (a single voter commits at once). */
 export function leaderPropose(s: RaftState, data: readonly Uint8Array[]): void {
   if (data.length === 0) return;
+  if (uncommittedFull(s, data)) return; // forwarded proposals over the limit are dropped; local ones are refused first
   appendEntries(s, data);
+  for (const d of data) s.uncommittedBytes += d.length;
   if (quorum(s) === 1) maybeCommit(s);
   bcastAppend(s);
+}
+
+/** Whether appending `data` would exceed `maxUncommittedBytes` (never when nothing is uncommitted). */
+export function uncommittedFull(s: RaftState, data: readonly Uint8Array[]): boolean {
+  const max = s.cfg.maxUncommittedBytes;
+  if (max === 0 || s.uncommittedBytes === 0) return false;
+  let n = 0;
+  for (const d of data) n += d.length;
+  return s.uncommittedBytes + n > max;
 }
 
 /**

@@ -102,7 +102,7 @@ export interface ReadState {
 /** A local request the core refused (NOT_LEADER, TOO_LARGE), with what the caller needs to retry. */
 export interface Rejection {
   readonly kind: 'propose' | 'readIndex';
-  readonly code: 'NOT_LEADER' | 'TOO_LARGE';
+  readonly code: 'NOT_LEADER' | 'TOO_LARGE' | 'RESOURCE_EXHAUSTED';
   /** The leader this node knows of (retry there), or 0 when it knows none. */
   readonly leaderHint: NodeId;
   /** ReadIndex context, or '' for proposals. */
@@ -152,6 +152,13 @@ export interface RaftConfig {
   readonly maxAppendBytes: number;
   /** A proposal larger than this is rejected TOO_LARGE. Default 1 MiB. */
   readonly maxEntryBytes: number;
+  /**
+   * Leader: refuse proposals (RESOURCE_EXHAUSTED) while its uncommitted entries already carry this
+   * many `data` bytes — a leader cut off from its quorum stops growing its log. 0 = no limit
+   * (default). One proposal is always accepted when nothing is uncommitted (etcd's
+   * MaxUncommittedEntriesSize).
+   */
+  readonly maxUncommittedBytes: number;
   /** Most `data` bytes of committed entries in one Ready (one larger entry still goes alone); the rest follow in later Readies. Default 16 MiB. */
   readonly maxApplyBytes: number;
   /** Seed of the PRNG that draws the randomized election timeout. Default: the node ID. */
@@ -169,6 +176,7 @@ export const DEFAULT_RAFT_CONFIG: Omit<RaftConfig, 'id' | 'voters' | 'seed'> = {
   maxAppendBytes: 8 << 20,
   maxEntryBytes: 1 << 20,
   maxApplyBytes: 16 << 20,
+  maxUncommittedBytes: 0,
 };
 
 /** A message with every field defaulted; `type`, `from`, `to` required. */

@@ -153,7 +153,9 @@ export class RawNode {
     if (after.length > before) {
       const r = after[after.length - 1]!;
       if (r.code === 'NOT_LEADER') throw new NotLeaderError(this.id, r.leaderHint);
-      throw new OctopiiError(r.code, `raft ${this.id}: proposal larger than maxEntryBytes (${this.#ctx().cfg.maxEntryBytes})`);
+      const cfg = this.#ctx().cfg;
+      const why = r.code === 'TOO_LARGE' ? `proposal larger than maxEntryBytes (${cfg.maxEntryBytes})` : `uncommitted entries at maxUncommittedBytes (${cfg.maxUncommittedBytes})`;
+      throw new OctopiiError(r.code, `raft ${this.id}: ${why}`);
     }
   }
 }

@@ -132,7 +132,7 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
     if (trace.length > 60) trace.shift();
   };
   for (const id of voters) {
-    c.add(id, voters, { seed: seed * 31 + id, preVote: r.chance(0.7), checkQuorum: r.chance(0.7), maxMsgEntries: r.int(1, 8), maxInflight: r.int(1, 8) });
+    c.add(id, voters, { seed: seed * 31 + id, preVote: r.chance(0.7), checkQuorum: r.chance(0.7), maxMsgEntries: r.int(1, 8), maxInflight: r.int(1, 8), maxUncommittedBytes: r.pick([0, 0, 40]) });
   }
   const down = new Map<number, number>(); // node → step it comes back
   let net: InFlight[] = [];
@@ -191,7 +191,7 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
       try {
         c.get(id).node.propose(enc.encode(`p${proposals++}`));
       } catch (e) {
-        if (!(e instanceof NotLeaderError)) throw e;
+        if (!(e instanceof NotLeaderError) && !isOctopiiError(e, 'RESOURCE_EXHAUSTED')) throw e;
       }
     }
     if (r.chance(0.05)) {

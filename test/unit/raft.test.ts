@@ -366,3 +366,16 @@ it('hands out committed entries in Readies of at most maxApplyBytes', () => {
   }
   expect(batches).toEqual([[1, 2], [3, 4], [5, 6]]);
 });
+
+it('a leader refuses proposals beyond maxUncommittedBytes (RESOURCE_EXHAUSTED) until entries commit', () => {
+  const { n, storage } = node({ maxUncommittedBytes: 8 });
+  elect(n, storage);
+  n.propose(enc.encode('aaaa'));
+  n.propose(enc.encode('bbbb'));
+  expect(() => n.propose(enc.encode('c'))).toThrow(expect.objectContaining({ code: 'RESOURCE_EXHAUSTED' }));
+  drain(n, storage);
+  n.step(message({ type: 'MsgAppResp', from: 2, to: 1, term: 1, index: 3 }));
+  expect(n.status().commit).toBe(3);
+  n.propose(enc.encode('c'));
+  expect(n.status().lastIndex).toBe(4);
+});
