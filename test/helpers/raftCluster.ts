@@ -97,7 +97,8 @@ export class RaftCluster {
   /** Process Readies and deliver messages until nothing moves; etcd's `stabilize` transcript. */
   stabilize(ids: number[] = [...this.nodes.keys()]): string[] {
     const out: string[] = [];
-    for (;;) {
+    for (let round = 0; ; round++) {
+      if (round > 1000) throw new Error('stabilize: still busy after 1000 rounds (a message loop?)');
       let moved = false;
       for (const id of ids) {
         const rd = this.processReady(id);
