@@ -14,12 +14,14 @@ export interface Unstable {
   readonly entries: readonly Entry[];
 }
 
+/** Read-only view of storage + unstable tail; cheap to build (two references). */
 export class LogView {
   constructor(
     readonly storage: LogReader,
     readonly unstable: Unstable,
   ) {}
 
+  /** Index of the last entry (the unstable tail's, else storage's); 0 for an empty log. */
   lastIndex(): number {
     const u = this.unstable;
     return u.entries.length > 0 ? u.offset + u.entries.length - 1 : Math.min(this.storage.lastIndex(), u.offset - 1);
@@ -37,6 +39,7 @@ export class LogView {
     return this.storage.term(i);
   }
 
+  /** Term of the last entry; 0 for an empty log. */
   lastTerm(): number {
     return this.term(this.lastIndex());
   }
