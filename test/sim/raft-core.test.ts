@@ -15,13 +15,16 @@
  *
  * A failing seed prints its last events and the command that replays it, e.g.
  *   SEED=300017 npx vitest run test/sim/raft-core.test.ts
- * SEEDS=N runs N seeds per size (default 50); SIM_STATS=1 prints a line per seed.
+ * SEEDS=N runs N seeds per size (default 50); SIM_STATS=1 prints a line per seed. A soak run:
+ *   SEEDS=300 SIM_STEPS=900 SIM_INTENSITY=3 npx vitest run test/sim/raft-core.test.ts
  */
 import { describe, expect, it } from 'vitest';
 import { simulate } from '../helpers/raftSim.js';
 
 const only = process.env.SEED ? Number(process.env.SEED) : undefined;
 const perSize = Number(process.env.SEEDS ?? 50);
+const steps = Number(process.env.SIM_STEPS ?? 320);
+const intensity = Number(process.env.SIM_INTENSITY ?? 1);
 /** Seeds of an N-member run are N·100000 + i, so a seed alone says which cluster it ran. */
 const sizeOfSeed = (seed: number) => (Math.floor(seed / 100_000) === 5 ? 5 : 3);
 
@@ -34,10 +37,11 @@ describe('raft core simulation', () => {
         let total = 0;
         for (const seed of seeds) {
           try {
-            total += simulate(seed, { size, steps: 320, calmSteps: 120 }).commits;
+            total += simulate(seed, { size, steps, calmSteps: 120, intensity }).commits;
           } catch (e) {
             const msg = e instanceof Error ? e.message : String(e);
-            throw new Error(`seed ${seed}: ${msg}\nreplay: SEED=${seed} npx vitest run test/sim/raft-core.test.ts`, { cause: e });
+            const knobs = `${steps !== 320 ? ` SIM_STEPS=${steps}` : ''}${intensity !== 1 ? ` SIM_INTENSITY=${intensity}` : ''}`;
+            throw new Error(`seed ${seed}: ${msg}\nreplay: SEED=${seed}${knobs} npx vitest run test/sim/raft-core.test.ts`, { cause: e });
           }
         }
         expect(total).toBeGreaterThan(0);
