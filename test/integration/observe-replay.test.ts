@@ -22,7 +22,8 @@ interface PageGlobals {
   octopiiInspector: { actors(): Array<{ machine: string; status: string; states: string[] }> };
 }
 
-const topPhases = (states: string[]) => states.map((s) => s.split('.')[0]!).filter((s, i, all) => s !== all[i - 1]);
+/** Phases two levels deep (`receiving.streaming`), consecutive repeats collapsed. */
+const topPhases = (states: string[]) => states.map((s) => s.split('.').slice(0, 2).join('.')).filter((s, i, all) => s !== all[i - 1]);
 
 describe('flight recorder and replay', () => {
   let root: string;
@@ -73,7 +74,7 @@ describe('flight recorder and replay', () => {
 
   it('records the lane machine through its states in order', () => {
     const states = full.events.flatMap((e) => (e.kind === 'snapshot' && e.actor.machine === 'laneReceive' ? [e.state] : []));
-    expect(topPhases(states)).toEqual(['idle', 'header', 'streaming', 'verifying', 'acknowledging', 'acknowledged']);
+    expect(topPhases(states)).toEqual(['idle', 'receiving.header', 'receiving.streaming', 'receiving.draining', 'receiving.committing', 'acknowledging', 'closing', 'acknowledged']);
   });
 
   it('timestamps every event, in order', () => {
@@ -117,7 +118,7 @@ describe('flight recorder and replay', () => {
     await page.locator('#seek').fill(String(full.events.length));
     await page.waitForFunction(() => (globalThis as unknown as PageGlobals).octopiiInspector.actors().some((a) => a.machine === 'laneReceive' && a.status === 'done'));
     const lane = (await page.evaluate(() => (globalThis as unknown as PageGlobals).octopiiInspector.actors())).find((a) => a.machine === 'laneReceive')!;
-    expect(topPhases(lane.states)).toEqual(['idle', 'header', 'streaming', 'verifying', 'acknowledging', 'acknowledged']);
+    expect(topPhases(lane.states)).toEqual(['idle', 'receiving.header', 'receiving.streaming', 'receiving.draining', 'receiving.committing', 'acknowledging', 'closing', 'acknowledged']);
   });
 
   it('plays the recording from the start', async () => {
@@ -128,6 +129,6 @@ describe('flight recorder and replay', () => {
     await page.click('#play');
     await page.waitForFunction((n) => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } } }).document.querySelector('#position').textContent === `${n} / ${n}`, full.events.length, { timeout: 60_000 });
     const lane = (await page.evaluate(() => (globalThis as unknown as PageGlobals).octopiiInspector.actors())).find((a) => a.machine === 'laneReceive')!;
-    expect(topPhases(lane.states)).toEqual(['idle', 'header', 'streaming', 'verifying', 'acknowledging', 'acknowledged']);
+    expect(topPhases(lane.states)).toEqual(['idle', 'receiving.header', 'receiving.streaming', 'receiving.draining', 'receiving.committing', 'acknowledging', 'closing', 'acknowledged']);
   });
 });

@@ -14,12 +14,12 @@ import { SseClient, get, parseMetrics } from './observe-sse.js';
 
 const SIZE = 3 * 1024 * 1024 + 17;
 
-/** The top-level phases of `machine`'s snapshots, consecutive repeats collapsed. */
+/** The phases (two levels deep: `receiving.streaming`) of `machine`'s snapshots, consecutive repeats collapsed. */
 function phases(records: ObserveEvent[], machine: string): string[] {
   const out: string[] = [];
   for (const r of records) {
     if (r.kind !== 'snapshot' || r.actor.machine !== machine) continue;
-    const top = r.state.split('.')[0]!;
+    const top = r.state.split('.').slice(0, 2).join('.');
     if (out[out.length - 1] !== top) out.push(top);
   }
   return out;
@@ -60,11 +60,11 @@ describe('observe endpoint during a real transfer (quinn, 127.0.0.1)', () => {
   });
 
   it('streams the receiving lane machine through its states in order', () => {
-    expect(phases(receiverStream.records, 'laneReceive')).toEqual(['idle', 'header', 'streaming', 'verifying', 'acknowledging', 'acknowledged']);
+    expect(phases(receiverStream.records, 'laneReceive')).toEqual(['idle', 'receiving.header', 'receiving.streaming', 'receiving.draining', 'receiving.committing', 'acknowledging', 'closing', 'acknowledged']);
   });
 
   it('streams the sending lane machine through its states in order', () => {
-    expect(phases(senderStream.records, 'laneSend')).toEqual(['idle', 'opening', 'sending', 'verifying', 'acknowledged']);
+    expect(phases(senderStream.records, 'laneSend')).toEqual(['idle', 'working.opening', 'working.sending', 'working.verifying', 'closing', 'acknowledged']);
   });
 
   it('names the lane actor under its peer', () => {
