@@ -33,7 +33,9 @@ export const formatElapsed = (ms: number): string => (ms < 1000 ? `${Math.round(
 /** The stderr line for one result (without `--json`). */
 export function describeResult(r: TransferResult): string {
   if (r.success) return `sent ${r.bytesTransferred} bytes to ${r.peer} in ${formatElapsed(r.durationMs)}, SHA-256 verified by the receiver`;
-  return `send to ${r.peer} failed after ${formatElapsed(r.durationMs)}: ${r.error?.code}: ${r.error?.message}`;
+  // An error the receiver reported (its reason, on octopii's own protocol) says so.
+  const who = r.error?.origin === 'remote' ? 'receiver: ' : '';
+  return `send to ${r.peer} failed after ${formatElapsed(r.durationMs)}: ${who}${r.error?.code}: ${r.error?.message}`;
 }
 
 function report(results: TransferResult[], json: boolean | undefined): number {
