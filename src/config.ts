@@ -50,6 +50,23 @@ export const NodeConfigSchema = z.object({
    * CPU core, at most 4.
    */
   hashThreads: z.number().int().positive().max(256).optional(),
+  /**
+   * Resource limits on what peers may make this node hold. At a limit a new incoming transfer is
+   * refused at once (octopii protocol: RESOURCE_EXHAUSTED with a reason the sender prints; seed
+   * v1: status 2) while existing transfers continue; a connection over the cap is closed.
+   */
+  limits: z
+    .object({
+      /** Concurrent incoming transfers from one peer. */
+      incomingPerPeer: z.number().int().positive().default(16),
+      /** Concurrent incoming transfers in all. */
+      incomingPerNode: z.number().int().positive().default(128),
+      /** Open connections in all (inbound and outbound). */
+      connections: z.number().int().positive().default(1024),
+      /** An incoming transfer that moves no byte for this long is cut (ms), header included. */
+      receiveStallMs: z.number().int().positive().default(10_000),
+    })
+    .default({ incomingPerPeer: 16, incomingPerNode: 128, connections: 1024, receiveStallMs: 10_000 }),
   /** Supervisor restart intensity: at most `intensity` restarts within `periodMs` (OTP). */
   supervisor: z
     .object({ intensity: z.number().int().nonnegative().default(5), periodMs: z.number().int().positive().default(10_000) })
@@ -92,6 +109,15 @@ function fromEnv(env: NodeJS.ProcessEnv, issues: EnvIssue[]): Partial<NodeConfig
   }
   if (env.OCTOPII_QUINN_THREADS) out.quinnThreads = wholeNumber('OCTOPII_QUINN_THREADS', 'quinnThreads');
   if (env.OCTOPII_HASH_THREADS) out.hashThreads = wholeNumber('OCTOPII_HASH_THREADS', 'hashThreads');
+  const limit = (variable: string, key: 'incomingPerPeer' | 'incomingPerNode' | 'connections' | 'receiveStallMs') => {
+    if (!env[variable]) return;
+    const n = wholeNumber(variable, `limits.${key}`);
+    if (n !== undefined) out.limits = { ...(out.limits ?? {}), [key]: n } as NodeConfigInput['limits'];
+  };
+  limit('OCTOPII_MAX_INCOMING_PER_PEER', 'incomingPerPeer');
+  limit('OCTOPII_MAX_INCOMING', 'incomingPerNode');
+  limit('OCTOPII_MAX_CONNECTIONS', 'connections');
+  limit('OCTOPII_RECEIVE_STALL_MS', 'receiveStallMs');
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
@@ -106,6 +132,10 @@ const ENV_OF: Readonly<Record<string, string>> = {
   maxReceiveBytes: 'OCTOPII_MAX_RECEIVE_BYTES',
   quinnThreads: 'OCTOPII_QUINN_THREADS',
   hashThreads: 'OCTOPII_HASH_THREADS',
+  'limits.incomingPerPeer': 'OCTOPII_MAX_INCOMING_PER_PEER',
+  'limits.incomingPerNode': 'OCTOPII_MAX_INCOMING',
+  'limits.connections': 'OCTOPII_MAX_CONNECTIONS',
+  'limits.receiveStallMs': 'OCTOPII_RECEIVE_STALL_MS',
 };
 
 /**
@@ -130,7 +160,9 @@ export function loadConfig(
   const envValues = fromEnv(env, envIssues);
   // An env value that did not parse is reported unless an option overrides it.
   const issues = envIssues.filter((i) => !(i.field in defined)).map((i) => `${i.field} (${i.variable}): ${i.message}`);
-  const parsed = NodeConfigSchema.safeParse({ ...fromFile, ...envValues, ...defined });
+  // `limits` merges key by key (a file may set one limit, the environment another).
+  const limits = { ...(fromFile.limits ?? {}), ...(envValues.limits ?? {}), ...((defined.limits as object | undefined) ?? {}) };
+  const parsed = NodeConfigSchema.safeParse({ ...fromFile, ...envValues, ...defined, ...(Object.keys(limits).length ? { limits } : {}) });
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
       const field = String(i.path[0] ?? '');

@@ -95,6 +95,7 @@ export async function receiveInbound(host: LaneHost, peerId: string, conn: PeerC
     const r = await receiveLane(stream, sink, {
       peer,
       signal: t.signal,
+      timeoutMs: host.config.limits.receiveStallMs,
       reasons,
       ...(host.hasher ? { hasher: host.hasher } : {}),
       spawn: (logic, input) => host.spawn(peerId, 'receive', logic, input),

@@ -30,6 +30,8 @@ import { CONTROL_PROTOCOL_VERSION, type HelloMessage } from '../wire/control.js'
 import { actorTree, groupByPeer, stateString, type ActorNode } from './inspect.js';
 import { createPeerLogic, type PeerLogic } from './peerLogic.js';
 import { TransferRegistry } from './transfers.js';
+import { IncomingLimits } from './limits.js';
+import { encodeLaneReason } from '../lane/reason.js';
 import { receiveInbound, sendToPeers, type LaneHost } from './lanes.js';
 import type { LaneSource, TransferResult, LaneError } from '../lane/index.js';
 
@@ -141,6 +143,7 @@ export class OctopiiNode {
   readonly #supervisor: Actor<typeof supervisorMachine>;
   readonly #peerOptions: PeerOptions;
   readonly #releaseHasher: (() => Promise<void>) | undefined;
+  readonly #limits: IncomingLimits;
   #seq = 0;
   /** Wall-clock ms (Date.now()) when the node started: `/health` reports the uptime from it. */
   readonly startedAt = Date.now();
@@ -186,6 +189,14 @@ export class OctopiiNode {
       error: () => undefined,
     });
     this.#supervisor.start();
+    this.#limits = new IncomingLimits(
+      {
+        spawn: (id, logic, input) => this.spawn(id, logic, { input, restart: 'transient' }),
+        child: (id) => supervisedChild(this.#supervisor.getSnapshot(), id),
+      },
+      config.limits.incomingPerNode,
+      config.limits.incomingPerPeer,
+    );
   }
 
   /**
@@ -531,6 +542,12 @@ export class OctopiiNode {
       void conn.close('node stopping');
       return;
     }
+    const open = this.transport.connections().length;
+    if (open > this.config.limits.connections) {
+      this.logger.warn({ event: 'refused', peer: conn.remoteNodeId ?? conn.remoteAddress, reason: { code: 'RESOURCE_EXHAUSTED', message: `connection limit ${this.config.limits.connections} reached` } });
+      void conn.close('connection limit reached');
+      return;
+    }
     if (conn.protocol === 'lane-v1') {
       // The seed's ALPN: raw Shipping Lane v1 streams, no hello; one peer actor per address.
       const id = `v1:${conn.remoteAddress}`;
@@ -581,12 +598,37 @@ export class OctopiiNode {
   #receive(conn: PeerConnection, stream: DuplexStream, reasons: boolean): void {
     if (this.#stopping) return stream.abort(new OctopiiError('CLOSED', 'node is stopping'));
     const peerId = conn.remoteNodeId && conn.protocol !== 'lane-v1' ? `peer:${conn.remoteNodeId}` : `v1:${conn.remoteAddress}`;
-    void this.#track(receiveInbound(this.#laneHost(), peerId, conn, stream, reasons));
+    let release: () => void;
+    try {
+      release = this.#limits.admit(peerId);
+    } catch (e) {
+      const error = toOctopiiError(e, 'RESOURCE_EXHAUSTED');
+      this.logger.warn({ event: 'transfer.refused', peer: peerId, reason: error.toJSON() });
+      void refuseLane(stream, error, reasons);
+      return;
+    }
+    void this.#track(receiveInbound(this.#laneHost(), peerId, conn, stream, reasons).finally(release));
   }
 
   #logRefused(r: RefusedStream): void {
     this.logger.warn({ event: 'stream.refused', peer: r.connection.remoteNodeId ?? r.connection.remoteAddress, kind: r.kind, reason: r.error.toJSON() });
   }
+}
+
+/**
+ * Refuses an incoming lane stream at once: status 2 (seed 001) and, on octopii's protocol, the
+ * reason; the stream's readable is cancelled so no data is held. Never throws.
+ */
+async function refuseLane(stream: DuplexStream, error: OctopiiError, reasons: boolean): Promise<void> {
+  const w = stream.writable.getWriter();
+  try {
+    await w.write(Uint8Array.of(2));
+    if (reasons) await w.write(encodeLaneReason(error.toJSON()));
+    await w.close();
+  } catch {
+    stream.abort(error);
+  }
+  await stream.readable.cancel(error).catch(() => undefined);
 }
 
 const isPeerId = (id: string) => !id.includes('/') && (id.startsWith('peer:') || id.startsWith('addr:') || id.startsWith('v1:'));

@@ -52,6 +52,8 @@ export interface WorldOptions {
    * `memory` (no file I/O at all, so every step is a pure function of the clock — scenarios).
    */
   receive?: 'dir' | 'memory';
+  /** Node resource limits (config `limits`). */
+  limits?: Partial<{ incomingPerPeer: number; incomingPerNode: number; connections: number; receiveStallMs: number }>;
 }
 
 export class SimWorld {
@@ -104,6 +106,7 @@ export class SimWorld {
       dataDir: n.dir,
       runtime: { clock: this.clock, transport: this.network.transport({ identity: n.identity }), hasher: inlineHasher },
       peer: this.options.peer ?? {},
+      ...(this.options.limits ? { limits: this.options.limits as never } : {}),
     });
     n.node = node;
     const self = n;
