@@ -450,8 +450,8 @@ export class OctopiiNode {
 
   async #stop(escalation: EscalationInfo | null): Promise<void> {
     this.#stopping ??= (async () => {
-      this.#transfers.abortAll(escalation ? OctopiiError.from(escalation) : new OctopiiError('CLOSED', 'node is stopping'));
-      // Say goodbye on every link so peers do not wait for a keep-alive deadline.
+      // Say goodbye on every link first, so peers fail their work with this node at once
+      // (UNAVAILABLE) rather than by a reset stream or a keep-alive deadline.
       const snap = this.#supervisor.getSnapshot();
       const byes: Promise<unknown>[] = [];
       for (const id of Object.keys(snap.context.children)) {
@@ -461,6 +461,7 @@ export class OctopiiNode {
         if (channel) byes.push(channel.close('node stopping').catch(() => undefined));
       }
       await Promise.all(byes);
+      this.#transfers.abortAll(escalation ? OctopiiError.from(escalation) : new OctopiiError('CLOSED', 'node is stopping'));
       if (this.#supervisor.getSnapshot().status === 'active') this.#supervisor.send({ type: 'STOP' });
       await this.transport.close();
       await Promise.allSettled([...this.#inflight]);
