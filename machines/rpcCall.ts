@@ -13,7 +13,8 @@
  *   │ retrying ──after backoff──▶ sending (attempt + 1)               │
  *   └── CANCEL ───────────────────────────────────────────────────────▶ cancelled
  *
- * Final states run `settle` (params: the outcome) on entry; leaving `active` for cancelled or
+ * Provided actions get the call's `io` handle from the context. Final states run `settle`
+ * (params: the outcome) on entry; leaving `active` for cancelled or
  * deadlineExceeded also runs `abortAttempt` (the I/O sends `cancel` to the callee). Retries
  * back off exponentially (machines/backoff.ts) and never start after the deadline.
  *
@@ -35,6 +36,11 @@ export interface RpcCallInput {
   /** Attempts in all for an idempotent method (default 3). */
   maxAttempts?: number;
   backoff?: BackoffConfig;
+  /**
+   * Opaque handle of the call's I/O, passed to the provided actions (so one provided machine
+   * serves every call: `provide()` per call costs more than the call itself).
+   */
+  io?: unknown;
 }
 export interface RpcCallContext {
   method: string;
@@ -45,6 +51,7 @@ export interface RpcCallContext {
   attempt: number;
   error: ErrorInfo | null;
   outcome: CallOutcome | null;
+  io: unknown;
 }
 export type RpcCallEvent =
   | { type: 'SENT' }
@@ -97,6 +104,7 @@ export const rpcCallMachine = setup({
     attempt: 1,
     error: null,
     outcome: null,
+    io: input.io ?? null,
   }),
   initial: 'active',
   states: {

@@ -16,6 +16,7 @@ import type { z } from 'zod';
 import { admissionMachine } from '../../machines/admission.js';
 import { breakerMachine, canPass } from '../../machines/breaker.js';
 import { rpcCallMachine, type RpcCallOutput } from '../../machines/rpcCall.js';
+import { rpcCallsMachine } from '../../machines/rpcCalls.js';
 import { OctopiiError, fromWire, toOctopiiError, type ErrorInfo } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { DuplexStream } from '../transport/types.js';
@@ -37,7 +38,7 @@ export interface RpcClientHost {
   maxMessageBytes: number;
   /** Opens an `rpc` stream to the peer (connecting first). */
   openStream(peer: RpcPeer, signal?: AbortSignal): Promise<DuplexStream>;
-  /** Runs a call actor under the supervisor as `<peerKey>/call#n` (absent: standalone actors). */
+  /** Runs an actor under the node supervisor (temporary); used for each peer's `<peerKey>/rpc` parent of call actors (absent: standalone actors). */
   spawn?(id: string, logic: AnyActorLogic, input: unknown): AnyActorRef;
 }
 
@@ -52,9 +53,23 @@ export interface RpcClientOptions {
   breaker?: { failureThreshold?: number; openMs?: number };
   /** Attempts in all for idempotent methods (default 3). */
   maxAttempts?: number;
-  /** `supervised` (default): call actors under the node supervisor; `standalone`: plain actors on the node's clock. */
+  /**
+   * `supervised` (default): each call actor `peer:<id>/call#n` is a child of the peer's
+   * `peer:<id>/rpc` actor, itself under the node supervisor (so `node.inspect()` shows calls
+   * under their peer); `standalone`: plain actors on the node's clock (cheaper, invisible).
+   */
   callActors?: 'supervised' | 'standalone';
 }
+
+/** What the call machine's provided actions reach through `context.io`. */
+interface CallIO {
+  current: { cancel(): void; credit(n: number): void } | null;
+  start(attempt: number): void;
+  settle(o: RpcCallOutput): void;
+}
+
+/** Fails credit waits of a call that ended (one shared instance: no stack trace per call). */
+const CALL_ENDED = new RpcError('CANCELLED', 'call ended');
 
 interface Attempt {
   onMessage(m: RpcMessage): void;
@@ -71,6 +86,9 @@ interface PeerState {
   channel: Promise<Channel> | null;
   breaker: Actor<typeof breakerMachine>;
   admission: Actor<typeof admissionMachine>;
+  calls: AnyActorRef | null;
+  /** Queued admission tickets → their waiter (one listener per peer, not per ticket). */
+  waiters: Map<number, (admitted: boolean) => void>;
 }
 
 /** Codes that say the peer (not the call) is unwell: they count against the breaker. */
@@ -83,6 +101,17 @@ export class RpcClient {
   readonly #interceptors: ClientInterceptor[] = [];
   #seq = 0;
   #ticket = 0;
+  /** The call machine with its actions provided once (they reach the call through `context.io`). */
+  readonly #callLogic = rpcCallMachine.provide({
+    actions: {
+      startAttempt: ({ context }, p) => {
+        const io = context.io as CallIO;
+        queueMicrotask(() => io.start(p.attempt));
+      },
+      abortAttempt: ({ context }) => (context.io as CallIO).current?.cancel(),
+      settle: ({ context }, o) => (context.io as CallIO).settle(o),
+    },
+  });
   /** Replies for call IDs this side does not know (ignored), and calls by outcome. */
   readonly stats = { unknownReplies: 0, outcomes: new Map<string, number>() };
 
@@ -162,9 +191,12 @@ export class RpcClient {
     if (!ps) {
       const breaker = createActor(breakerMachine, { input: this.#o.breaker, clock: this.#host.clock });
       const admission = createActor(admissionMachine, { input: { limit: this.#o.maxInFlightPerPeer, queueLimit: this.#o.maxQueuedPerPeer }, clock: this.#host.clock });
+      const waiters = new Map<number, (admitted: boolean) => void>();
+      admission.on('admit', (e) => waiters.get(e.ticket)?.(true));
+      admission.on('reject', (e) => waiters.get(e.ticket)?.(false));
       breaker.start();
       admission.start();
-      ps = { key, peer, channel: null, breaker, admission };
+      ps = { key, peer, channel: null, breaker, admission, calls: null, waiters };
       this.#peers.set(key, ps);
     }
     return ps;
@@ -228,46 +260,46 @@ export class RpcClient {
     if (!canPass(breaker)) throw new RpcError('UNAVAILABLE', `${call.method}: circuit to ${ps.key} is open`, { method: call.method });
     if (breaker.value === 'halfOpen') ps.breaker.send({ type: 'TRIAL' });
     const t0 = this.#host.clock.now();
-    await this.#admit(ps, call);
+    const admitting = this.#admit(ps, call);
+    if (admitting) await admitting;
     const deadlineMs = Math.max(0, call.deadlineMs - (this.#host.clock.now() - t0));
 
     let settleOuter!: (o: RpcCallOutput) => void;
     const settled = new Promise<RpcCallOutput>((r) => (settleOuter = r));
     let result: unknown;
-    let current: { cancel(): void } | null = null;
     let actor!: AnyActorRef;
     const outputs = streamingOut
       ? new InboundQueue<unknown>(
-          (n) => current && (current as { credit(n: number): void } & { cancel(): void }).credit(n),
+          (n) => io.current?.credit(n),
           () => actor.send({ type: 'CANCEL', error: { code: 'CANCELLED', message: `${call.method}: the consumer stopped reading` } }),
         )
       : null;
 
-    const startAttempt = (attempt: number): void => {
-      const io = this.#attempt(ps, def, call, input, attempt, deadlineMs - (this.#host.clock.now() - t0), options, {
-        sent: () => actor.send({ type: 'SENT' }),
-        first: () => actor.send({ type: 'FIRST' }),
-        data: (p) => {
-          if (outputs) return outputs.push(p) ? true : false;
-          result = p;
-          return true;
-        },
-        done: () => actor.send({ type: 'DONE' }),
-        failed: (e) => actor.send({ type: 'FAILED', error: e.toJSON() }),
-      });
-      current = io;
-    };
-    const logic = rpcCallMachine.provide({
-      actions: {
-        startAttempt: (_, p) => queueMicrotask(() => startAttempt(p.attempt)),
-        abortAttempt: () => current?.cancel(),
-        settle: (_, o) => settleOuter(o),
+    const io: CallIO = {
+      current: null,
+      start: (attempt: number) => {
+        io.current = this.#attempt(ps, def, call, input, attempt, deadlineMs - (this.#host.clock.now() - t0), options, {
+          sent: () => actor.send({ type: 'SENT' }),
+          first: () => actor.send({ type: 'FIRST' }),
+          data: (p) => {
+            if (outputs) return outputs.push(p);
+            result = p;
+            return true;
+          },
+          done: () => actor.send({ type: 'DONE' }),
+          failed: (e) => actor.send({ type: 'FAILED', error: e.toJSON() }),
+        });
       },
-    });
-    const input0 = { method: call.method, idempotent: call.idempotent && !streamingIn, deadlineMs, maxAttempts: this.#o.maxAttempts };
+      settle: (o) => settleOuter(o),
+    };
+    const input0 = { method: call.method, idempotent: call.idempotent && !streamingIn, deadlineMs, maxAttempts: this.#o.maxAttempts, io };
+    const logic = this.#callLogic;
     const id = `${ps.key}/call#${++this.#seq}`;
-    if (this.#o.callActors === 'supervised' && this.#host.spawn) actor = this.#host.spawn(id, logic, input0);
-    else {
+    const parent = this.#callsParent(ps);
+    if (parent) {
+      parent.send({ type: 'CALL', id, logic, input: input0 });
+      actor = (parent.getSnapshot() as { children: Record<string, AnyActorRef> }).children[id]!;
+    } else {
       actor = createActor(logic, { input: input0, clock: this.#host.clock, id });
       actor.start();
     }
@@ -278,9 +310,9 @@ export class RpcClient {
       call.signal?.removeEventListener('abort', onAbort);
       ps.admission.send({ type: 'RELEASE' });
       this.stats.outcomes.set(o.error?.code ?? 'OK', (this.stats.outcomes.get(o.error?.code ?? 'OK') ?? 0) + 1);
-      if (o.outcome === 'done') ps.breaker.send({ type: 'SUCCESS' });
-      else if (o.error && BREAKER_CODES.has(o.error.code)) ps.breaker.send({ type: 'FAILURE' });
-      else ps.breaker.send({ type: 'SUCCESS' });
+      const b = ps.breaker.getSnapshot();
+      if (o.error && BREAKER_CODES.has(o.error.code)) ps.breaker.send({ type: 'FAILURE' });
+      else if (b.value !== 'closed' || b.context.failures > 0) ps.breaker.send({ type: 'SUCCESS' });
       return o;
     });
 
@@ -293,35 +325,50 @@ export class RpcClient {
     return result;
   }
 
-  #admit(ps: PeerState, call: ClientCallInfo): Promise<void> {
+  /** The peer's `<key>/rpc` parent of call actors under the supervisor (spawned anew if it stopped). */
+  #callsParent(ps: PeerState): AnyActorRef | null {
+    if (this.#o.callActors !== 'supervised' || !this.#host.spawn) return null;
+    if (ps.calls && ps.calls.getSnapshot().status === 'active') return ps.calls;
+    try {
+      ps.calls = this.#host.spawn(`${ps.key}/rpc`, rpcCallsMachine, undefined);
+    } catch {
+      ps.calls = null;
+    }
+    return ps.calls;
+  }
+
+  /**
+   * Takes a slot of the peer's admission: at once below the limit (returns nothing), else waits
+   * in its bounded queue (rejects RESOURCE_EXHAUSTED when full, CANCELLED on the signal,
+   * DEADLINE_EXCEEDED when the deadline passes while queued).
+   */
+  #admit(ps: PeerState, call: ClientCallInfo): Promise<void> | void {
     const ticket = ++this.#ticket;
+    if (ps.admission.getSnapshot().value === 'open') {
+      ps.admission.send({ type: 'ACQUIRE', ticket });
+      return;
+    }
     return new Promise<void>((resolve, reject) => {
       let timer: unknown;
       const cleanup = () => {
-        subA.unsubscribe();
-        subR.unsubscribe();
+        ps.waiters.delete(ticket);
         this.#host.clock.clearTimeout(timer);
         call.signal?.removeEventListener('abort', onAbort);
       };
-      const subA = ps.admission.on('admit', (e) => {
-        if (e.ticket !== ticket) return;
-        cleanup();
-        resolve();
-      });
-      const subR = ps.admission.on('reject', (e) => {
-        if (e.ticket !== ticket) return;
-        cleanup();
-        reject(new RpcError('RESOURCE_EXHAUSTED', `${call.method}: too many calls to ${ps.key} (in flight and queued)`, { method: call.method }));
-      });
       const giveUp = (e: RpcError) => {
         cleanup();
         ps.admission.send({ type: 'WITHDRAW', ticket });
         reject(e);
       };
       const onAbort = () => giveUp(new RpcError('CANCELLED', `${call.method}: cancelled while queued`, { method: call.method }));
+      ps.waiters.set(ticket, (admitted) => {
+        cleanup();
+        if (admitted) resolve();
+        else reject(new RpcError('RESOURCE_EXHAUSTED', `${call.method}: too many calls to ${ps.key} (in flight and queued)`, { method: call.method }));
+      });
       call.signal?.addEventListener('abort', onAbort, { once: true });
       ps.admission.send({ type: 'ACQUIRE', ticket });
-      if (ps.admission.getSnapshot().context.queue.includes(ticket)) {
+      if (ps.waiters.has(ticket)) {
         timer = this.#host.clock.setTimeout(() => giveUp(new RpcError('DEADLINE_EXCEEDED', `${call.method}: deadline passed while queued for admission`, { method: call.method })), call.deadlineMs);
       }
     });
@@ -346,7 +393,7 @@ export class RpcClient {
     let first = true;
     const end = () => {
       over = true;
-      credit.fail(new RpcError('CANCELLED', 'call ended'));
+      credit.fail(CALL_ENDED);
       if (chan) chan.calls.delete(id);
     };
     const fail = (e: OctopiiError) => {

@@ -218,16 +218,11 @@ export class RpcServer {
     const name = req.m.slice(dot + 1);
     const def: MethodDef | undefined = reg && Object.hasOwn(reg.service.methods, name) ? reg.service.methods[name] : undefined;
     if (!reg || !def) return refuse(new RpcError('UNKNOWN_METHOD', `no method ${JSON.stringify(req.m)} here`, { method: req.m }));
-    let admitted = false;
-    let rejected = false;
-    const ticket = req.id;
-    const subA = s.admission.on('admit', (e) => e.ticket === ticket && (admitted = true));
-    const subR = s.admission.on('reject', (e) => e.ticket === ticket && (rejected = true));
-    s.admission.send({ type: 'ACQUIRE', ticket });
-    subA.unsubscribe();
-    subR.unsubscribe();
-    if (!admitted) {
-      return refuse(new RpcError('RESOURCE_EXHAUSTED', `${req.m}: more than ${this.#o.maxInFlightPerPeer} calls in flight from this peer${rejected ? '' : ' (not admitted)'}`, { method: req.m }));
+    // No queue on this side (queueLimit 0): a ticket is admitted or rejected at once.
+    const before = s.admission.getSnapshot().context.admitted;
+    s.admission.send({ type: 'ACQUIRE', ticket: req.id });
+    if (s.admission.getSnapshot().context.admitted === before) {
+      return refuse(new RpcError('RESOURCE_EXHAUSTED', `${req.m}: more than ${this.#o.maxInFlightPerPeer} calls in flight from this peer`, { method: req.m }));
     }
     const shape = def.stream ?? 'unary';
     const streamingIn = shape === 'client' || shape === 'bidi';
