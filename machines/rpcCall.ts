@@ -154,7 +154,7 @@ export const rpcCallMachine = setup({
     deadlineExceeded: {
       type: 'final',
       entry: [
-        assign({ outcome: 'deadlineExceeded', error: ({ context }) => ({ code: 'DEADLINE_EXCEEDED' as const, message: `${context.method}: deadline of ${context.deadlineMs} ms exceeded` }) }),
+        assign({ outcome: 'deadlineExceeded', error: ({ context }) => ({ code: 'DEADLINE_EXCEEDED' as const, message: `${context.method}: deadline of ${Math.round(context.deadlineMs)} ms exceeded` }) }),
         { type: 'settle', params: ({ context }) => ({ outcome: 'deadlineExceeded' as const, attempts: context.attempt, error: context.error! }) },
       ],
     },

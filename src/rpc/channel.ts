@@ -7,6 +7,10 @@
  * (src/rpc/flow.ts) bounds what the other side may send. An oversized frame (skipped unread) and
  * a body that is not a valid message are reported per call (`onBadFrame`), the stream goes on.
  *
+ * Fairness: after {@link YIELD_EVERY} messages in a row the loop yields a turn of the event loop
+ * (setImmediate), so a burst of thousands of calls cannot starve timers and keep-alives (a peer
+ * found dead because its pong waited behind our own burst).
+ *
  * Writing: messages are framed at once (TOO_LARGE thrown to the sender) and written in batches —
  * all frames queued in one turn of the event loop go out as one write (Nagle-like coalescing
  * without a timer).
@@ -14,6 +18,11 @@
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { DuplexStream } from '../transport/types.js';
 import { FrameReader, decodeRpcMessage, encodeRpcMessage, type RpcMessage } from '../wire/rpc.js';
+
+/** Messages handled per event-loop turn before the read loop yields. */
+export const YIELD_EVERY = 64;
+
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export interface ChannelHandlers {
   onMessage(m: RpcMessage): void;
@@ -104,7 +113,12 @@ export class RpcChannel {
 
   async #readLoop(reader: FrameReader): Promise<void> {
     try {
+      let burst = 0;
       for (;;) {
+        if (++burst >= YIELD_EVERY) {
+          burst = 0;
+          await nextTurn();
+        }
         const f = await reader.next();
         if (f === null) break;
         if ('oversized' in f) {

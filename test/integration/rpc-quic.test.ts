@@ -27,8 +27,9 @@ describe.each(['quinn', 'matrixai'] as const)('rpc over %s', (transport) => {
   beforeAll(async () => {
     root = await tempDir('octopii-rpc-');
     pool = new NodePool(root);
-    a = await pool.start({ transport });
-    b = await pool.start({ transport, receiveDir: `${root}/b-in` });
+    // Both nodes share this process and a loaded CI machine: a generous dead-peer deadline.
+    a = await pool.start({ transport, peer: { deadAfterMs: 10_000, retryInitialMs: 100 } });
+    b = await pool.start({ transport, receiveDir: `${root}/b-in`, peer: { deadAfterMs: 10_000 } });
     b.serve(kv, kvHandlers(new Map([['k', 'v']])));
     b.serve(ticker, {
       ticks: async function* ({ upTo }) {
@@ -97,9 +98,9 @@ describe.each(['quinn', 'matrixai'] as const)('rpc over %s', (transport) => {
     const addr = b.address;
     const id = b.identity;
     await c.stop(b);
-    b = await c.start({ transport, listen: addr, identity: id, receiveDir: `${root}/b-in` });
+    b = await c.start({ transport, listen: addr, identity: id, receiveDir: `${root}/b-in`, peer: { deadAfterMs: 10_000 } });
     b.serve(kv, kvHandlers(new Map([['k', 'v2']])));
-    const r = await a.client(kv, peerOf(b)).get({ key: 'k' }, { deadlineMs: 15_000 });
+    const r = await a.client(kv, peerOf(b)).get({ key: 'k' }, { deadlineMs: 30_000 });
     expect(r).toEqual({ value: 'v2' });
   });
 });
