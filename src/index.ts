@@ -16,3 +16,31 @@ export type { PeerInfo, NodeInspection, PeerOptions, PeerEventInfo } from './nod
 export type { ActorNode } from './node/inspect.js';
 export { systemClock, silentLogger, jsonLogger, type Clock, type Logger, type Runtime, type Hasher } from './runtime/index.js';
 export { ERROR_TABLE, toWire, fromWire, toErrorInfo, isRetryable, type ErrorInfo, type WireError } from './errors.js';
+export {
+  defineService,
+  describeService,
+  RpcError,
+  isRpcError,
+  nodeService,
+  INITIAL_CREDIT,
+  bearerAuth,
+  withBearer,
+  logCalls,
+  countCalls,
+  retryCalls,
+  type ServiceDef,
+  type MethodDef,
+  type Handlers,
+  type Client,
+  type CallOptions,
+  type CallContext,
+  type ServiceDescription,
+  type RpcOptions,
+  type ClientInterceptor,
+  type ServerInterceptor,
+  type ClientCallInfo,
+  type ServerCallInfo,
+} from './rpc/index.js';
+export { rpcCallMachine } from '../machines/rpcCall.js';
+export { breakerMachine } from '../machines/breaker.js';
+export { admissionMachine } from '../machines/admission.js';
