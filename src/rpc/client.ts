@@ -12,18 +12,17 @@
  * the connect errors, and whatever the callee answered (origin `remote`).
  */
 import { createActor, type Actor, type AnyActorLogic, type AnyActorRef } from 'xstate';
-import type { z } from 'zod';
 import { admissionMachine } from '../../machines/admission.js';
 import { breakerMachine, canPass } from '../../machines/breaker.js';
 import { rpcCallMachine, type RpcCallOutput } from '../../machines/rpcCall.js';
 import { rpcCallsMachine } from '../../machines/rpcCalls.js';
-import { OctopiiError, fromWire, toOctopiiError, type ErrorInfo } from '../errors.js';
+import type { OctopiiError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { DuplexStream } from '../transport/types.js';
-import type { Metadata, RpcMessage } from '../wire/rpc.js';
 import { RpcChannel } from './channel.js';
+import { parseWith, rpcError, startAttempt, type Channel } from './attempt.js';
 import { RpcError } from './errors.js';
-import { CreditGate, InboundQueue, overrunError } from './flow.js';
+import { InboundQueue } from './flow.js';
 import { runClientChain, type ClientCallInfo, type ClientInterceptor } from './interceptors.js';
 import type { CallOptions, Client, MethodDef, ServiceDef } from './service.js';
 
@@ -68,18 +67,6 @@ interface CallIO {
   settle(o: RpcCallOutput): void;
 }
 
-/** Fails credit waits of a call that ended (one shared instance: no stack trace per call). */
-const CALL_ENDED = new RpcError('CANCELLED', 'call ended');
-
-interface Attempt {
-  onMessage(m: RpcMessage): void;
-  onFail(e: OctopiiError): void;
-}
-interface Channel {
-  ch: RpcChannel;
-  calls: Map<number, Attempt>;
-  nextId: number;
-}
 interface PeerState {
   key: string;
   peer: RpcPeer;
@@ -140,8 +127,8 @@ export class RpcClient {
       const shape = def.stream ?? 'unary';
       out[name] =
         shape === 'unary' || shape === 'client'
-          ? (input: unknown, options?: CallOptions) => this.#invoke(peer, method, def, input, options ?? {}, false)
-          : (input: unknown, options?: CallOptions) => lazyIterable(() => this.#invoke(peer, method, def, input, options ?? {}, false) as Promise<AsyncIterable<unknown>>);
+          ? (input: unknown, options?: CallOptions) => this.#invoke(peer, method, def, input, options ?? {})
+          : (input: unknown, options?: CallOptions) => lazyIterable(() => this.#invoke(peer, method, def, input, options ?? {}) as Promise<AsyncIterable<unknown>>);
     }
     return out as Client<S>;
   }
@@ -234,7 +221,7 @@ export class RpcClient {
     return p;
   }
 
-  #invoke(peer: RpcPeer, method: string, def: MethodDef, input: unknown, options: CallOptions, _oneWay: boolean): Promise<unknown> {
+  #invoke(peer: RpcPeer, method: string, def: MethodDef, input: unknown, options: CallOptions): Promise<unknown> {
     const ps = this.#peer(peer);
     const call: ClientCallInfo = {
       method,
@@ -277,8 +264,8 @@ export class RpcClient {
 
     const io: CallIO = {
       current: null,
-      start: (attempt: number) => {
-        io.current = this.#attempt(ps, def, call, input, attempt, deadlineMs - (this.#host.clock.now() - t0), options, {
+      start: () => {
+        io.current = startAttempt(() => this.#channel(ps, call.signal), def, call, input, deadlineMs - (this.#host.clock.now() - t0), options, {
           sent: () => actor.send({ type: 'SENT' }),
           first: () => actor.send({ type: 'FIRST' }),
           data: (p) => {
@@ -373,142 +360,6 @@ export class RpcClient {
       }
     });
   }
-
-  /** One attempt: request out, replies in, inputs pumped with credit. */
-  #attempt(
-    ps: PeerState,
-    def: MethodDef,
-    call: ClientCallInfo,
-    input: unknown,
-    attempt: number,
-    remainingMs: number,
-    options: CallOptions,
-    report: { sent(): void; first(): void; data(p: unknown): boolean; done(): void; failed(e: OctopiiError): void },
-  ): { cancel(): void; credit(n: number): void } {
-    const streamingIn = call.stream === 'client' || call.stream === 'bidi';
-    const credit = new CreditGate();
-    let chan: Channel | null = null;
-    let id = 0;
-    let over = false;
-    let first = true;
-    const end = () => {
-      over = true;
-      credit.fail(CALL_ENDED);
-      if (chan) chan.calls.delete(id);
-    };
-    const fail = (e: OctopiiError) => {
-      if (over) return;
-      end();
-      report.failed(e);
-    };
-    const attemptApi = {
-      cancel: () => {
-        if (over) return;
-        end();
-        if (chan && !chan.ch.closed) {
-          try {
-            chan.ch.send({ t: 'cancel', id });
-          } catch {
-            /* closed */
-          }
-        }
-      },
-      credit: (n: number) => {
-        if (over || !chan) return;
-        try {
-          chan.ch.send({ t: 'credit', id, n });
-        } catch {
-          /* closed: the channel's close fails the call */
-        }
-      },
-    };
-    const onMessage = (m: RpcMessage) => {
-      if (over) return;
-      switch (m.t) {
-        case 'data': {
-          if (first) {
-            first = false;
-            if (m.md) options.onHeaders?.(m.md);
-            report.first();
-          }
-          const r = (def.output as z.ZodType).safeParse(m.p);
-          if (!r.success) {
-            attemptApi.cancel();
-            report.failed(new RpcError('BAD_OUTPUT', `${call.method}: reply failed its schema: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { method: call.method }));
-            return;
-          }
-          if (!report.data(r.data)) return fail(overrunError());
-          if (m.fin) {
-            end();
-            report.done();
-          }
-          return;
-        }
-        case 'end':
-          if (m.md) options.onTrailers?.(m.md);
-          end();
-          report.done();
-          return;
-        case 'err':
-          fail(rpcError({ ...fromWire(m.e).toJSON() }, call.method));
-          return;
-        case 'credit':
-          credit.grant(m.n);
-          return;
-        default:
-          fail(new OctopiiError('PROTOCOL_ERROR', `unexpected "${m.t}" from the callee`));
-      }
-    };
-    void (async () => {
-      try {
-        chan = await this.#channel(ps, call.signal);
-      } catch (e) {
-        return fail(RpcError.of(e, call.method, 'UNAVAILABLE'));
-      }
-      if (over) return;
-      id = chan.nextId++;
-      if (chan.nextId > 0xffffffff) chan.nextId = 1;
-      chan.calls.set(id, { onMessage, onFail: fail });
-      const base = { t: 'req' as const, id, m: call.method, dl: Math.max(0, Math.floor(remainingMs)), ...(Object.keys(call.metadata).length ? { md: call.metadata } : {}) };
-      try {
-        chan.ch.send(streamingIn ? base : { ...base, p: input, fin: true });
-      } catch (e) {
-        return fail(RpcError.of(e, call.method, 'UNAVAILABLE'));
-      }
-      report.sent();
-      if (!streamingIn) return;
-      try {
-        for await (const x of toAsync(input as AsyncIterable<unknown> | Iterable<unknown>)) {
-          if (over) return;
-          const p = parseWith(def.input, x, 'BAD_INPUT', call.method);
-          await credit.take();
-          if (over) return;
-          chan.ch.send({ t: 'data', id, p });
-        }
-        if (!over) chan.ch.send({ t: 'end', id });
-      } catch (e) {
-        if (over) return;
-        attemptApi.cancel();
-        report.failed(RpcError.of(e, call.method, 'INTERNAL'));
-      }
-    })();
-    void attempt;
-    return attemptApi;
-  }
-}
-
-function parseWith(schema: z.ZodType, x: unknown, code: 'BAD_INPUT' | 'BAD_OUTPUT', method: string): unknown {
-  const r = schema.safeParse(x);
-  if (!r.success) throw new RpcError(code, `${method}: ${code === 'BAD_INPUT' ? 'input' : 'output'} failed its schema: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { method });
-  return r.data;
-}
-
-function rpcError(e: ErrorInfo, method: string): RpcError {
-  return new RpcError(e.code, e.message, { origin: e.origin ?? 'local', method });
-}
-
-async function* toAsync<T>(it: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
-  for await (const x of it as AsyncIterable<T>) yield x;
 }
 
 /** An AsyncIterable whose source is made on the first `next()` (so a stub can return it synchronously). */
@@ -528,4 +379,3 @@ function lazyIterable<T>(make: () => Promise<AsyncIterable<T>>): AsyncIterable<T
   };
 }
 
-export { toOctopiiError };
