@@ -92,7 +92,8 @@ export function startAttempt(
         if (first) {
           first = false;
           if (m.md) options.onHeaders?.(m.md);
-          report.first();
+          // A reply that is one message (unary) goes awaiting → done: it never streamed.
+          if (!m.fin) report.first();
         }
         const r = (def.output as z.ZodType).safeParse(m.p);
         if (!r.success) {
