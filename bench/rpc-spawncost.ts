@@ -23,9 +23,9 @@ for (const N of [1000, 3000]) {
 }
 await node.stop();
 {
-  const { rpcCallsMachine } = await import('../machines/rpcCalls.js');
+  const { rpcCallsLogic } = await import('../machines/rpcCalls.js');
   const node2 = await OctopiiNode.start({ identity: generateIdentity(), listen: '10.0.0.2:4000', runtime: { clock: systemClock, transport: net.transport({ identity: generateIdentity() }), hasher: {} as never } });
-  const parent = node2.spawn('peer:x/rpc', rpcCallsMachine, { restart: 'temporary' });
+  const parent = node2.spawn('peer:x/rpc', rpcCallsLogic, { restart: 'temporary' });
   for (const N of [1000, 3000]) {
     let t0 = performance.now();
     for (let i = 0; i < N; i++) parent.send({ type: 'CALL', id: `peer:x/call#${N}-${i}`, logic: rpcCallMachine, input: { method: 'a.b', idempotent: false, deadlineMs: 100000 } });

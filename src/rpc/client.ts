@@ -15,7 +15,7 @@ import { createActor, type Actor, type AnyActorLogic, type AnyActorRef } from 'x
 import { admissionMachine } from '../../machines/admission.js';
 import { breakerMachine, canPass } from '../../machines/breaker.js';
 import { rpcCallMachine, type RpcCallOutput } from '../../machines/rpcCall.js';
-import { rpcCallsMachine } from '../../machines/rpcCalls.js';
+import { rpcCallsLogic } from '../../machines/rpcCalls.js';
 import type { OctopiiError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { DuplexStream } from '../transport/types.js';
@@ -317,7 +317,7 @@ export class RpcClient {
     if (this.#o.callActors !== 'supervised' || !this.#host.spawn) return null;
     if (ps.calls && ps.calls.getSnapshot().status === 'active') return ps.calls;
     try {
-      ps.calls = this.#host.spawn(`${ps.key}/rpc`, rpcCallsMachine, undefined);
+      ps.calls = this.#host.spawn(`${ps.key}/rpc`, rpcCallsLogic, undefined);
     } catch {
       ps.calls = null;
     }
