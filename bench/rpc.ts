@@ -10,6 +10,9 @@
 import { createServer, connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 import { OctopiiNode } from '../src/node.js';
@@ -56,7 +59,7 @@ async function drive(name: string, inFlight: number, once: () => Promise<unknown
     );
     return n;
   };
-  await run(500, null);
+  await run(1_000, null);
   const lat: number[] = [];
   const t0 = performance.now();
   const n = await run(SECONDS * 1000, lat);
@@ -74,8 +77,12 @@ async function octopiiPair(transport: string, callActors: 'supervised' | 'standa
     };
     return [await mk(1), await mk(2)];
   }
-  const mk = () => OctopiiNode.start({ identity: generateIdentity(), listen: '127.0.0.1:0', transport: transport as 'quinn', rpc: { callActors } });
-  return [await mk(), await mk()];
+  // The server stores lane transfers on disk (a temp dir), as a real receiver does.
+  const dir = await mkdtemp(join(tmpdir(), 'octopii-bench-rpc-'));
+  const server = await OctopiiNode.start({ identity: generateIdentity(), listen: '127.0.0.1:0', transport: transport as 'quinn', rpc: { callActors }, receiveDir: dir });
+  const client = await OctopiiNode.start({ identity: generateIdentity(), listen: '127.0.0.1:0', transport: transport as 'quinn', rpc: { callActors } });
+  void server.closed.then(() => rm(dir, { recursive: true, force: true }));
+  return [server, client];
 }
 
 async function benchOctopii(transport: string): Promise<Record<string, Figures>> {
@@ -123,7 +130,7 @@ async function benchOctopii(transport: string): Promise<Record<string, Figures>>
         const s1 = (performance.now() - t1) / 1000;
         out['during lane'] = { name: 'during lane', perSec: calls / s1, p50: pct(lat, 0.5), p99: pct(lat, 0.99) };
         console.log(
-          `${`octopii ${transport} unary x64 during a 256 MiB lane`.padEnd(44)} ${Math.round(calls / s1).toString().padStart(8)} /s   p50 ${pct(lat, 0.5).toFixed(3).padStart(7)} ms   p99 ${pct(lat, 0.99).toFixed(3).padStart(7)} ms   (lane ${r.success ? 'ok' : 'FAILED'} ${((256 / s1) | 0)} MiB/s)`,
+          `${`octopii ${transport} unary x64 during a 256 MiB lane`.padEnd(44)} ${Math.round(calls / s1).toString().padStart(8)} /s   p50 ${pct(lat, 0.5).toFixed(3).padStart(7)} ms   p99 ${pct(lat, 0.99).toFixed(3).padStart(7)} ms   (lane ${r.success ? 'ok' : `FAILED ${r.error?.code}: ${r.error?.message}`} ${((256 / s1) | 0)} MiB/s)`,
         );
       }
     }
