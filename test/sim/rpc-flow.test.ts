@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { SimWorld } from '../helpers/simWorld.js';
 import { kv, kvHandlers, settle } from '../helpers/rpcFixtures.js';
 import { defineService, INITIAL_CREDIT, type RpcError } from '../../src/rpc/index.js';
-import type { ActorNode } from '../../src/node/inspect.js';
 
 let world: SimWorld;
 beforeEach(async () => {
@@ -24,10 +23,6 @@ const ticker = defineService('ticker', {
   ticks: { input: z.object({}), output: z.object({ n: z.number() }), stream: 'server' },
   slow: { input: z.object({ id: z.number() }), output: z.object({ id: z.number() }), idempotent: true },
 });
-
-function ids(tree: ActorNode): string[] {
-  return [tree.id, ...(tree.children ?? []).flatMap(ids)];
-}
 
 describe('flow control', () => {
   it('a consumer that stops reading stops its producer within the credit window', async () => {
@@ -107,8 +102,10 @@ describe('call actors', () => {
     world.node('b').serve(kv, kvHandlers(new Map()));
     void world.node('a').client(kv, world.ref('b')).never({}, { deadlineMs: 10_000 }).catch(() => undefined);
     await world.advance(50);
-    const all = ids(world.node('a').inspect().tree);
-    expect(all.some((id) => id.startsWith(`peer:${world.ref('b').nodeId}/call#`))).toBe(true);
+    const peer = `peer:${world.ref('b').nodeId}`;
+    const peerNode = world.node('a').inspect().tree.children.find((c) => c.id === peer);
+    const calls = peerNode?.children.find((c) => c.id === `${peer}/rpc`)?.children ?? [];
+    expect(calls.map((c) => [c.id.replace(peer, 'peer:b'), c.machine, c.state])).toEqual([['peer:b/call#1', 'rpcCall', 'active.awaiting']]);
   });
 });
 
