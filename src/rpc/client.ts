@@ -88,6 +88,9 @@ export class RpcClient {
   readonly #interceptors: ClientInterceptor[] = [];
   #seq = 0;
   #ticket = 0;
+  /** Settles every call in flight (used by close: call actors die with the node's supervisor). */
+  readonly #settlers = new Set<(o: RpcCallOutput) => void>();
+  #closed: OctopiiError | null = null;
   /** The call machine with its actions provided once (they reach the call through `context.io`). */
   readonly #callLogic = rpcCallMachine.provide({
     actions: {
@@ -161,7 +164,11 @@ export class RpcClient {
     return { breaker: String(ps.breaker.getSnapshot().value), admission: String(a.value), inFlight: a.context.inFlight, queued: a.context.queue.length };
   }
 
+  /** Fails every call in flight with `error` (CLOSED when the node stops) and stops the peers' actors. */
   close(error: OctopiiError): void {
+    this.#closed ??= error;
+    for (const settle of [...this.#settlers]) settle({ outcome: 'failed', attempts: 1, error: error.toJSON() });
+    this.#settlers.clear();
     for (const key of [...this.#peers.keys()]) this.peerLost(key, error);
     for (const ps of this.#peers.values()) {
       ps.breaker.stop();
@@ -251,8 +258,10 @@ export class RpcClient {
     if (admitting) await admitting;
     const deadlineMs = Math.max(0, call.deadlineMs - (this.#host.clock.now() - t0));
 
+    if (this.#closed) throw RpcError.of(this.#closed, call.method);
     let settleOuter!: (o: RpcCallOutput) => void;
     const settled = new Promise<RpcCallOutput>((r) => (settleOuter = r));
+    this.#settlers.add(settleOuter);
     let result: unknown;
     let actor!: AnyActorRef;
     const outputs = streamingOut
@@ -294,6 +303,7 @@ export class RpcClient {
     call.signal?.addEventListener('abort', onAbort, { once: true });
 
     const finish = settled.then((o) => {
+      this.#settlers.delete(settleOuter);
       call.signal?.removeEventListener('abort', onAbort);
       ps.admission.send({ type: 'RELEASE' });
       this.stats.outcomes.set(o.error?.code ?? 'OK', (this.stats.outcomes.get(o.error?.code ?? 'OK') ?? 0) + 1);

@@ -122,6 +122,15 @@ describe('recovery', () => {
     expect([codeOf(r), world.now - t0 < 1_000]).toEqual(['UNAVAILABLE', true]);
   });
 
+  it('a call still connecting when its own node stops fails CLOSED (found by seed 2 of rpc-seeded)', async () => {
+    await world.kill('b');
+    const p = world.node('a').client(kv, world.ref('b')).get({ key: 'k' }, { deadlineMs: 30_000 });
+    await world.advance(10);
+    await world.stop('a');
+    const r = await settle(world, p, 100);
+    expect(codeOf(r)).toBe('CLOSED');
+  });
+
   it('after the peer restarts, new calls succeed without the caller doing anything', async () => {
     world.node('b').serve(kv, kvHandlers(new Map([['k', 'v1']])));
     const c = world.node('a').client(kv, world.ref('b'));
