@@ -7,6 +7,8 @@
  *                 [--observe [HOST:PORT]] [--observe-token T]
  *   octopii send  FILE --to HOST:PORT [--to ...] [--peer-id ID ... | --insecure] [--json]
  *                 [--timeout MS] [--identity FILE] [--transport T] [--config FILE] [--fix-permissions]
+ *   octopii call  SERVICE.METHOD ['{json}'] --to HOST:PORT --peer-id ID [--deadline MS]
+ *   octopii methods --to HOST:PORT --peer-id ID
  *   octopii machines [--format mermaid|dot|json] [--out DIR]
  *   octopii observe --nodes URL,URL [--listen HOST:PORT]
  *   octopii replay FILE [--listen HOST:PORT]
@@ -99,6 +101,39 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
       const { runServe } = await import('./cli/serve.js');
       await runServe(opts);
     });
+
+  const rpcOptions = (c: Command) =>
+    c
+      .addOption(new Option('--to <host:port>', 'the node to call').argParser(addressArg).makeOptionMandatory())
+      .addOption(new Option('--peer-id <id>', "the node's ID (verified)").argParser(nodeIdArg).makeOptionMandatory())
+      .addOption(new Option('--deadline <ms>', 'deadline of the call in ms (default 30000; methods: 10000)').argParser(millisecondsArg))
+      .addOption(identityOption())
+      .addOption(transportOption());
+  type RpcFlags = { to: string; peerId: string; deadline?: number; identity?: string; transport?: 'quinn' | 'matrixai' };
+  const rpcCli = (o: RpcFlags) => ({
+    to: o.to,
+    peerId: o.peerId,
+    ...(o.transport ? { transport: o.transport } : {}),
+    ...(o.identity ? { identity: o.identity } : {}),
+    ...(o.deadline ? { deadlineMs: o.deadline } : {}),
+  });
+  const rpcIo = { out: (l: string) => void process.stdout.write(`${l}\n`), err: (l: string) => void process.stderr.write(`${l}\n`) };
+
+  rpcOptions(
+    program
+      .command('call')
+      .description('call SERVICE.METHOD on a node with JSON input; prints the result as JSON (streams as JSON lines)')
+      .argument('<method>', 'SERVICE.METHOD, e.g. node.ping')
+      .argument('[json]', 'the input as JSON (default {}); streaming inputs come as JSON lines on stdin'),
+  ).action(async (method: string, json: string | undefined, o: RpcFlags) => {
+    const { runCall } = await import('./cli/call.js');
+    process.exitCode = await runCall(rpcCli(o), method, json, rpcIo);
+  });
+
+  rpcOptions(program.command('methods').description("list a node's services and methods, with their schemas as JSON Schema")).action(async (o: RpcFlags) => {
+    const { runMethods } = await import('./cli/call.js');
+    process.exitCode = await runMethods(rpcCli(o), rpcIo);
+  });
 
   program
     .command('machines')

@@ -25,3 +25,31 @@ export type { ObserveEvent, ObservedActor } from './observe/events.js';
 export { createNodeMetrics, type NodeMetrics, type NodeMetricsOptions } from './metrics/node.js';
 export { createPinoLogger, type PinoLoggerOptions, type LogLevel } from './log/pino.js';
 export { logTransfers } from './log/transfers.js';
+export {
+  defineService,
+  describeService,
+  RpcError,
+  isRpcError,
+  nodeService,
+  INITIAL_CREDIT,
+  bearerAuth,
+  withBearer,
+  logCalls,
+  countCalls,
+  retryCalls,
+  type ServiceDef,
+  type MethodDef,
+  type Handlers,
+  type Client,
+  type CallOptions,
+  type CallContext,
+  type ServiceDescription,
+  type RpcOptions,
+  type ClientInterceptor,
+  type ServerInterceptor,
+  type ClientCallInfo,
+  type ServerCallInfo,
+} from './rpc/index.js';
+export { rpcCallMachine } from '../machines/rpcCall.js';
+export { breakerMachine } from '../machines/breaker.js';
+export { admissionMachine } from '../machines/admission.js';

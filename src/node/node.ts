@@ -34,6 +34,9 @@ import { IncomingLimits } from './limits.js';
 import { encodeLaneReason } from '../lane/reason.js';
 import { receiveInbound, sendToPeers, type LaneHost } from './lanes.js';
 import type { LaneSource, TransferResult, LaneError } from '../lane/index.js';
+import { NodeRpc, type RpcOptions } from '../rpc/nodeRpc.js';
+import type { RpcPeer } from '../rpc/client.js';
+import type { CallOptions, Client, Handlers, ServiceDef } from '../rpc/service.js';
 
 /** A peer to talk to: where it listens and, optionally, the node ID it must prove. */
 export interface PeerRef {
@@ -89,6 +92,8 @@ export interface NodeStartOptions extends Partial<NodeConfigInput> {
   /** Clock, transport, hasher, logger (defaults: system clock, the configured QUIC transport, the shared hash pool, silent). */
   runtime?: Partial<Runtime>;
   peer?: PeerOptions;
+  /** RPC limits and defaults (src/rpc/nodeRpc.ts). */
+  rpc?: RpcOptions;
 }
 
 /** A peer came up, was lost (dead-peer detection, close) or could not be reached. */
@@ -205,7 +210,7 @@ export class OctopiiNode {
    * Throws INVALID_ARGUMENT (config), INVALID_IDENTITY, or the transport's listen errors.
    */
   static async start(options: NodeStartOptions = {}): Promise<OctopiiNode> {
-    const { identity: given, configFile, runtime = {}, peer = {}, ...rest } = options;
+    const { identity: given, configFile, runtime = {}, peer = {}, rpc = {}, ...rest } = options;
     const config = loadConfig(rest, { file: configFile });
     const identity = given ?? (await loadOrCreateIdentity(identityFileOf(config)));
     let cleaned = { files: 0, bytes: 0 };
@@ -241,6 +246,7 @@ export class OctopiiNode {
       throw e;
     }
     const node = new OctopiiNode(config, identity, transport, clock, logger, hasher, releaseHasher, peer);
+    node.#rpc = new NodeRpc(node, rpc);
     transport.onConnection((conn) => node.#accept(conn));
     if (cleaned.files > 0) logger.info({ event: 'cleaned', dir: config.receiveDir, ...cleaned });
     logger.info({ event: 'listening', address: transport.address, transport: transport.kind });
@@ -419,6 +425,32 @@ export class OctopiiNode {
     options: Omit<SendOptions, 'onProgress'> & { onProgress?: (index: number, bytes: number) => void } = {},
   ): Promise<TransferResult[]> {
     return this.#track(sendToPeers(this.#laneHost(), source, peers, options));
+  }
+
+  // ── RPC (src/rpc; docs/PROTOCOL.md "RPC") ────────────────────────────────────────────────
+  #rpc!: NodeRpc;
+
+  /** RPC on this node: interceptors (`useClient`, `useServer`), the server and client with their stats. */
+  get rpc(): NodeRpc {
+    return this.#rpc;
+  }
+
+  /**
+   * Serves `service` (from `defineService`) with one handler per method; returns an
+   * unregister. Throws INVALID_ARGUMENT when the service is already served or a handler is missing.
+   */
+  serve<S extends ServiceDef>(service: S, handlers: Handlers<S>): () => void {
+    return this.#rpc.serve(service, handlers);
+  }
+
+  /** The typed client of `service` on `peer` (calls connect on first use). See src/rpc/client.ts for the errors. */
+  client<S extends ServiceDef>(service: S, peer: RpcPeer): Client<S> {
+    return this.#rpc.clientFor(service, peer);
+  }
+
+  /** One-way call of `service.method` on `peer`: resolves once sent; the callee answers nothing. Throws BAD_INPUT, the connect errors. */
+  notify<S extends ServiceDef>(peer: RpcPeer, service: S, method: keyof S['methods'] & string, input: unknown, options?: CallOptions): Promise<void> {
+    return this.#rpc.notify(peer, service, method, input, options);
   }
 
   /** Stops the supervisor and its children, closes every connection and the socket. Idempotent. */

@@ -1,0 +1,391 @@
+/**
+ * The caller's side of RPC (docs/PROTOCOL.md "RPC"). Per peer: one long-lived `rpc` stream
+ * carrying every call multiplexed by call ID (opened on first use, opened anew after the
+ * connection is lost), a circuit breaker (machines/breaker.ts) and an admission bulkhead
+ * (machines/admission.ts). Per call: an rpcCall actor (machines/rpcCall.ts) — spawned under the
+ * node supervisor as `peer:<id>/call#n` — that holds the phase, deadline and retries while this
+ * file moves the bytes.
+ *
+ * Errors (all {@link RpcError}): BAD_INPUT (input fails its schema, nothing sent), BAD_OUTPUT
+ * (a reply fails its schema), DEADLINE_EXCEEDED, CANCELLED (signal or consumer stopped),
+ * UNAVAILABLE (peer lost, breaker open), RESOURCE_EXHAUSTED (admission queue full), TOO_LARGE,
+ * the connect errors, and whatever the callee answered (origin `remote`).
+ */
+import { createActor, type Actor, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { admissionMachine } from '../../machines/admission.js';
+import { breakerMachine, canPass } from '../../machines/breaker.js';
+import { rpcCallMachine, type RpcCallOutput } from '../../machines/rpcCall.js';
+import { rpcCallsLogic } from '../../machines/rpcCalls.js';
+import type { OctopiiError } from '../errors.js';
+import type { Clock } from '../runtime/clock.js';
+import type { DuplexStream } from '../transport/types.js';
+import { RpcChannel } from './channel.js';
+import { parseWith, rpcError, startAttempt, type Channel } from './attempt.js';
+import { RpcError } from './errors.js';
+import { InboundQueue } from './flow.js';
+import { runClientChain, type ClientCallInfo, type ClientInterceptor } from './interceptors.js';
+import type { CallOptions, Client, MethodDef, ServiceDef } from './service.js';
+
+export interface RpcPeer {
+  address: string;
+  nodeId?: string;
+}
+
+/** What the client needs from its node. */
+export interface RpcClientHost {
+  clock: Clock;
+  maxMessageBytes: number;
+  /** Opens an `rpc` stream to the peer (connecting first). */
+  openStream(peer: RpcPeer, signal?: AbortSignal): Promise<DuplexStream>;
+  /** Runs an actor under the node supervisor (temporary); used for each peer's `<peerKey>/rpc` parent of call actors (absent: standalone actors). */
+  spawn?(id: string, logic: AnyActorLogic, input: unknown): AnyActorRef;
+}
+
+export interface RpcClientOptions {
+  /** Default deadline of a call, ms (default 30,000). */
+  deadlineMs?: number;
+  /** Calls in flight per peer (default 1,024); past it calls queue. */
+  maxInFlightPerPeer?: number;
+  /** Calls waiting per peer when saturated (default 4,096); past it RESOURCE_EXHAUSTED. */
+  maxQueuedPerPeer?: number;
+  /** Breaker: consecutive failures that open it (default 5) and how long it stays open, ms (default 1,000). */
+  breaker?: { failureThreshold?: number; openMs?: number };
+  /** Attempts in all for idempotent methods (default 3). */
+  maxAttempts?: number;
+  /**
+   * `supervised` (default): each call actor `peer:<id>/call#n` is a child of the peer's
+   * `peer:<id>/rpc` actor, itself under the node supervisor (so `node.inspect()` shows calls
+   * under their peer); `standalone`: plain actors on the node's clock (cheaper, invisible).
+   */
+  callActors?: 'supervised' | 'standalone';
+}
+
+/** What the call machine's provided actions reach through `context.io`. */
+interface CallIO {
+  current: { cancel(): void; credit(n: number): void } | null;
+  start(attempt: number): void;
+  settle(o: RpcCallOutput): void;
+}
+
+interface PeerState {
+  key: string;
+  peer: RpcPeer;
+  channel: Promise<Channel> | null;
+  breaker: Actor<typeof breakerMachine>;
+  admission: Actor<typeof admissionMachine>;
+  calls: AnyActorRef | null;
+  /** Queued admission tickets → their waiter (one listener per peer, not per ticket). */
+  waiters: Map<number, (admitted: boolean) => void>;
+}
+
+/** Codes that say the peer (not the call) is unwell: they count against the breaker. */
+const BREAKER_CODES = new Set(['UNAVAILABLE', 'CONNECTION_CLOSED', 'CONNECT_TIMEOUT', 'CONNECTION_REFUSED', 'DEADLINE_EXCEEDED', 'STREAM_ABORTED', 'RESOURCE_EXHAUSTED']);
+
+export class RpcClient {
+  readonly #host: RpcClientHost;
+  readonly #o: Required<Omit<RpcClientOptions, 'breaker'>> & { breaker: NonNullable<RpcClientOptions['breaker']> };
+  readonly #peers = new Map<string, PeerState>();
+  readonly #interceptors: ClientInterceptor[] = [];
+  #seq = 0;
+  #ticket = 0;
+  /** Settles every call in flight (used by close: call actors die with the node's supervisor). */
+  readonly #settlers = new Set<(o: RpcCallOutput) => void>();
+  #closed: OctopiiError | null = null;
+  /** The call machine with its actions provided once (they reach the call through `context.io`). */
+  readonly #callLogic = rpcCallMachine.provide({
+    actions: {
+      startAttempt: ({ context }, p) => {
+        const io = context.io as CallIO;
+        queueMicrotask(() => io.start(p.attempt));
+      },
+      abortAttempt: ({ context }) => (context.io as CallIO).current?.cancel(),
+      settle: ({ context }, o) => (context.io as CallIO).settle(o),
+    },
+  });
+  /** Replies for call IDs this side does not know (ignored), and calls by outcome. */
+  readonly stats = { unknownReplies: 0, outcomes: new Map<string, number>() };
+
+  constructor(host: RpcClientHost, options: RpcClientOptions = {}) {
+    this.#host = host;
+    this.#o = {
+      deadlineMs: 30_000,
+      maxInFlightPerPeer: 1024,
+      maxQueuedPerPeer: 4096,
+      maxAttempts: 3,
+      callActors: 'supervised',
+      ...options,
+      breaker: options.breaker ?? {},
+    };
+  }
+
+  use(interceptor: ClientInterceptor): void {
+    this.#interceptors.push(interceptor);
+  }
+
+  /** The typed client of `service` on `peer`. */
+  client<S extends ServiceDef>(service: S, peer: RpcPeer): Client<S> {
+    const out: Record<string, unknown> = {};
+    for (const [name, def] of Object.entries(service.methods)) {
+      const method = `${service.name}.${name}`;
+      const shape = def.stream ?? 'unary';
+      out[name] =
+        shape === 'unary' || shape === 'client'
+          ? (input: unknown, options?: CallOptions) => this.#invoke(peer, method, def, input, options ?? {})
+          : (input: unknown, options?: CallOptions) => lazyIterable(() => this.#invoke(peer, method, def, input, options ?? {}) as Promise<AsyncIterable<unknown>>);
+    }
+    return out as Client<S>;
+  }
+
+  /** One-way call: resolves once the request is queued on the stream; no reply, no error from the callee. */
+  async notify(peer: RpcPeer, service: ServiceDef, method: string, input: unknown, options: CallOptions = {}): Promise<void> {
+    const def = service.methods[method];
+    if (!def) throw new RpcError('UNKNOWN_METHOD', `${service.name} has no method ${method}`);
+    const parsed = parseWith(def.input, input, 'BAD_INPUT', `${service.name}.${method}`);
+    const ps = this.#peer(peer);
+    const c = await this.#channel(ps, options.signal);
+    const id = c.nextId++;
+    c.ch.send({ t: 'req', id, m: `${service.name}.${method}`, p: parsed, fin: true, ow: true, ...(options.metadata ? { md: options.metadata } : {}) });
+  }
+
+  /** Fails every call to `peerKey` with `error` (UNAVAILABLE on peer.lost) and drops its stream. */
+  peerLost(peerKey: string, error: OctopiiError): void {
+    const ps = this.#peers.get(peerKey);
+    if (!ps?.channel) return;
+    const p = ps.channel;
+    ps.channel = null;
+    void p.then((c) => c.ch.abort(error)).catch(() => undefined);
+  }
+
+  /** Breaker and admission state of a peer (for inspection and tests). */
+  peerState(peerKey: string): { breaker: string; admission: string; inFlight: number; queued: number } | null {
+    const ps = this.#peers.get(peerKey);
+    if (!ps) return null;
+    const a = ps.admission.getSnapshot();
+    return { breaker: String(ps.breaker.getSnapshot().value), admission: String(a.value), inFlight: a.context.inFlight, queued: a.context.queue.length };
+  }
+
+  /** Fails every call in flight with `error` (CLOSED when the node stops) and stops the peers' actors. */
+  close(error: OctopiiError): void {
+    this.#closed ??= error;
+    for (const settle of [...this.#settlers]) settle({ outcome: 'failed', attempts: 1, error: error.toJSON() });
+    this.#settlers.clear();
+    for (const key of [...this.#peers.keys()]) this.peerLost(key, error);
+    for (const ps of this.#peers.values()) {
+      ps.breaker.stop();
+      ps.admission.stop();
+    }
+    this.#peers.clear();
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────────────────
+
+  #peer(peer: RpcPeer): PeerState {
+    const key = peer.nodeId ? `peer:${peer.nodeId}` : `addr:${peer.address}`;
+    let ps = this.#peers.get(key);
+    if (!ps) {
+      const breaker = createActor(breakerMachine, { input: this.#o.breaker, clock: this.#host.clock });
+      const admission = createActor(admissionMachine, { input: { limit: this.#o.maxInFlightPerPeer, queueLimit: this.#o.maxQueuedPerPeer }, clock: this.#host.clock });
+      const waiters = new Map<number, (admitted: boolean) => void>();
+      admission.on('admit', (e) => waiters.get(e.ticket)?.(true));
+      admission.on('reject', (e) => waiters.get(e.ticket)?.(false));
+      breaker.start();
+      admission.start();
+      ps = { key, peer, channel: null, breaker, admission, calls: null, waiters };
+      this.#peers.set(key, ps);
+    }
+    return ps;
+  }
+
+  #channel(ps: PeerState, signal?: AbortSignal): Promise<Channel> {
+    if (ps.channel) return ps.channel;
+    const p = (async () => {
+      const stream = await this.#host.openStream(ps.peer, signal);
+      const state: Channel = { ch: undefined as unknown as RpcChannel, calls: new Map(), nextId: 1 };
+      state.ch = new RpcChannel(stream, this.#host.maxMessageBytes, {
+        onMessage: (m) => {
+          const a = state.calls.get(m.id);
+          if (a) a.onMessage(m);
+          else this.stats.unknownReplies++;
+        },
+        onBadFrame: (id, e) => {
+          const a = state.calls.get(id);
+          if (a) a.onFail(e);
+          else this.stats.unknownReplies++;
+        },
+        onClose: (e) => {
+          if (ps.channel === p) ps.channel = null;
+          const why = e && e.code === 'UNAVAILABLE' ? e : new RpcError('UNAVAILABLE', `rpc stream to ${ps.key} closed${e ? `: ${e.message}` : ''}`);
+          for (const a of [...state.calls.values()]) a.onFail(why);
+          state.calls.clear();
+        },
+      });
+      return state;
+    })();
+    ps.channel = p;
+    p.catch(() => {
+      if (ps.channel === p) ps.channel = null;
+    });
+    return p;
+  }
+
+  #invoke(peer: RpcPeer, method: string, def: MethodDef, input: unknown, options: CallOptions): Promise<unknown> {
+    const ps = this.#peer(peer);
+    const call: ClientCallInfo = {
+      method,
+      stream: def.stream ?? 'unary',
+      idempotent: def.idempotent === true,
+      peer: ps.key,
+      input,
+      metadata: options.metadata ?? {},
+      deadlineMs: options.deadlineMs ?? this.#o.deadlineMs,
+      signal: options.signal,
+    };
+    return runClientChain(this.#interceptors, call, (c) => this.#run(ps, def, c, options));
+  }
+
+  /** Admission, breaker, then the call actor. */
+  async #run(ps: PeerState, def: MethodDef, call: ClientCallInfo, options: CallOptions): Promise<unknown> {
+    const shape = call.stream;
+    const streamingIn = shape === 'client' || shape === 'bidi';
+    const streamingOut = shape === 'server' || shape === 'bidi';
+    const input = streamingIn ? call.input : parseWith(def.input, call.input, 'BAD_INPUT', call.method);
+    if (call.signal?.aborted) throw new RpcError('CANCELLED', `${call.method}: cancelled before it started`, { method: call.method });
+    const breaker = ps.breaker.getSnapshot();
+    if (!canPass(breaker)) throw new RpcError('UNAVAILABLE', `${call.method}: circuit to ${ps.key} is open`, { method: call.method });
+    if (breaker.value === 'halfOpen') ps.breaker.send({ type: 'TRIAL' });
+    const t0 = this.#host.clock.now();
+    const admitting = this.#admit(ps, call);
+    if (admitting) await admitting;
+    const deadlineMs = Math.max(0, call.deadlineMs - (this.#host.clock.now() - t0));
+
+    if (this.#closed) throw RpcError.of(this.#closed, call.method);
+    let settleOuter!: (o: RpcCallOutput) => void;
+    const settled = new Promise<RpcCallOutput>((r) => (settleOuter = r));
+    this.#settlers.add(settleOuter);
+    let result: unknown;
+    let actor!: AnyActorRef;
+    const outputs = streamingOut
+      ? new InboundQueue<unknown>(
+          (n) => io.current?.credit(n),
+          () => actor.send({ type: 'CANCEL', error: { code: 'CANCELLED', message: `${call.method}: the consumer stopped reading` } }),
+        )
+      : null;
+
+    const io: CallIO = {
+      current: null,
+      start: () => {
+        io.current = startAttempt(() => this.#channel(ps, call.signal), def, call, input, deadlineMs - (this.#host.clock.now() - t0), options, {
+          sent: () => actor.send({ type: 'SENT' }),
+          first: () => actor.send({ type: 'FIRST' }),
+          data: (p) => {
+            if (outputs) return outputs.push(p);
+            result = p;
+            return true;
+          },
+          done: () => actor.send({ type: 'DONE' }),
+          failed: (e) => actor.send({ type: 'FAILED', error: e.toJSON() }),
+        });
+      },
+      settle: (o) => settleOuter(o),
+    };
+    const input0 = { method: call.method, idempotent: call.idempotent && !streamingIn, deadlineMs, maxAttempts: this.#o.maxAttempts, io };
+    const logic = this.#callLogic;
+    const id = `${ps.key}/call#${++this.#seq}`;
+    const parent = this.#callsParent(ps);
+    if (parent) {
+      parent.send({ type: 'CALL', id, logic, input: input0 });
+      actor = (parent.getSnapshot() as { children: Record<string, AnyActorRef> }).children[id]!;
+    } else {
+      actor = createActor(logic, { input: input0, clock: this.#host.clock, id });
+      actor.start();
+    }
+    const onAbort = () => actor.send({ type: 'CANCEL', error: { code: 'CANCELLED', message: `${call.method}: cancelled by the caller` } });
+    call.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const finish = settled.then((o) => {
+      this.#settlers.delete(settleOuter);
+      call.signal?.removeEventListener('abort', onAbort);
+      ps.admission.send({ type: 'RELEASE' });
+      this.stats.outcomes.set(o.error?.code ?? 'OK', (this.stats.outcomes.get(o.error?.code ?? 'OK') ?? 0) + 1);
+      const b = ps.breaker.getSnapshot();
+      if (o.error && BREAKER_CODES.has(o.error.code)) ps.breaker.send({ type: 'FAILURE' });
+      else if (b.value !== 'closed' || b.context.failures > 0) ps.breaker.send({ type: 'SUCCESS' });
+      return o;
+    });
+
+    if (outputs) {
+      void finish.then((o) => (o.outcome === 'done' ? outputs.end() : outputs.fail(rpcError(o.error!, call.method))));
+      return outputs;
+    }
+    const o = await finish;
+    if (o.outcome !== 'done') throw rpcError(o.error!, call.method);
+    return result;
+  }
+
+  /** The peer's `<key>/rpc` parent of call actors under the supervisor (spawned anew if it stopped). */
+  #callsParent(ps: PeerState): AnyActorRef | null {
+    if (this.#o.callActors !== 'supervised' || !this.#host.spawn) return null;
+    if (ps.calls && ps.calls.getSnapshot().status === 'active') return ps.calls;
+    try {
+      ps.calls = this.#host.spawn(`${ps.key}/rpc`, rpcCallsLogic, undefined);
+    } catch {
+      ps.calls = null;
+    }
+    return ps.calls;
+  }
+
+  /**
+   * Takes a slot of the peer's admission: at once below the limit (returns nothing), else waits
+   * in its bounded queue (rejects RESOURCE_EXHAUSTED when full, CANCELLED on the signal,
+   * DEADLINE_EXCEEDED when the deadline passes while queued).
+   */
+  #admit(ps: PeerState, call: ClientCallInfo): Promise<void> | void {
+    const ticket = ++this.#ticket;
+    if (ps.admission.getSnapshot().value === 'open') {
+      ps.admission.send({ type: 'ACQUIRE', ticket });
+      return;
+    }
+    return new Promise<void>((resolve, reject) => {
+      let timer: unknown;
+      const cleanup = () => {
+        ps.waiters.delete(ticket);
+        this.#host.clock.clearTimeout(timer);
+        call.signal?.removeEventListener('abort', onAbort);
+      };
+      const giveUp = (e: RpcError) => {
+        cleanup();
+        ps.admission.send({ type: 'WITHDRAW', ticket });
+        reject(e);
+      };
+      const onAbort = () => giveUp(new RpcError('CANCELLED', `${call.method}: cancelled while queued`, { method: call.method }));
+      ps.waiters.set(ticket, (admitted) => {
+        cleanup();
+        if (admitted) resolve();
+        else reject(new RpcError('RESOURCE_EXHAUSTED', `${call.method}: too many calls to ${ps.key} (in flight and queued)`, { method: call.method }));
+      });
+      call.signal?.addEventListener('abort', onAbort, { once: true });
+      ps.admission.send({ type: 'ACQUIRE', ticket });
+      if (ps.waiters.has(ticket)) {
+        timer = this.#host.clock.setTimeout(() => giveUp(new RpcError('DEADLINE_EXCEEDED', `${call.method}: deadline passed while queued for admission`, { method: call.method })), call.deadlineMs);
+      }
+    });
+  }
+}
+
+/** An AsyncIterable whose source is made on the first `next()` (so a stub can return it synchronously). */
+function lazyIterable<T>(make: () => Promise<AsyncIterable<T>>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      let it: AsyncIterator<T> | null = null;
+      const get = async () => (it ??= (await make())[Symbol.asyncIterator]());
+      return {
+        next: async () => (await get()).next(),
+        return: async () => {
+          if (it?.return) return it.return();
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
+}
+
