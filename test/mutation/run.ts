@@ -132,7 +132,7 @@ function runVariant(m: MachineUnderTest, tests: string[], mutant: Mutant, budget
     let output = '';
     const keep = (d: Buffer) => {
       output += d.toString();
-      if (output.length > 200_000) output = output.slice(-100_000);
+      if (output.length > 8_000_000) output = output.slice(-4_000_000);
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
@@ -152,7 +152,7 @@ function runVariant(m: MachineUnderTest, tests: string[], mutant: Mutant, budget
       if (timedOut) return resolve({ outcome: applied ? 'timeout' : 'error', detail: applied ? `over the ${Math.round(budgetMs / 1000)} s budget` : 'timed out before the hook applied', ms });
       if (!applied) return resolve({ outcome: 'error', detail: `hook not applied (vitest exit ${code}): ${lastLines(output)}`, ms });
       if (code === 0) return resolve({ outcome: 'survived', detail: '', ms });
-      resolve({ outcome: 'killed', detail: firstFailure(output) ?? `vitest exit ${code}`, ms });
+      resolve({ outcome: 'killed', detail: firstFailure(output) ?? `vitest exit ${code}: ${lastLines(output)}`, ms });
     });
   });
 }
@@ -165,6 +165,10 @@ function firstFailure(output: string): string | undefined {
   for (const raw of stripAnsi(output).split('\n')) {
     const line = raw.trim();
     if (line.startsWith('×')) return line.slice(1).trim();
+  }
+  for (const raw of stripAnsi(output).split('\n')) {
+    const line = raw.trim();
+    if (/^(Unhandled|Error:|\w*Error:)/.test(line)) return line.slice(0, 200);
   }
   return undefined;
 }
