@@ -14,6 +14,7 @@ import { OctopiiNode } from '../../src/node.js';
 import { generateIdentity } from '../../src/identity.js';
 import { sendLane } from '../../src/lane/index.js';
 import { encodeLaneHeader, LANE_V1_STATUS } from '../../src/wire/laneV1.js';
+import type { DuplexStream } from '../../src/transport/types.js';
 import {
   Inbox,
   NodePool,
@@ -262,23 +263,22 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
     await expectStillServing();
   });
 
-  it('receiver stopped mid-transfer (3 times): the sender fails with an error, no partial file remains', async () => {
+  it('receiver stopped mid-transfer (3 times): the sender fails with CONNECTION_CLOSED, no partial file remains', async () => {
     const src = await writeRandomFile(join(root, 'src-vanish'), 32 * MiB);
     for (let round = 0; round < 3; round++) {
       const dir = join(root, `vanish${round}`);
       const victim = await start({ receiveDir: dir });
       const victimInbox = new Inbox(victim);
+      const conn = await sender.connect(peerOf(victim));
+      const closed = new Promise<void>((resolve) => conn.onClose(() => resolve()));
       let stopping: Promise<void> | undefined;
-      const r = await sender.send(
-        peerOf(victim),
-        { kind: 'file', path: src },
-        {
-          timeoutMs: 15_000,
-          onProgress: (bytes) => {
-            if (bytes >= 2 * MiB && !stopping) stopping = pool.stop(victim);
-          },
-        },
-      );
+      // 2 MiB in, the sender's next write waits until the victim has stopped and the sender's
+      // side of the connection has closed; only then does it go on.
+      const stream = holdingStream(await conn.openStream(), 2 * MiB, async () => {
+        stopping = pool.stop(victim);
+        await closed;
+      });
+      const r = await sendLane(stream, { kind: 'file', path: src }, { peer: 'victim', timeoutMs: 15_000 });
       expect(stopping, `round ${round}`).toBeDefined();
       await stopping; // a graceful stop: it returns only after the receive is cleaned up
       expect(r.success).toBe(false);
@@ -288,10 +288,11 @@ describe.each(['quinn', 'matrixai'] as const)('Shipping Lane v1 over %s (node fa
       // the connection is closed before the stopped receive could reset its stream (which would
       // be STREAM_ABORTED); a stopped lane actor never answers a status (REMOTE_ERROR). quinn
       // closes with application code 0, matrixai resets the open streams with its
-      // CONNECTION_CLOSED stream code first: the sender sees CONNECTION_CLOSED on both. (On
-      // matrixai a write that reaches quiche after the close fails with the library's own
-      // ErrorQUICStreamInternal, "could not `streamSend`", which sendLane can only call
-      // STREAM_ABORTED: a hole in src/transport/matrixai.ts's mapping, not a second right answer.)
+      // CONNECTION_CLOSED stream code first: a closed connection fails the sender's stream with
+      // CONNECTION_CLOSED on both. The held write makes it the only answer: a write racing the
+      // close on matrixai can instead fail with the library's own ErrorQUICStreamInternal
+      // ("could not `streamSend`"), which src/transport/matrixai.ts does not map and sendLane
+      // can only call STREAM_ABORTED.
       expect(r.error?.code, JSON.stringify(r.error)).toBe('CONNECTION_CLOSED');
       expect(victimInbox.events.filter((e) => e.ok)).toEqual([]);
       expect(await listDir(dir), `round ${round}`).toEqual([]);
@@ -509,6 +510,29 @@ describe('mixed transports', () => {
     inbox.close();
   });
 });
+
+/**
+ * `inner` with a hold in its writable: the first write that takes the byte count past `after`
+ * waits for `hold()` before it goes on to `inner` (and every later write waits behind it).
+ */
+function holdingStream(inner: DuplexStream, after: number, hold: () => Promise<void>): DuplexStream {
+  const w = inner.writable.getWriter();
+  let written = 0;
+  let held = false;
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      written += chunk.byteLength;
+      if (written > after && !held) {
+        held = true;
+        await hold();
+      }
+      await w.write(chunk); // rejects with the transport's own error
+    },
+    close: () => w.close(),
+    abort: (reason) => w.abort(reason),
+  });
+  return { id: inner.id, readable: inner.readable, writable, abort: (r) => inner.abort(r) };
+}
 
 /** Resolves once `pred()` holds (polled every 10 ms); rejects after `timeoutMs`. */
 async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
