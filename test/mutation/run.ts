@@ -151,7 +151,14 @@ function runVariant(m: MachineUnderTest, tests: string[], mutant: Mutant, budget
       const applied = existsSync(markFile) && readFileSync(markFile, 'utf8').includes(`${m.id} `);
       if (timedOut) return resolve({ outcome: applied ? 'timeout' : 'error', detail: applied ? `over the ${Math.round(budgetMs / 1000)} s budget` : 'timed out before the hook applied', ms });
       if (!applied) return resolve({ outcome: 'error', detail: `hook not applied (vitest exit ${code}): ${lastLines(output)}`, ms });
-      if (code === 0) return resolve({ outcome: 'survived', detail: '', ms });
+      if (code === 0) {
+        // Survival counts only if every file ran and passed (not, say, a run that found no tests).
+        const files = /Test Files\s+(\d+) passed \((\d+)\)/.exec(stripAnsi(output));
+        if (!files || Number(files[1]) !== tests.length || Number(files[2]) !== tests.length) {
+          return resolve({ outcome: 'error', detail: `vitest passed without running all ${tests.length} files: ${lastLines(output)}`, ms });
+        }
+        return resolve({ outcome: 'survived', detail: '', ms });
+      }
       resolve({ outcome: 'killed', detail: firstFailure(output) ?? `vitest exit ${code}: ${lastLines(output)}`, ms });
     });
   });
