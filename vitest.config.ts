@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // 2-core CI machine: two files at a time keeps socket-heavy tests from starving each other.
     maxWorkers: 2,
+    // Mutation testing (test/mutation/run.ts) only: the hook that builds the machine variant.
+    ...(process.env.OCTOPII_MUTANT ? { setupFiles: ['test/mutation/setup.ts'] } : {}),
   },
 });

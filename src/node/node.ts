@@ -134,6 +134,8 @@ export interface NodeInspection {
 }
 
 const AGENT = 'octopii-ts/0.1.0';
+/** How long a stopping node waits for its peers to close the links it said bye on, ms. */
+const BYE_GRACE_MS = 500;
 
 export class OctopiiNode {
   readonly #receivedHandlers = new Set<(e: ReceivedEvent) => void>();
@@ -486,13 +488,25 @@ export class OctopiiNode {
       // (UNAVAILABLE) rather than by a reset stream or a keep-alive deadline.
       const snap = this.#supervisor.getSnapshot();
       const byes: Promise<unknown>[] = [];
+      const closedByPeers: Promise<void>[] = [];
       for (const id of Object.keys(snap.context.children)) {
         if (!isPeerId(id)) continue;
         const link = (supervisedChild(snap, id)?.getSnapshot() as { context?: { link?: PeerLink | null } } | undefined)?.context?.link;
         const channel = link?.control as { close(reason: string): Promise<void> } | null | undefined;
-        if (channel) byes.push(channel.close('node stopping').catch(() => undefined));
+        if (!link || !channel) continue;
+        const conn = link.connection as PeerConnection;
+        closedByPeers.push(new Promise((resolve) => conn.onClose(() => resolve())));
+        byes.push(channel.close('node stopping').catch(() => undefined));
       }
       await Promise.all(byes);
+      // A peer that heard the bye closes the link itself and fails its work with this node as
+      // UNAVAILABLE; wait for that (briefly) before resetting streams, so that is what it sees.
+      let timer: unknown;
+      await Promise.race([
+        Promise.all(closedByPeers),
+        new Promise<void>((resolve) => (timer = this.clock.setTimeout(() => resolve(), BYE_GRACE_MS))),
+      ]);
+      this.clock.clearTimeout(timer);
       this.#transfers.abortAll(escalation ? OctopiiError.from(escalation) : new OctopiiError('CLOSED', 'node is stopping'));
       if (this.#supervisor.getSnapshot().status === 'active') this.#supervisor.send({ type: 'STOP' });
       await this.transport.close();

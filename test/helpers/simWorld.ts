@@ -135,17 +135,19 @@ export class SimWorld {
   async kill(name: string): Promise<void> {
     const n = this.nodes.get(name)!;
     this.network.crash(n.address);
-    const node = n.node;
-    n.node = null;
-    await node?.stop();
+    await this.stop(name);
   }
 
-  /** Stops `name` cleanly. */
+  /** Stops `name` cleanly (simulated time runs while it says bye and waits for its peers). */
   async stop(name: string): Promise<void> {
     const n = this.nodes.get(name)!;
     const node = n.node;
     n.node = null;
-    await node?.stop();
+    if (!node) return;
+    let done = false;
+    const stopped = node.stop().finally(() => (done = true));
+    await this.until(() => done, 10_000);
+    await stopped;
   }
 
   /** Starts a transfer of `bytes` deterministic bytes (from `label`) from `from` to `to`. */
