@@ -292,3 +292,28 @@ describe('node supervisor', () => {
     sup.send({ type: 'STOP' });
   });
 });
+
+describe('node supervisor: exits it must ignore', () => {
+  it.each(['xstate.done.actor', 'xstate.error.actor'])('ignores a late %s event of a child stopped on purpose (no restart)', async (prefix) => {
+    const clock = new SimulatedClock();
+    const sup = startSupervisor(clock, { intensity: 3, periodMs: 5_000 });
+    const child = longRunningChild();
+    sup.send({ type: 'SPAWN', id: 'worker', logic: child.logic, restart: 'permanent' });
+    sup.send({ type: 'STOP_CHILD', id: 'worker' });
+    // An exit that arrives after the stop (a stray or late event) must not look like a crash.
+    sup.send({ type: `${prefix}.worker`, actorId: 'worker', output: { status: 'failed' }, error: new Error('late') } as never);
+    await advance(clock, 10_000);
+    expect(child.state.starts).toBe(1);
+    expect(sup.getSnapshot().value).toBe('supervising');
+    expect(sup.getSnapshot().context.children.worker).toMatchObject({ status: 'stopped', restarts: 0, lastExit: null });
+  });
+
+  it.each(['xstate.done.actor', 'xstate.error.actor'])('ignores a %s event of an actor it never spawned', async (prefix) => {
+    const clock = new SimulatedClock();
+    const sup = startSupervisor(clock, { intensity: 3, periodMs: 5_000 });
+    sup.send({ type: `${prefix}.ghost`, actorId: 'ghost', output: { status: 'failed' }, error: new Error('stray') } as never);
+    await advance(clock, 1_000);
+    expect(sup.getSnapshot().status).toBe('active');
+    expect(sup.getSnapshot().context.children).toEqual({});
+  });
+});
