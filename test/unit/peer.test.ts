@@ -17,7 +17,7 @@ interface PendingDial {
   aborted: () => boolean;
 }
 
-function harness(input: Partial<PeerInput> = {}) {
+function harness(input: Partial<PeerInput> = {}, options: { closeFails?: boolean } = {}) {
   const clock = new SimulatedClock();
   const dials: PendingDial[] = [];
   const pings: number[] = [];
@@ -37,6 +37,7 @@ function harness(input: Partial<PeerInput> = {}) {
       }),
       close: fromPromise<void, { link: PeerLink }>(async ({ input }) => {
         closes.push(input.link);
+        if (options.closeFails) throw new OctopiiError('IO_ERROR', 'close failed');
       }),
     },
     actions: {
@@ -276,6 +277,14 @@ describe('peer machine: closing', () => {
     await h.flush();
     expect(h.actor.getSnapshot().status).toBe('done');
     expect(h.closes.map((l) => (l.connection as { name: string }).name)).toEqual(['IN']);
+  });
+
+  it('CLOSE stops even when closing the link fails', async () => {
+    const h = harness({}, { closeFails: true });
+    h.actor.send({ type: 'ADOPT', link: link('IN', false) });
+    h.actor.send({ type: 'CLOSE' });
+    await h.flush();
+    expect([h.actor.getSnapshot().status, h.closes.length]).toEqual(['done', 1]);
   });
 
   it('CLOSE without a link stops at once', () => {
