@@ -184,6 +184,31 @@ const helloOf = (m: ControlMessage): HelloMessage | undefined => {
 };
 
 /**
+ * One side of the hello on `stream`: the dialler sends first, the acceptor reads first. Throws
+ * HANDSHAKE_FAILED (bad or missing hello, deadline) or the transport's errors; the stream is
+ * reset on failure.
+ */
+async function exchangeHello(
+  connection: PeerConnection,
+  stream: DuplexStream,
+  local: HelloMessage,
+  options: HelloOptions,
+  sendFirst: boolean,
+): Promise<{ channel: ControlChannel; hello: HelloMessage }> {
+  const channel = new ControlChannel(stream);
+  try {
+    if (sendFirst) await channel.send(local);
+    const hello = checkHello(await withDeadline(channel.readUntil(helloOf), options.clock, options.timeoutMs ?? 5_000, 'hello'), connection);
+    if (!sendFirst) await channel.send(local);
+    return { channel, hello };
+  } catch (e) {
+    const err = toOctopiiError(e, 'HANDSHAKE_FAILED');
+    channel.abort(err);
+    throw err;
+  }
+}
+
+/**
  * Dialling side: opens the control stream on `connection`, sends `local`, reads the peer's
  * hello. Throws HANDSHAKE_FAILED (bad or missing hello, deadline) or the transport's errors.
  */
@@ -193,18 +218,7 @@ export async function dialHello(
   local: HelloMessage,
   options: HelloOptions,
 ): Promise<{ channel: ControlChannel; hello: HelloMessage }> {
-  const ms = options.timeoutMs ?? 5_000;
-  const stream = await router.open(connection, 'control');
-  const channel = new ControlChannel(stream);
-  try {
-    await channel.send(local);
-    const hello = await withDeadline(channel.readUntil(helloOf), options.clock, ms, 'hello');
-    return { channel, hello: checkHello(hello, connection) };
-  } catch (e) {
-    const err = toOctopiiError(e, 'HANDSHAKE_FAILED');
-    channel.abort(err);
-    throw err;
-  }
+  return exchangeHello(connection, await router.open(connection, 'control'), local, options, true);
 }
 
 /**
@@ -217,15 +231,5 @@ export async function acceptHello(
   local: HelloMessage,
   options: HelloOptions,
 ): Promise<{ channel: ControlChannel; hello: HelloMessage }> {
-  const ms = options.timeoutMs ?? 5_000;
-  const channel = new ControlChannel(stream);
-  try {
-    const hello = checkHello(await withDeadline(channel.readUntil(helloOf), options.clock, ms, 'hello'), connection);
-    await channel.send(local);
-    return { channel, hello };
-  } catch (e) {
-    const err = toOctopiiError(e, 'HANDSHAKE_FAILED');
-    channel.abort(err);
-    throw err;
-  }
+  return exchangeHello(connection, stream, local, options, false);
 }
