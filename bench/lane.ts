@@ -1,7 +1,7 @@
 /**
- * `npm run bench` (issue 2 item 9, issue 3 item 5): Shipping Lane file → file, verified, over each
+ * `npm run bench`: Shipping Lane file → file, verified, over each
  * QUIC transport on 127.0.0.1, with node:tls over TCP as the baseline in the same run. Prints a
- * table and the issue 3 targets (✓/✗, never enforced); `--json FILE` writes every figure.
+ * table and the speed targets (✓/✗, never enforced); `--json FILE` writes every figure.
  *
  *   npm run bench -- [--size 256MiB|1GiB|4GiB] [--transports quinn,matrixai] [--streams 1,4]
  *                    [--matrixai-full] [--no-warmup] [--baseline-reps 3] [--no-stream]
@@ -400,7 +400,7 @@ async function main(): Promise<number> {
   }
 
   const targets: { target: string; transport: string; value: number; limit: number; met: boolean; note?: string }[] = [];
-  console.log('\ntargets (issue 3; printed, never enforced):');
+  console.log('\ntargets (printed, never enforced):');
   for (const t of transports) {
     const tr = runs.filter((r) => r.transport === t && r.ok);
     if (!tr.length) continue;

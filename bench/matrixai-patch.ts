@@ -1,5 +1,5 @@
 /**
- * @matrixai/quic 2.0.9 with and without our hot-path patch (issue 3 item 2), in the same run.
+ * @matrixai/quic 2.0.9 with and without our hot-path patch, in the same run.
  * Prints figures only; never fails on speed (it fails only if a transfer arrives corrupted).
  *
  *   npx tsx bench/matrixai-patch.ts [--mib 64] [--rpc-seconds 4] [--inflight 64] [--runs 1]

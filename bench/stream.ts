@@ -1,5 +1,5 @@
 /**
- * The transport's own ceiling, for the lane bench (issue 3 item 5): one QUIC stream over an
+ * The transport's own ceiling, for the lane bench: one QUIC stream over an
  * octopii transport (`quinn` or `matrixai`, src/transport), receiver and sender in two separate
  * processes on 127.0.0.1, moving bytes memory → memory, unhashed — what the node:tls baseline
  * (bench/tls-baseline.ts) does over TCP, so the two divide cleanly: "×tls" of this row is the

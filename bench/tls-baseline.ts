@@ -1,5 +1,5 @@
 /**
- * Baseline for the lane bench (issue 2 item 9, issue 3 item 5): node:tls over TCP on 127.0.0.1,
+ * Baseline for the lane bench: node:tls over TCP on 127.0.0.1,
  * receiver and sender in two separate processes, moving bytes memory → memory, unhashed.
  *
  *   npx tsx bench/tls-baseline.ts [--size 256MiB] [--connections 1]     (standalone)

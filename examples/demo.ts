@@ -1,5 +1,5 @@
 /**
- * `npm run demo [FILE]` (issue 2 item 7): three octopii nodes on loopback, each its own process.
+ * `npm run demo [FILE]`: three octopii nodes on loopback, each its own process.
  * Two run `octopii serve`; the third ships FILE (default: the running Node binary) to both in
  * parallel with `octopii send --to A --to B --peer-id … --json`, pinning each receiver's node ID.
  * The demo then hashes each received file itself, compares it with the source, prints a report

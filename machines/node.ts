@@ -1,5 +1,5 @@
 /**
- * The node actor as an OTP-style supervisor (issue 2 item 4; DESIGN.md §1).
+ * The node actor as an OTP-style supervisor (DESIGN.md §1).
  *
  * It spawns children (connection, transfer, rpc-call … actors: any XState ActorLogic), watches
  * them, and restarts a child that crashes — one_for_one: only that child — after an

@@ -21,7 +21,7 @@ export { parseSize };
 export const TransportName = z.enum(['quinn', 'matrixai']);
 export type TransportName = z.infer<typeof TransportName>;
 
-/** Default transport for node-to-node traffic (issue 3 item 3). */
+/** Default transport for node-to-node traffic. */
 export const DEFAULT_TRANSPORT: TransportName = 'quinn';
 
 export const NodeConfigSchema = z.object({

@@ -1,5 +1,5 @@
 /**
- * Node identity (issue 2 item 2; docs/PROTOCOL.md "Node ID").
+ * Node identity (docs/PROTOCOL.md "Node ID").
  *
  * Each node has an Ed25519 key pair, created on first start and kept in a file (PKCS#8 PEM,
  * mode 0600). The node ID is the libp2p peer-ID encoding of the public key:

@@ -1,6 +1,6 @@
 /**
  * TLS certificates for the QUIC transports, made from the node's Ed25519 identity with
- * @peculiar/x509 (issue 2 item 2). The certificate is self-signed; trust comes from the key:
+ * @peculiar/x509. The certificate is self-signed; trust comes from the key:
  * a peer is who its certificate key says it is (docs/PROTOCOL.md "Peer verification").
  */
 import 'reflect-metadata'; // @peculiar/x509 (through tsyringe) needs the reflect polyfill

@@ -1,5 +1,5 @@
 /**
- * Transport selection (issue 3 item 3): node-to-node traffic uses one of the QUIC transports,
+ * Transport selection: node-to-node traffic uses one of the QUIC transports,
  * chosen by one config option (`transport: 'quinn' | 'matrixai'`, CLI `--transport`).
  * `insecure` (seed 001 v1 interop) needs ALPN `octopii` (protocol `'lane-v1'`), which only
  * @matrixai/quic speaks.

@@ -1,5 +1,5 @@
 /**
- * The transport interface (DESIGN.md §1, issue 2 item 3). Everything above it — the lane, RPC,
+ * The transport interface (DESIGN.md §1). Everything above it — the lane, RPC,
  * Raft, the node actor — talks to this interface only; implementations:
  *  - `MemoryTransport` (src/transport/memory/): in-process, deterministic on a `Clock`, with
  *    fault injection, for whole-node simulations in `test/sim`;

@@ -1,7 +1,7 @@
 /**
  * Shipping Lane v1 end to end through the node facade (src/node.ts) over real QUIC sockets on
  * 127.0.0.1 and ::1, real files in os.tmpdir(), on both QUIC transports — the scenarios of
- * Octopii's own suite (issue 2 item 8). The standard after every failure: the receiver node is
+ * Octopii's own suite. The standard after every failure: the receiver node is
  * still running, a following good transfer succeeds, and nothing unverified is left on disk.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * QuinnTransport (src/transport/quinn.ts) over real UDP sockets on 127.0.0.1 and ::1: the shared
- * transport contract, then what is specific to the quinn binding (issue 3 item 1).
+ * transport contract, then what is specific to the quinn binding.
  */
 import 'reflect-metadata';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Supervision (issue 2 items 4 and 8): the node actor restarts crashed children with
+ * Supervision: the node actor restarts crashed children with
  * exponential backoff and escalates past its restart intensity (OTP intensity/period).
  * Time is XState's SimulatedClock; nothing here waits on real timers.
  */

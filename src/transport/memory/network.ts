@@ -1,5 +1,5 @@
 /**
- * In-memory, deterministic Transport for simulation tests (issue 2 item 3, DESIGN.md §1;
+ * In-memory, deterministic Transport for simulation tests (DESIGN.md §1;
  * the fault-injecting network is TigerBeetle's VOPR / etcd-raft's `network` idea).
  *
  * - `MemoryNetwork` is the wire: it knows every `MemoryTransport` on it, who listens where, which

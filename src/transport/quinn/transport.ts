@@ -5,7 +5,7 @@
  *
  * Why: quinn does its UDP I/O, packet loop, pacing and congestion control in Rust threads, so
  * the JavaScript event loop only sees one promise per (large) read or write — measured 10–50×
- * faster than the JavaScript-driven @matrixai/quic (issue 3 table).
+ * faster than the JavaScript-driven @matrixai/quic (bench/README.md).
  *
  * What the binding fixes for us (learned from ChainSafe/js-libp2p-quic, `rust/*.rs`):
  *  - TLS is libp2p-tls (libp2p/specs `tls/tls.md`): each side presents a self-signed certificate
