@@ -9,6 +9,7 @@
  *                 [--timeout MS] [--identity FILE] [--transport T] [--config FILE] [--fix-permissions]
  *   octopii call  SERVICE.METHOD ['{json}'] --to HOST:PORT --peer-id ID [--deadline MS]
  *   octopii methods --to HOST:PORT --peer-id ID
+ *   octopii config print [--config FILE]
  *   octopii machines [--format mermaid|dot|json] [--out DIR]
  *   octopii observe --nodes URL,URL [--listen HOST:PORT]
  *   octopii replay FILE [--listen HOST:PORT]
@@ -134,6 +135,17 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     const { runMethods } = await import('./cli/call.js');
     process.exitCode = await runMethods(rpcCli(o), rpcIo);
   });
+
+  program
+    .command('config')
+    .description('show configuration')
+    .command('print')
+    .description('print the effective configuration and where each value came from (option, env, file, default)')
+    .addOption(configOption())
+    .action(async (opts: { config?: string }) => {
+      const { explainConfig } = await import('./config.js');
+      for (const e of explainConfig({}, { file: opts.config })) process.stdout.write(`${JSON.stringify(e)}\n`);
+    });
 
   program
     .command('machines')

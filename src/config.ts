@@ -179,3 +179,53 @@ export function loadConfig(
 
 export const identityFileOf = (cfg: Pick<NodeConfig, 'dataDir' | 'identityFile'>): string =>
   cfg.identityFile ?? join(cfg.dataDir, 'identity.pem');
+
+/** Where one effective setting came from. */
+export type ConfigSource = 'default' | 'file' | 'env' | 'option';
+
+/** One line of {@link explainConfig}: a setting (dotted for nested ones), its value and its source. */
+export interface ConfigEntry {
+  key: string;
+  value: unknown;
+  source: ConfigSource;
+  /** The variable it came from, for `source: 'env'`. */
+  env?: string;
+}
+
+/**
+ * The effective configuration with the source of every setting (`octopii config print`):
+ * `option` over `env` over `file` over `default`, as {@link loadConfig} resolves them. Throws
+ * what loadConfig throws.
+ */
+export function explainConfig(
+  options: Partial<NodeConfigInput> = {},
+  { env = process.env, file }: { env?: NodeJS.ProcessEnv; file?: string } = {},
+): ConfigEntry[] {
+  const cfg = loadConfig(options, { env, file });
+  const fromFile: Record<string, unknown> = file ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const envValues = fromEnv(env, []) as Record<string, unknown>;
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
+  const has = (o: Record<string, unknown>, path: string[]) => {
+    let cur: unknown = o;
+    for (const p of path) {
+      if (!cur || typeof cur !== 'object' || !(p in (cur as object))) return false;
+      cur = (cur as Record<string, unknown>)[p];
+    }
+    return true;
+  };
+  const out: ConfigEntry[] = [];
+  const visit = (value: unknown, path: string[]) => {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) visit(v, [...path, k]);
+      return;
+    }
+    const key = path.join('.');
+    let source: ConfigSource = 'default';
+    if (has(defined, path)) source = 'option';
+    else if (has(envValues, path)) source = 'env';
+    else if (has(fromFile, path)) source = 'file';
+    out.push({ key, value, source, ...(source === 'env' && ENV_OF[key] ? { env: ENV_OF[key] } : {}) });
+  };
+  visit(cfg, []);
+  return out;
+}
