@@ -24,13 +24,13 @@ export const MACHINES: MachineUnderTest[] = [
     id: 'laneSend',
     module: 'machines/laneSend.ts',
     exportName: 'laneSendMachine',
-    tests: ['test/unit/laneMachines.test.ts', 'test/model/lane.test.ts', 'test/unit/lane.test.ts', 'test/unit/laneHardening.test.ts', 'test/unit/wire-lane-v1.test.ts'],
+    tests: ['test/unit/laneMachines.test.ts', 'test/model/lane.test.ts'],
   },
   {
     id: 'laneReceive',
     module: 'machines/laneReceive.ts',
     exportName: 'laneReceiveMachine',
-    tests: ['test/unit/laneMachines.test.ts', 'test/model/lane.test.ts', 'test/unit/lane.test.ts', 'test/unit/laneHardening.test.ts', 'test/unit/wire-lane-v1.test.ts'],
+    tests: ['test/unit/laneMachines.test.ts', 'test/model/lane.test.ts'],
   },
   {
     id: 'node',
