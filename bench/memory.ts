@@ -4,6 +4,7 @@
  *   npm run bench:memory                               # 2 GiB, the default transport (quinn)
  *   npm run bench:memory -- --size 256MiB --transport matrixai
  *   npm run bench:memory -- --in-process --json mem.json
+ *   npm run bench:memory -- --in-process --quinn-window 4MiB   # what smaller receive windows buy
  *
  * What it does:
  *  1. writes a file of `--size` bytes (one 4 MiB crypto-random block repeated: the lane neither
@@ -26,7 +27,9 @@
  * the same node as `octopii serve` (OctopiiNode with a receive directory) and reports
  * `process.memoryUsage()` (V8 heap used/total, external, arrayBuffers) with each sample; that
  * child runs through tsx (its loader thread and transpiled sources add RSS), so use its RSS for
- * the breakdown, the CLI run for the figures.
+ * the breakdown, the CLI run for the figures. `--quinn-window SIZE` (with `--in-process`, quinn
+ * only) gives that receiver a QuinnTransport whose per-stream and per-connection receive windows
+ * are both SIZE instead of the defaults (16 / 32 MiB), to measure what they cost.
  *
  * `bin/octopii.js` runs dist/ when it is fresher than src/ (`npm run build`), else the sources
  * through tsx, which costs ~35 MiB of idle RSS: the bench prints which one ran. Exit status 1
@@ -185,7 +188,8 @@ function sampler(pid: number, ms: number, extra?: () => MemoryFigures | undefine
   const samples: ProcSample[] = [];
   const take = () => {
     const s = procStatus(pid);
-    if (s) samples.push({ t: performance.now() - t0, rssKiB: s.rssKiB, anonKiB: s.anonKiB, fileKiB: s.fileKiB, heap: extra?.() });
+    // (A process caught between fork and exec has no VmRSS yet.)
+    if (s && Number.isFinite(s.rssKiB)) samples.push({ t: performance.now() - t0, rssKiB: s.rssKiB, anonKiB: s.anonKiB, fileKiB: s.fileKiB, heap: extra?.() });
   };
   take();
   const timer = setInterval(take, ms);
@@ -214,13 +218,19 @@ type RecvOut =
   | { type: 'error'; message: string };
 
 async function receiverRole(): Promise<void> {
-  const [dir, state, transport] = process.argv.slice(3);
+  const [dir, state, transport, window] = process.argv.slice(3);
   const { loadConfig } = await import('../src/config.js');
   const { loadOrCreateIdentity } = await import('../src/identity.js');
   const { OctopiiNode } = await import('../src/node.js');
   const cfg = loadConfig({ listen: '127.0.0.1:0', dataDir: state!, receiveDir: dir!, ...(transport ? { transport: transport as 'quinn' | 'matrixai' } : {}) });
   const identity = await loadOrCreateIdentity(join(state!, 'identity.pem'));
-  const node = await OctopiiNode.start({ ...cfg, identity });
+  let runtime = {};
+  if (window) {
+    const { QuinnTransport } = await import('../src/transport/quinn.js');
+    const bytes = Number(window);
+    runtime = { transport: await QuinnTransport.create({ identity, quinn: { maxStreamData: bytes, maxConnectionData: bytes } }) };
+  }
+  const node = await OctopiiNode.start({ ...cfg, identity, runtime });
   node.onReceived((r) => process.send!({ type: 'received', ok: r.ok, bytes: r.bytes } satisfies RecvOut));
   const report = () => {
     const m = process.memoryUsage();
@@ -245,10 +255,11 @@ interface Options {
   sampleMs: number;
   json: string | undefined;
   inProcess: boolean;
+  quinnWindow: number | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { size: 2 * 2 ** 30, transport: undefined, settleMs: 2000, idleMs: 3000, sampleMs: 50, json: undefined, inProcess: false };
+  const o: Options = { size: 2 * 2 ** 30, transport: undefined, settleMs: 2000, idleMs: 3000, sampleMs: 50, json: undefined, inProcess: false, quinnWindow: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = () => {
@@ -263,8 +274,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--sample-ms') o.sampleMs = Number(v());
     else if (a === '--json') o.json = v();
     else if (a === '--in-process') o.inProcess = true;
+    else if (a === '--quinn-window') o.quinnWindow = parseSize(v());
     else throw new Error(`unknown option ${a} (see the top of bench/memory.ts)`);
   }
+  if (o.quinnWindow !== undefined && (!o.inProcess || (o.transport ?? 'quinn') !== 'quinn')) throw new Error('--quinn-window needs --in-process and the quinn transport');
   return o;
 }
 
@@ -310,7 +323,7 @@ async function standalone(): Promise<void> {
     let heapNow: (() => MemoryFigures | undefined) | undefined;
     let transportName = o.transport ?? 'default';
     if (o.inProcess) {
-      const child = Child.fork<RecvIn, RecvOut>('receiver', self, ['receiver', inbox, join(work, 'recv-state'), o.transport ?? '']);
+      const child = Child.fork<RecvIn, RecvOut>('receiver', self, ['receiver', inbox, join(work, 'recv-state'), o.transport ?? '', String(o.quinnWindow ?? '')]);
       let latest: MemoryFigures | undefined;
       child.proc.on('message', (m: RecvOut) => {
         if (m.type === 'memory') latest = m.figures;
@@ -362,7 +375,7 @@ async function standalone(): Promise<void> {
     const figures = {
       size: o.size,
       transport: transportName,
-      receiver: o.inProcess ? 'in-process (tsx)' : `octopii serve (${runsBuild() ? 'dist' : 'sources through tsx'})`,
+      receiver: o.inProcess ? `in-process (tsx)${o.quinnWindow ? `, quinn windows ${formatSize(o.quinnWindow)}` : ''}` : `octopii serve (${runsBuild() ? 'dist' : 'sources through tsx'})`,
       nodeFlags: childNodeFlags(),
       ok: ok && sendCode === 0,
       wallMs: Math.round(wallMs),
