@@ -5,7 +5,7 @@
  * (the seed's Rust Octopii), refusal of impostors whose certificate claims a node ID its key does
  * not prove, and the reading of a client's offered ALPNs from its Initial packet.
  */
-import 'reflect-metadata'; // @peculiar/x509 needs it before it loads
+import 'reflect-metadata'; // @peculiar/x509 needs it before it loads (the tests' ECDSA certificates)
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { webcrypto } from 'node:crypto';
@@ -17,7 +17,7 @@ import { transportContract, echo, readAll, roundTrip, writeAll } from '../transp
 import { deadPeerSuite } from '../transport/deadPeer.js';
 import { MatrixaiTransport } from '../../src/transport/matrixai.js';
 import { offeredAlpns } from '../../src/transport/matrixai/initial.js';
-import '../../src/transport/certificate.js'; // sets the @peculiar/x509 crypto provider
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 import { generateIdentity, type Identity } from '../../src/identity.js';
 import { parseAddress } from '../../src/transport/address.js';
 import { OctopiiError } from '../../src/errors.js';
