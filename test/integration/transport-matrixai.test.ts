@@ -178,6 +178,15 @@ function impostor(claimedNodeId: string): Identity {
   return { ...generateIdentity(), nodeId: claimedNodeId };
 }
 
+/** Resolves once `cond()` holds (polled every 10 ms); rejects after `ms` naming `what`. */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Rejects if `p` does not settle within `ms` (turns a hang into a readable failure). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
@@ -315,6 +324,28 @@ describe('matrixai transport specifics', () => {
     expect(refused).toBeDefined();
     expect(admitted).toBe(0);
     expect(open.connections()).toHaveLength(0);
+  });
+
+  it('an insecure server still asks octopii/2 clients for their certificate: the node ID is proven', async () => {
+    const open = await make(generateIdentity(), { insecure: true });
+    const inbound: PeerConnection[] = [];
+    open.onConnection((c) => inbound.push(c));
+    const { address } = await open.listen({ address: '127.0.0.1:0' });
+    const client = await make(generateIdentity());
+    await client.dial(address, { expectedNodeId: open.nodeId });
+    await until(() => inbound.length > 0, 5000, 'inbound connection');
+    expect(inbound.map((c) => [c.protocol, c.remoteNodeId])).toEqual([['octopii', client.nodeId]]);
+  });
+
+  it('an insecure server does not ask a lane-v1 client for its certificate: remoteNodeId null', async () => {
+    const open = await make(generateIdentity(), { insecure: true });
+    const inbound: PeerConnection[] = [];
+    open.onConnection((c) => inbound.push(c));
+    const { address } = await open.listen({ address: '127.0.0.1:0' });
+    const client = await make(generateIdentity());
+    await client.dial(address, { expectedNodeId: open.nodeId, protocol: 'lane-v1' });
+    await until(() => inbound.length > 0, 5000, 'inbound connection');
+    expect(inbound.map((c) => [c.protocol, c.remoteNodeId])).toEqual([['lane-v1', null]]);
   });
 
   it('an insecure client reaches a foreign ECDSA server (remoteNodeId null); a secure client refuses it', async () => {
