@@ -1,18 +1,18 @@
 /**
- * TLS certificates for the QUIC transports, made from the node's Ed25519 identity with
- * @peculiar/x509. The certificate is self-signed; trust comes from the key:
- * a peer is who its certificate key says it is (docs/PROTOCOL.md "Peer verification").
+ * TLS certificates for the QUIC transports, made from the node's Ed25519 identity. The
+ * certificate is self-signed; trust comes from the key: a peer is who its
+ * certificate key says it is (docs/PROTOCOL.md "Peer verification").
+ *
+ * The certificate is DER-encoded here directly (RFC 5280 §4.1, Ed25519 per RFC 8410) and signed
+ * with node:crypto: an X.509 library (@peculiar/x509 with reflect-metadata, what this file used
+ * before) added ~17 MiB of resident memory to every node on the matrixai transport for one
+ * certificate made at start-up (`npm run bench:memory -- --transport matrixai`). Reading peer
+ * certificates uses node:crypto's X509Certificate.
  */
-import 'reflect-metadata'; // @peculiar/x509 (through tsyringe) needs the reflect polyfill
-import * as x509 from '@peculiar/x509';
-import { webcrypto, X509Certificate, randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes, sign } from 'node:crypto';
 import type { Identity } from '../identity.js';
 import { nodeIdFromPublicKey, rawPublicKey } from '../identity.js';
 import { OctopiiError } from '../errors.js';
-
-type X509Crypto = Parameters<typeof x509.cryptoProvider.set>[0];
-type X509Key = x509.X509CertificateCreateSelfSignedParams['keys']['privateKey'];
-x509.cryptoProvider.set(webcrypto as unknown as X509Crypto);
 
 export interface NodeCertificate {
   /** PEM certificate. */
@@ -23,31 +23,52 @@ export interface NodeCertificate {
   der: Uint8Array;
 }
 
-/** Self-signed X.509 certificate (Ed25519, CN = node ID, valid 10 years from an hour ago). */
+// DER (X.690 §8, §10): definite lengths, minimal encodings.
+function tlv(tag: number, ...content: Uint8Array[]): Buffer {
+  const body = Buffer.concat(content);
+  const n = body.length;
+  const len = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...len]), body]);
+}
+const seq = (...c: Uint8Array[]) => tlv(0x30, ...c);
+const bitString = (bytes: Uint8Array) => tlv(0x03, Buffer.from([0]), bytes);
+/** id-Ed25519 (1.3.101.112), no parameters (RFC 8410 §3). */
+const ED25519 = seq(Buffer.from([0x06, 0x03, 0x2b, 0x65, 0x70]));
+/** Name with one RDN: commonName (2.5.4.3) as UTF8String. */
+const commonName = (cn: string) => seq(tlv(0x31, seq(Buffer.from([0x06, 0x03, 0x55, 0x04, 0x03]), tlv(0x0c, Buffer.from(cn, 'utf8')))));
+/** UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5), seconds, Zulu. */
+function time(ms: number): Buffer {
+  const iso = new Date(Math.floor(ms / 1000) * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z
+  const digits = iso.slice(0, 19).replace(/[-:T]/g, '') + 'Z';
+  const year = Number(iso.slice(0, 4));
+  return year < 2050 ? tlv(0x17, Buffer.from(digits.slice(2), 'ascii')) : tlv(0x18, Buffer.from(digits, 'ascii'));
+}
+/**
+ * basicConstraints (2.5.29.19), critical, cA false (the DEFAULT, so an empty SEQUENCE). At least
+ * one extension: an empty extensions block is invalid DER for webpki (rustls) peers, e.g. the
+ * seed's Rust Octopii (RFC 5280 §4.1: extensions SEQUENCE SIZE (1..MAX)).
+ */
+const EXTENSIONS = tlv(0xa3, seq(seq(Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x13]), tlv(0x01, Buffer.from([0xff])), tlv(0x04, seq()))));
+
+/** Self-signed X.509 v3 certificate (Ed25519, CN = node ID, valid 10 years from an hour ago). */
 export async function createNodeCertificate(identity: Identity): Promise<NodeCertificate> {
-  const subtle = webcrypto.subtle;
-  const alg = { name: 'Ed25519' };
-  const privateKey = await subtle.importKey(
-    'pkcs8',
-    identity.privateKey.export({ format: 'der', type: 'pkcs8' }),
-    alg,
-    true,
-    ['sign'],
-  );
-  const publicKey = await subtle.importKey('raw', identity.publicKey, alg, true, ['verify']);
+  const serial = randomBytes(8);
+  serial[0] = (serial[0]! & 0x7f) | 0x10; // positive, no leading zero byte: minimal DER INTEGER
   const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Buffer.from(randomBytes(8)).toString('hex').replace(/^[89a-f]/, '1'),
-    name: `CN=${identity.nodeId}`,
-    notBefore: new Date(now - 3600_000),
-    notAfter: new Date(now + 10 * 365 * 86400_000),
-    signingAlgorithm: alg,
-    // At least one extension: an empty extensions block is invalid DER for webpki (rustls)
-    // peers, e.g. the seed's Rust Octopii (RFC 5280 §4.1: extensions SEQUENCE SIZE (1..MAX)).
-    extensions: [new x509.BasicConstraintsExtension(false, undefined, true)],
-    keys: { privateKey: privateKey as unknown as X509Key, publicKey: publicKey as unknown as X509Key },
-  });
-  return { certPem: cert.toString('pem'), keyPem: identity.privateKeyPem, der: new Uint8Array(cert.rawData) };
+  const name = commonName(identity.nodeId);
+  const tbs = seq(
+    tlv(0xa0, tlv(0x02, Buffer.from([2]))), // version v3
+    tlv(0x02, serial),
+    ED25519,
+    name, // issuer
+    seq(time(now - 3600_000), time(now + 10 * 365 * 86400_000)),
+    name, // subject
+    seq(ED25519, bitString(identity.publicKey)),
+    EXTENSIONS,
+  );
+  const der = seq(tbs, ED25519, bitString(sign(null, tbs, identity.privateKey)));
+  const certPem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
+  return { certPem, keyPem: identity.privateKeyPem, der: new Uint8Array(der) };
 }
 
 /**

@@ -3,9 +3,13 @@
  * implementation of seed 001's wire format — `test/interop/lane-v1-peer`, Rust quinn 0.9 +
  * rustls 0.20 from Debian's crate packages, ALPN `octopii`, a fresh self-signed ECDSA P-256
  * certificate (what the seed's rcgen makes by default) — against the `octopii` CLI:
- *  - `lane-v1-peer send` → `octopii serve --insecure`;
- *  - `octopii send --insecure --json` → `lane-v1-peer serve`;
- *  - without `--insecure`, octopii refuses the peer on both sides and nothing is stored.
+ *  - `lane-v1-peer send` → `octopii serve --insecure`, with the peer's client certificate and
+ *    without one (`--no-client-cert`: the seed's Rust Octopii client, rustls
+ *    `with_no_client_auth`);
+ *  - `octopii send --insecure --json` → `lane-v1-peer serve`, a server that asks for no client
+ *    certificate (the seed's) and one that asks for an optional one (`--request-client-cert`);
+ *  - without `--insecure`, octopii refuses the peer on both sides (with or without its client
+ *    certificate) and nothing is stored.
  * The peer is built by test/interop/build-peer.sh (idempotent; CI builds it before the tests).
  * If it cannot be built, every test here fails: there is no skip.
  */
@@ -148,9 +152,9 @@ async function octopiiServe(listen: string, insecure: boolean): Promise<{ proc: 
   return { proc, address: String(listening.address), dir };
 }
 
-async function peerServe(listen: string): Promise<{ proc: Proc; address: string; dir: string }> {
+async function peerServe(listen: string, ...flags: string[]): Promise<{ proc: Proc; address: string; dir: string }> {
   const dir = await freshDir('peer-in');
-  const proc = peer('serve', '--listen', listen, '--dir', dir);
+  const proc = peer('serve', '--listen', listen, '--dir', dir, ...flags);
   const listening = await proc.waitFor((e) => e.event === 'listening', 'the listening line');
   return { proc, address: String(listening.address), dir };
 }
@@ -222,6 +226,26 @@ describe('octopii serve --insecure receives from lane-v1-peer send', () => {
     expect(await stop(server.proc)).toBe(0);
   });
 
+  it.each([
+    ['127.0.0.1:0', 0],
+    ['127.0.0.1:0', 65_537],
+    ['127.0.0.1:0', 1024 * 1024 + 7],
+    ['[::1]:0', 65_536],
+  ])('from a client without a certificate (the seed\'s Rust Octopii) on %s, %i bytes', async (listen, size) => {
+    const server = await octopiiServe(listen, true);
+    const src = await makeFile(size);
+    const send = peer('send', src.path, '--to', server.address, '--no-client-cert');
+    const code = await exitOf(send);
+    expect(send.events, send.stderr()).toContainEqual({ event: 'sent', bytes: size, status: 0 });
+    expect(code).toBe(0);
+    const got = await server.proc.waitFor((e) => e.event === 'received', 'a received line');
+    expect(got).toMatchObject({ bytes: size, sha256: src.sha256 });
+    // No node ID: the sender is known by its address.
+    expect(String(got.peer)).toMatch(/^(127\.0\.0\.1|\[::1\]):\d+$/);
+    expect(await sha256File(String(got.file))).toBe(src.sha256);
+    expect(await stop(server.proc)).toBe(0);
+  });
+
   it('takes several transfers one after another on one server', async () => {
     const server = await octopiiServe('127.0.0.1:0', true);
     const hashes: string[] = [];
@@ -250,7 +274,24 @@ describe('octopii send --insecure ships to lane-v1-peer serve', () => {
     const result = proc.events.find((e) => 'success' in e);
     expect(result).toMatchObject({ success: true, checksumVerified: true, bytesTransferred: size });
     const got = await server.proc.waitFor((e) => e.event === 'received', 'a received line');
-    expect(got).toMatchObject({ status: 0, bytes: size, sha256: src.sha256 });
+    expect(got).toMatchObject({ status: 0, bytes: size, sha256: src.sha256, clientCert: false });
+    expect(await sha256File(String(got.file))).toBe(src.sha256);
+    expect(await stop(server.proc)).toBe(0);
+  });
+
+  it.each([
+    ['127.0.0.1:0', 0],
+    ['127.0.0.1:0', 1024 * 1024 + 7],
+    ['[::1]:0', 65_537],
+  ])('to a server that asks for a client certificate, on %s, %i bytes: octopii presents its own', async (listen, size) => {
+    const server = await peerServe(listen, '--request-client-cert');
+    const src = await makeFile(size);
+    const { code, proc } = await octopiiSend(src.path, server.address, true);
+    expect(code, `${JSON.stringify(proc.events)}\n${proc.stderr()}`).toBe(0);
+    const result = proc.events.find((e) => 'success' in e);
+    expect(result).toMatchObject({ success: true, checksumVerified: true, bytesTransferred: size });
+    const got = await server.proc.waitFor((e) => e.event === 'received', 'a received line');
+    expect(got).toMatchObject({ status: 0, bytes: size, sha256: src.sha256, clientCert: true });
     expect(await sha256File(String(got.file))).toBe(src.sha256);
     expect(await stop(server.proc)).toBe(0);
   });
@@ -264,6 +305,18 @@ describe('without --insecure the foreign peer is refused', () => {
     expect(await exitOf(send)).not.toBe(0);
     expect(send.events.some((e) => e.event === 'sent' && e.status === 0)).toBe(false);
     // Refused during the handshake: no stream was ever accepted, so nothing can arrive later.
+    expect(await stop(server.proc)).toBe(0);
+    expect(server.proc.events.filter((e) => e.event === 'received')).toEqual([]);
+    expect(await readdir(server.dir)).toEqual([]);
+  });
+
+  it('octopii serve refuses lane-v1-peer send --no-client-cert; nothing is received', async () => {
+    const server = await octopiiServe('127.0.0.1:0', false);
+    const src = await makeFile(4096);
+    const send = peer('send', src.path, '--to', server.address, '--no-client-cert');
+    expect(await exitOf(send)).not.toBe(0);
+    expect(send.events.some((e) => e.event === 'sent' && e.status === 0)).toBe(false);
+    // Refused during the handshake (certificate_required): no stream was ever accepted.
     expect(await stop(server.proc)).toBe(0);
     expect(server.proc.events.filter((e) => e.event === 'received')).toEqual([]);
     expect(await readdir(server.dir)).toEqual([]);

@@ -1,10 +1,11 @@
 /**
  * @matrixai/quic transport: the shared Transport contract on 127.0.0.1 and ::1, plus what only
  * this transport has — `insecure` interop with a foreign QUIC client (ECDSA P-256 self-signed
- * certificate, ALPN `octopii`, seed 001) and refusal of impostors whose certificate claims a
- * node ID its key does not prove.
+ * certificate, ALPN `octopii`, seed 001) and with one that presents no client certificate at all
+ * (the seed's Rust Octopii), refusal of impostors whose certificate claims a node ID its key does
+ * not prove, and the reading of a client's offered ALPNs from its Initial packet.
  */
-import 'reflect-metadata'; // @peculiar/x509 needs it before it loads
+import 'reflect-metadata'; // @peculiar/x509 needs it before it loads (the tests' ECDSA certificates)
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSocket } from 'node:dgram';
 import { webcrypto } from 'node:crypto';
@@ -15,7 +16,8 @@ import { createHmac } from 'node:crypto';
 import { transportContract, echo, readAll, roundTrip, writeAll } from '../transport/contract.js';
 import { deadPeerSuite } from '../transport/deadPeer.js';
 import { MatrixaiTransport } from '../../src/transport/matrixai.js';
-import '../../src/transport/certificate.js'; // sets the @peculiar/x509 crypto provider
+import { offeredAlpns } from '../../src/transport/matrixai/initial.js';
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 import { generateIdentity, type Identity } from '../../src/identity.js';
 import { parseAddress } from '../../src/transport/address.js';
 import { OctopiiError } from '../../src/errors.js';
@@ -57,27 +59,96 @@ async function ecdsaCertificate(): Promise<{ certPem: string; keyPem: string }> 
   return { certPem: cert.toString('pem'), keyPem };
 }
 
-/** A bare @matrixai/quic client with its own socket, ALPN `octopii`, accepting any server. */
-async function foreignClient(address: string, cert: { certPem: string; keyPem: string }): Promise<QUICClient> {
+const clientCrypto = { ops: { randomBytes: async (d: ArrayBuffer) => void webcrypto.getRandomValues(new Uint8Array(d)) } };
+
+/**
+ * A bare @matrixai/quic client with its own socket, accepting any server, offering `alpns`
+ * (default the seed's `octopii`); `cert` null: it has no client certificate (as the seed's Rust
+ * Octopii, rustls `with_no_client_auth`).
+ */
+async function foreignClient(
+  address: string,
+  cert: { certPem: string; keyPem: string } | null,
+  alpns: string[] = ['octopii'],
+): Promise<QUICClient> {
   const { host, port } = parseAddress(address);
   return QUICClient.createQUICClient(
     {
       host,
       port,
       localHost: '127.0.0.1',
-      crypto: { ops: { randomBytes: async (d: ArrayBuffer) => void webcrypto.getRandomValues(new Uint8Array(d)) } },
+      crypto: clientCrypto,
       config: {
-        key: cert.keyPem,
-        cert: cert.certPem,
+        ...(cert ? { key: cert.keyPem, cert: cert.certPem } : {}),
         verifyPeer: true,
         verifyCallback: async () => undefined,
-        applicationProtos: ['octopii'],
+        applicationProtos: alpns,
       },
       logger: silent as never,
     },
     { timer: 3000 },
   );
 }
+
+/** The first datagram a @matrixai/quic (quiche) client offering `alpns` sends: its Initial. */
+async function firstInitial(alpns: string[]): Promise<Buffer> {
+  const sink = createSocket('udp4');
+  await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+  const got = new Promise<Buffer>((r) => sink.once('message', (m) => r(m)));
+  const ctl = new AbortController();
+  const client = QUICClient.createQUICClient(
+    { host: '127.0.0.1', port: sink.address().port, localHost: '127.0.0.1', crypto: clientCrypto, config: { verifyPeer: false, applicationProtos: alpns }, logger: silent as never },
+    { signal: ctl.signal },
+  ).catch(() => undefined);
+  try {
+    return await got;
+  } finally {
+    ctl.abort();
+    await client;
+    await new Promise<void>((r) => sink.close(() => r()));
+  }
+}
+
+/**
+ * Opens a stream from `client` and writes/reads on it: resolves with the error it fails with
+ * (undefined when it worked). TLS 1.3: a client may finish its handshake before the server's
+ * verdict, so a refusal shows on its first stream.
+ */
+async function streamError(client: QUICClient): Promise<unknown> {
+  const fs = client.connection.newStream();
+  return within(
+    Promise.all([
+      writeAll(fs.writable as unknown as WritableStream<Uint8Array>, Uint8Array.of(1, 2, 3)),
+      readAll(fs.readable as unknown as ReadableStream<Uint8Array>),
+    ]).then(
+      () => undefined,
+      (e: unknown) => e ?? new Error('rejected'),
+    ),
+    5000,
+    'stream on a refused connection',
+  );
+}
+
+describe('offeredAlpns (a client Initial packet read before the connection is made)', () => {
+  it('reads the ALPNs a quiche client offers, in its order', async () => {
+    expect(offeredAlpns(await firstInitial(['octopii/2', 'octopii']))).toEqual(['octopii/2', 'octopii']);
+  });
+
+  it('gives undefined for a datagram cut inside its Initial packet', async () => {
+    const initial = await firstInitial(['octopii']);
+    expect(offeredAlpns(initial.subarray(0, 200))).toBeUndefined();
+  });
+
+  it('gives undefined when the packet does not authenticate (one payload bit flipped)', async () => {
+    const initial = Buffer.from(await firstInitial(['octopii']));
+    initial[100] ^= 1; // inside the sealed ClientHello (header ~50 bytes)
+    expect(offeredAlpns(initial)).toBeUndefined();
+  });
+
+  it('gives undefined for a datagram that is not a QUIC Initial', () => {
+    expect(offeredAlpns(Buffer.from('not quic at all, just bytes'))).toBeUndefined();
+  });
+});
 
 /** A bare @matrixai/quic server (ECDSA certificate, ALPN `octopii`, no client auth) echoing every stream. */
 async function foreignServer(cert: { certPem: string; keyPem: string }): Promise<{ server: QUICServer; address: string }> {
@@ -105,6 +176,15 @@ async function foreignServer(cert: { certPem: string; keyPem: string }): Promise
 /** An identity whose certificate claims `claimedNodeId` while holding another key. */
 function impostor(claimedNodeId: string): Identity {
   return { ...generateIdentity(), nodeId: claimedNodeId };
+}
+
+/** Resolves once `cond()` holds (polled every 10 ms); rejects after `ms` naming `what`. */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Rejects if `p` does not settle within `ms` (turns a hang into a readable failure). */
@@ -191,6 +271,81 @@ describe('matrixai transport specifics', () => {
     expect(admitted).toBe(0);
     expect(streams).toBe(0);
     expect(strict.connections()).toHaveLength(0);
+  });
+
+  it('an insecure server admits a v1 client without a certificate as lane-v1 with remoteNodeId null', async () => {
+    const open = await make(generateIdentity(), { insecure: true });
+    const inbound: PeerConnection[] = [];
+    open.onConnection((c) => {
+      inbound.push(c);
+      c.onStream(echo);
+    });
+    const { address } = await open.listen({ address: '127.0.0.1:0' });
+    const foreign = await foreignClient(address, null);
+    clients.push(foreign);
+    const s = foreign.connection.newStream();
+    const [, back] = await Promise.all([
+      writeAll(s.writable as unknown as WritableStream<Uint8Array>, Uint8Array.of(9, 8, 7)),
+      readAll(s.readable as unknown as ReadableStream<Uint8Array>),
+    ]);
+    expect(back).toEqual(Uint8Array.of(9, 8, 7));
+    expect(inbound.map((c) => [c.protocol, c.remoteNodeId])).toEqual([['lane-v1', null]]);
+  });
+
+  it('a secure server refuses a client without a certificate before its handler runs', async () => {
+    const strict = await make(generateIdentity());
+    let admitted = 0;
+    strict.onConnection(() => admitted++);
+    const { address } = await strict.listen({ address: '127.0.0.1:0' });
+    const refused = await foreignClient(address, null).then(
+      (f) => {
+        clients.push(f);
+        return streamError(f);
+      },
+      (e: unknown) => e,
+    );
+    expect(refused).toBeDefined();
+    expect(admitted).toBe(0);
+    expect(strict.connections()).toHaveLength(0);
+  });
+
+  it('an insecure server refuses a client without a certificate that offers octopii/2', async () => {
+    const open = await make(generateIdentity(), { insecure: true });
+    let admitted = 0;
+    open.onConnection(() => admitted++);
+    const { address } = await open.listen({ address: '127.0.0.1:0' });
+    const refused = await foreignClient(address, null, ['octopii/2', 'octopii']).then(
+      (f) => {
+        clients.push(f);
+        return streamError(f);
+      },
+      (e: unknown) => e,
+    );
+    expect(refused).toBeDefined();
+    expect(admitted).toBe(0);
+    expect(open.connections()).toHaveLength(0);
+  });
+
+  it('an insecure server still asks octopii/2 clients for their certificate: the node ID is proven', async () => {
+    const open = await make(generateIdentity(), { insecure: true });
+    const inbound: PeerConnection[] = [];
+    open.onConnection((c) => inbound.push(c));
+    const { address } = await open.listen({ address: '127.0.0.1:0' });
+    const client = await make(generateIdentity());
+    await client.dial(address, { expectedNodeId: open.nodeId });
+    await until(() => inbound.length > 0, 5000, 'inbound connection');
+    expect(inbound.map((c) => [c.protocol, c.remoteNodeId])).toEqual([['octopii', client.nodeId]]);
+  });
+
+  it('an insecure server does not ask a lane-v1 client for its certificate: remoteNodeId null', async () => {
+    const open = await make(generateIdentity(), { insecure: true });
+    const inbound: PeerConnection[] = [];
+    open.onConnection((c) => inbound.push(c));
+    const { address } = await open.listen({ address: '127.0.0.1:0' });
+    const client = await make(generateIdentity());
+    await client.dial(address, { expectedNodeId: open.nodeId, protocol: 'lane-v1' });
+    await until(() => inbound.length > 0, 5000, 'inbound connection');
+    expect(inbound.map((c) => [c.protocol, c.remoteNodeId])).toEqual([['lane-v1', null]]);
   });
 
   it('an insecure client reaches a foreign ECDSA server (remoteNodeId null); a secure client refuses it', async () => {

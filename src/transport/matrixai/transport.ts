@@ -8,8 +8,11 @@
  *   (client: the dialled `expectedNodeId`, else `allowPeers`, else any Ed25519 peer; server:
  *   `allowPeers`, else any Ed25519 peer). With `insecure`, a peer whose certificate is not an
  *   Ed25519 self-signed one (seed 001 v1 interop: any QUIC stack, ALPN `octopii`, any
- *   self-signed certificate) is admitted with `remoteNodeId === null`. A peer that presents no
- *   certificate at all is refused by the library's TLS layer (verifyPeer is always on).
+ *   self-signed certificate) is admitted with `remoteNodeId === null`. A client that presents no
+ *   certificate is refused by the library's TLS layer (`certificate_required`), except under
+ *   `insecure` on the seed's ALPN: a client that offers only `octopii` (e.g. the seed's Rust
+ *   Octopii, which has no client certificate) is not asked for one and is admitted as a
+ *   `lane-v1` connection with `remoteNodeId === null` (clientAuth.ts).
  * - Listen, dial, accept only: every dial makes a new connection, every inbound connection goes
  *   to `onConnection`; nothing is pooled.
  * - ALPN says what a connection carries (`PeerConnection.protocol`): the server offers
@@ -45,6 +48,7 @@ import { clientCrypto, serverCrypto } from './crypto.js';
 import { codeToReason, mapConnectionError, reasonToCode } from './errors.js';
 import { internals, plainHost, silentLogger, type ConnectionMapInternals, type SocketInternals } from './internals.js';
 import { judgePeer } from './policy.js';
+import { admitLaneV1WithoutCertificate } from './clientAuth.js';
 import { MatrixaiConnection } from './connection.js';
 import { ABANDON_MS, CLOSE_GRACE_MS, abandon, settledWithin, withGrace } from './teardown.js';
 
@@ -205,6 +209,7 @@ export class MatrixaiTransport implements Transport {
       codeToReason: codeToReason,
       logger: silentLogger as never,
     });
+    if (this.options.insecure) admitLaneV1WithoutCertificate(server);
     server.addEventListener('EventError', () => {});
     server.addEventListener(quicEvents.EventQUICServerError.name, () => {});
     // Streams of server connections are re-dispatched here; one may arrive before the connection
@@ -235,18 +240,20 @@ export class MatrixaiTransport implements Transport {
       void qc.stop({ force: true }).catch(() => {});
       return;
     }
-    let nodeId: string | null = null;
-    try {
-      nodeId = nodeIdFromCertificate(qc.getRemoteCertsChain()[0] ?? new Uint8Array());
-    } catch {
-      nodeId = null; // only reachable under insecure (verifyCallback already judged it)
-    }
     const alpn = new TextDecoder().decode(internals(qc).conn.applicationProto());
     const protocol = protocolOfAlpn(alpn);
-    if (protocol === undefined) {
-      // Unreachable: quiche only completes a handshake on an ALPN we offered.
+    const leaf = qc.getRemoteCertsChain()[0];
+    // Unreachable both: quiche only completes a handshake on an ALPN we offered, and a client is
+    // only let in without a certificate under insecure on the seed's ALPN (clientAuth.ts).
+    if (protocol === undefined || (leaf === undefined && !(this.options.insecure && protocol === 'lane-v1'))) {
       void qc.stop({ force: true }).catch(() => {});
       return;
+    }
+    let nodeId: string | null = null;
+    try {
+      nodeId = leaf === undefined ? null : nodeIdFromCertificate(leaf);
+    } catch {
+      nodeId = null; // only reachable under insecure (verifyCallback already judged it)
     }
     const c = this.track(new MatrixaiConnection(qc, nodeId, 'inbound', protocol, undefined, (x) => this.forget(x)));
     this.wrapped.set(qc, c);

@@ -8,20 +8,27 @@
 //!   receiver -> sender: 1 status byte (0 OK, 1 checksum mismatch, 2 error)
 //!
 //! Commands:
-//!   lane-v1-peer serve --listen HOST:PORT --dir DIR [--once]
+//!   lane-v1-peer serve --listen HOST:PORT --dir DIR [--once] [--request-client-cert]
 //!     stdout: {"event":"listening","address":"HOST:PORT"} first, then one
-//!     {"event":"received","bytes":N,"sha256":"hex","file":"path","status":S} per transfer.
+//!     {"event":"received","bytes":N,"sha256":"hex","file":"path","status":S,"clientCert":B}
+//!     per transfer (B: whether the client presented a certificate).
 //!     A file whose checksum does not match (status 1) is removed.
+//!     --request-client-cert: ask every client for a certificate (a CertificateRequest) but
+//!     admit it without one, and accept any certificate; by default no client certificate is
+//!     asked for, as the seed's Rust Octopii server (rustls `with_no_client_auth`).
 //!     --once: print the first transfer's line and exit(0) ~20 ms after handing its status
 //!     byte to quinn, without finishing the stream or closing the connection (the sender
 //!     sees the process vanish, as a receiver that exits right after answering). The delay is
 //!     LANE_PEER_ONCE_DELAY_MS (default 20).
-//!   lane-v1-peer send FILE --to HOST:PORT
+//!   lane-v1-peer send FILE --to HOST:PORT [--no-client-cert]
 //!     stdout: {"event":"sent","bytes":N,"status":S}; exit 0 only if S == 0.
+//!     --no-client-cert: present no client certificate, as the seed's Rust Octopii client
+//!     does (rustls `with_no_client_auth`): to a server that asks for one it answers with an
+//!     empty Certificate message.
 //!
 //! Both sides use a fresh self-signed ECDSA P-256 certificate (made with the openssl
 //! crate: Debian 12 does not package rcgen). The client skips server certificate
-//! verification (like the seed's SkipServerVerification) and always offers its
+//! verification (like the seed's SkipServerVerification) and by default offers its
 //! certificate, because octopii's server asks for client certificates.
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -43,7 +50,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  lane-v1-peer serve --listen HOST:PORT --dir DIR [--once]\n  lane-v1-peer send FILE --to HOST:PORT"
+        "usage:\n  lane-v1-peer serve --listen HOST:PORT --dir DIR [--once] [--request-client-cert]\n  lane-v1-peer send FILE --to HOST:PORT [--no-client-cert]"
     );
     std::process::exit(64);
 }
@@ -152,6 +159,30 @@ impl rustls::client::ServerCertVerifier for SkipServerVerification {
     }
 }
 
+/// Asks clients for a certificate without requiring one and accepts any (self-signed) one; the
+/// handshake signature is still checked against the presented certificate's key by rustls'
+/// default methods.
+struct OptionalClientCert;
+
+impl rustls::server::ClientCertVerifier for OptionalClientCert {
+    fn client_auth_mandatory(&self) -> Option<bool> {
+        Some(false)
+    }
+
+    fn client_auth_root_subjects(&self) -> Option<rustls::DistinguishedNames> {
+        Some(rustls::DistinguishedNames::new())
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &rustls::Certificate,
+        _intermediates: &[rustls::Certificate],
+        _now: SystemTime,
+    ) -> Result<rustls::server::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::ClientCertVerified::assertion())
+    }
+}
+
 fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.max_idle_timeout(Some(Duration::from_secs(30).try_into().unwrap()));
@@ -161,13 +192,16 @@ fn transport() -> Arc<quinn::TransportConfig> {
 
 // ---------------------------------------------------------------- serve
 
-async fn serve(listen: SocketAddr, dir: PathBuf, once: bool) -> Result<(), BoxError> {
+async fn serve(listen: SocketAddr, dir: PathBuf, once: bool, request_client_cert: bool) -> Result<(), BoxError> {
     tokio::fs::create_dir_all(&dir).await?;
     let (cert, key) = self_signed()?;
-    let mut crypto = rustls::ServerConfig::builder()
-        .with_safe_defaults()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)?;
+    let builder = rustls::ServerConfig::builder().with_safe_defaults();
+    let builder = if request_client_cert {
+        builder.with_client_cert_verifier(Arc::new(OptionalClientCert))
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut crypto = builder.with_single_cert(vec![cert], key)?;
     crypto.alpn_protocols = vec![ALPN.to_vec()];
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(transport());
@@ -194,12 +228,16 @@ async fn serve(listen: SocketAddr, dir: PathBuf, once: bool) -> Result<(), BoxEr
                             return;
                         }
                     };
+                    let client_cert = conn
+                        .peer_identity()
+                        .and_then(|id| id.downcast::<Vec<rustls::Certificate>>().ok())
+                        .map_or(false, |certs| !certs.is_empty());
                     while let Ok((send, recv)) = conn.accept_bi().await {
                         let counter = counter.clone();
                         let dir = dir.clone();
                         tokio::spawn(async move {
                             let n = counter.fetch_add(1, Ordering::SeqCst);
-                            receive_one(send, recv, &dir, n, once).await;
+                            receive_one(send, recv, &dir, n, once, client_cert).await;
                         });
                     }
                 });
@@ -217,7 +255,7 @@ async fn serve(listen: SocketAddr, dir: PathBuf, once: bool) -> Result<(), BoxEr
 /// With `once`, the process exits right after the status byte is handed to quinn (no FIN,
 /// no wait for its acknowledgement, no CONNECTION_CLOSE), like a receiver process that ends
 /// as soon as it has answered.
-async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, dir: &Path, n: u64, once: bool) {
+async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, dir: &Path, n: u64, once: bool, client_cert: bool) {
     let file = dir.join(format!("received-{}-{}.bin", std::process::id(), n));
     let result = receive_into(&mut recv, &file).await;
     let (status, bytes, digest, error) = match result {
@@ -233,7 +271,7 @@ async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, d
     let write = async {
         send.write_all(&[status]).await?;
         if once {
-            emit(format!("{{\"event\":\"received\",\"bytes\":{},\"sha256\":{},\"file\":{},\"status\":{}}}", bytes, json_str(&digest), json_str(&file.to_string_lossy()), status));
+            emit(format!("{{\"event\":\"received\",\"bytes\":{},\"sha256\":{},\"file\":{},\"status\":{},\"clientCert\":{}}}", bytes, json_str(&digest), json_str(&file.to_string_lossy()), status, client_cert));
             // Let the endpoint driver put the status byte on the wire, then vanish.
             tokio::time::sleep(Duration::from_millis(std::env::var("LANE_PEER_ONCE_DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(20))).await;
             std::process::exit(0);
@@ -243,11 +281,12 @@ async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, d
     };
     let ack_error = write.await.err().map(|e| e.to_string());
     let mut line = format!(
-        "{{\"event\":\"received\",\"bytes\":{},\"sha256\":{},\"file\":{},\"status\":{}",
+        "{{\"event\":\"received\",\"bytes\":{},\"sha256\":{},\"file\":{},\"status\":{},\"clientCert\":{}",
         bytes,
         json_str(&digest),
         json_str(&file.to_string_lossy()),
-        status
+        status,
+        client_cert
     );
     if let Some(e) = error.or(ack_error) {
         line.push_str(&format!(",\"error\":{}", json_str(&e)));
@@ -284,7 +323,7 @@ async fn receive_into(recv: &mut quinn::RecvStream, file: &Path) -> Result<(u64,
 
 // ---------------------------------------------------------------- send
 
-async fn send(path: PathBuf, to: SocketAddr) -> Result<u8, BoxError> {
+async fn send(path: PathBuf, to: SocketAddr, client_cert: bool) -> Result<u8, BoxError> {
     // Hash first (the trailer follows the data), then stream the file.
     let mut file = tokio::fs::File::open(&path).await?;
     let size = file.metadata().await?.len();
@@ -299,11 +338,15 @@ async fn send(path: PathBuf, to: SocketAddr) -> Result<u8, BoxError> {
     }
     let digest: [u8; 32] = hasher.finalize().into();
 
-    let (cert, key) = self_signed()?;
-    let mut crypto = rustls::ClientConfig::builder()
+    let builder = rustls::ClientConfig::builder()
         .with_safe_defaults()
-        .with_custom_certificate_verifier(Arc::new(SkipServerVerification))
-        .with_single_cert(vec![cert], key)?;
+        .with_custom_certificate_verifier(Arc::new(SkipServerVerification));
+    let mut crypto = if client_cert {
+        let (cert, key) = self_signed()?;
+        builder.with_single_cert(vec![cert], key)?
+    } else {
+        builder.with_no_client_auth()
+    };
     crypto.alpn_protocols = vec![ALPN.to_vec()];
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(transport());
@@ -353,7 +396,9 @@ async fn main() {
                 (Some(l), Some(d)) => (l, d),
                 _ => usage(),
             };
-            let result = async { serve(resolve(&listen)?, PathBuf::from(dir), args.iter().any(|a| a == "--once")).await }.await;
+            let once = args.iter().any(|a| a == "--once");
+            let request_client_cert = args.iter().any(|a| a == "--request-client-cert");
+            let result = async { serve(resolve(&listen)?, PathBuf::from(dir), once, request_client_cert).await }.await;
             match result {
                 Ok(()) => 0,
                 Err(e) => {
@@ -367,7 +412,8 @@ async fn main() {
                 (Some(f), Some(t)) => (f, t),
                 _ => usage(),
             };
-            let result = async { send(PathBuf::from(file), resolve(&to)?).await }.await;
+            let client_cert = !args.iter().any(|a| a == "--no-client-cert");
+            let result = async { send(PathBuf::from(file), resolve(&to)?, client_cert).await }.await;
             match result {
                 Ok(status) if status == STATUS_OK => 0,
                 Ok(_) => 1,

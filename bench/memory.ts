@@ -1,0 +1,424 @@
+/**
+ * Memory of a receiving node (a bench: figures, not pass/fail). `npm run bench:memory`.
+ *
+ *   npm run bench:memory                               # 2 GiB, the default transport (quinn)
+ *   npm run bench:memory -- --size 256MiB --transport matrixai
+ *   npm run bench:memory -- --in-process --json mem.json
+ *   npm run bench:memory -- --in-process --quinn-window 4MiB   # what smaller receive windows buy
+ *
+ * What it does:
+ *  1. writes a file of `--size` bytes (one 4 MiB crypto-random block repeated: the lane neither
+ *     compresses nor de-duplicates, so the content does not change the figures);
+ *  2. starts `bin/octopii.js serve` with octopii's node flags (src/nodeFlags.ts, through
+ *     bench/util.ts `childNodeFlags`, so `BENCH_BARE_NODE=1` / `BENCH_NODE_ARGS` apply), waits
+ *     for its `listening` line, lets it settle `--settle-ms` and samples its RSS
+ *     (/proc/PID/status VmRSS, RssAnon, RssFile) every `--sample-ms` for `--idle-ms`: *idle* is
+ *     the median sample;
+ *  3. runs `bin/octopii.js send FILE --to ADDR --json` (a second process, the real CLI), samples
+ *     the receiver (and the sender) every `--sample-ms` until the sender exits and the receiver
+ *     printed `received`: *peak* is the highest sample, *growth* = peak − idle;
+ *  4. samples `--idle-ms` more after the transfer (does the memory go back?).
+ *
+ * Breakdown, cheap and from outside: RssAnon (heaps, stacks, buffers) vs RssFile (the node
+ * binary's and the addons' code pages, shared with every node process but counted in RSS), the
+ * threads by name (/proc/PID/task/\*\/comm: `node` = main, V8 platform, libuv pool, workers;
+ * `tokio-rt-worker` = the quinn binding's runtime), and the largest mappings of
+ * /proc/PID/smaps. With `--in-process` the receiver is instead a forked bench child that starts
+ * the same node as `octopii serve` (OctopiiNode with a receive directory) and reports
+ * `process.memoryUsage()` (V8 heap used/total, external, arrayBuffers) with each sample; that
+ * child runs through tsx (its loader thread and transpiled sources add RSS), so use its RSS for
+ * the breakdown, the CLI run for the figures. `--quinn-window SIZE` (with `--in-process`, quinn
+ * only) gives that receiver a QuinnTransport whose per-stream and per-connection receive windows
+ * are both SIZE instead of the defaults (16 / 32 MiB), to measure what they cost.
+ *
+ * `bin/octopii.js` runs dist/ when it is fresher than src/ (`npm run build`), else the sources
+ * through tsx, which costs ~35 MiB of idle RSS: the bench prints which one ran. Exit status 1
+ * only if the transfer failed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { createWriteStream, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Child, benchMain, childNodeFlags, formatSize, parseSize } from './util.js';
+
+const self = fileURLToPath(import.meta.url);
+const root = join(dirname(self), '..');
+const bin = join(root, 'bin/octopii.js');
+const KiB = 1024;
+const MiB = 2 ** 20;
+const STEP_MS = 120_000;
+
+// ------------------------------------------------------------------------------------------
+// /proc readings (Linux)
+
+interface ProcSample {
+  /** ms since the bench started. */
+  t: number;
+  rssKiB: number;
+  anonKiB: number;
+  fileKiB: number;
+  /** process.memoryUsage() of an in-process receiver, bytes. */
+  heap?: MemoryFigures;
+}
+
+interface MemoryFigures {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+const t0 = performance.now();
+
+/** VmRSS, RssAnon, RssFile of `pid` in KiB; undefined once it is gone. */
+function procStatus(pid: number): { rssKiB: number; anonKiB: number; fileKiB: number; hwmKiB: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rssKiB: field('VmRSS'), anonKiB: field('RssAnon'), fileKiB: field('RssFile'), hwmKiB: field('VmHWM') };
+}
+
+/** Thread names of `pid` with their counts, e.g. `{ node: 11, 'tokio-rt-worker': 2 }`. */
+function threads(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out[name] = (out[name] ?? 0) + 1;
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/** Resident KiB per mapping name (anonymous mappings as `[anon]`), largest first, from smaps. */
+function mappings(pid: number, top = 8): { name: string; rssKiB: number }[] {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return [];
+  }
+  const sums = new Map<string, number>();
+  let name = '[anon]';
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      name = head[1]!.trim() || '[anon]';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) sums.set(name, (sums.get(name) ?? 0) + Number(rss[1]));
+  }
+  return [...sums].map(([n, rssKiB]) => ({ name: n.replace(root, '.'), rssKiB })).sort((a, b) => b.rssKiB - a.rssKiB).slice(0, top);
+}
+
+// ------------------------------------------------------------------------------------------
+// Processes
+
+const live = new Set<ChildProcess>();
+function killAll(): void {
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  live.clear();
+}
+
+interface Proc {
+  child: ChildProcess;
+  lines: Record<string, unknown>[];
+  stderr: () => string;
+  /** The first JSON stdout line matching `pred` (past or future); rejects on exit or after STEP_MS. */
+  waitFor(pred: (l: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
+  exited: Promise<number>;
+}
+
+function start(args: string[]): Proc {
+  const child = spawn(process.execPath, [...childNodeFlags(), bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const lines: Record<string, unknown>[] = [];
+  let err = '';
+  let wake: () => void = () => {};
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    try {
+      lines.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      lines.push({ line: l });
+    }
+    wake();
+  });
+  let closed = false;
+  const exited = new Promise<number>((res) =>
+    child.once('close', (code) => {
+      closed = true;
+      live.delete(child);
+      res(code ?? -1);
+      wake();
+    }),
+  );
+  const waitFor = async (pred: (l: Record<string, unknown>) => boolean, what: string) => {
+    const deadline = Date.now() + STEP_MS;
+    for (;;) {
+      const hit = lines.find(pred);
+      if (hit) return hit;
+      if (closed || Date.now() > deadline) throw new Error(`no ${what} from octopii ${args[0]}: ${JSON.stringify(lines)}\n${err}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 1000);
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+    }
+  };
+  return { child, lines, stderr: () => err, waitFor, exited };
+}
+
+/** Samples `pid` every `ms` (plus `extra()`), until `stop()`. */
+function sampler(pid: number, ms: number, extra?: () => MemoryFigures | undefined) {
+  const samples: ProcSample[] = [];
+  const take = () => {
+    const s = procStatus(pid);
+    // (A process caught between fork and exec has no VmRSS yet.)
+    if (s && Number.isFinite(s.rssKiB)) samples.push({ t: performance.now() - t0, rssKiB: s.rssKiB, anonKiB: s.anonKiB, fileKiB: s.fileKiB, heap: extra?.() });
+  };
+  take();
+  const timer = setInterval(take, ms);
+  return {
+    samples,
+    stop(): ProcSample[] {
+      clearInterval(timer);
+      take();
+      return samples;
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const mib = (kib: number) => +(kib / KiB).toFixed(1);
+
+// ------------------------------------------------------------------------------------------
+// In-process receiver (a forked bench child: `--in-process`)
+
+type RecvIn = { type: 'stop' };
+type RecvOut =
+  | { type: 'listening'; address: string; pid: number }
+  | { type: 'memory'; figures: MemoryFigures }
+  | { type: 'received'; ok: boolean; bytes: number }
+  | { type: 'error'; message: string };
+
+async function receiverRole(): Promise<void> {
+  const [dir, state, transport, window] = process.argv.slice(3);
+  const { loadConfig } = await import('../src/config.js');
+  const { loadOrCreateIdentity } = await import('../src/identity.js');
+  const { OctopiiNode } = await import('../src/node.js');
+  const cfg = loadConfig({ listen: '127.0.0.1:0', dataDir: state!, receiveDir: dir!, ...(transport ? { transport: transport as 'quinn' | 'matrixai' } : {}) });
+  const identity = await loadOrCreateIdentity(join(state!, 'identity.pem'));
+  let runtime = {};
+  if (window) {
+    const { QuinnTransport } = await import('../src/transport/quinn.js');
+    const bytes = Number(window);
+    runtime = { transport: await QuinnTransport.create({ identity, quinn: { maxStreamData: bytes, maxConnectionData: bytes } }) };
+  }
+  const node = await OctopiiNode.start({ ...cfg, identity, runtime });
+  node.onReceived((r) => process.send!({ type: 'received', ok: r.ok, bytes: r.bytes } satisfies RecvOut));
+  const report = () => {
+    const m = process.memoryUsage();
+    process.send!({ type: 'memory', figures: { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers } } satisfies RecvOut);
+  };
+  const timer = setInterval(report, 100);
+  process.send!({ type: 'listening', address: node.address, pid: process.pid } satisfies RecvOut);
+  await new Promise<void>((r) => process.on('message', (m: RecvIn) => m.type === 'stop' && r()));
+  clearInterval(timer);
+  await node.stop();
+  process.exit(0);
+}
+
+// ------------------------------------------------------------------------------------------
+// The bench
+
+interface Options {
+  size: number;
+  transport: string | undefined;
+  settleMs: number;
+  idleMs: number;
+  sampleMs: number;
+  json: string | undefined;
+  inProcess: boolean;
+  quinnWindow: number | undefined;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { size: 2 * 2 ** 30, transport: undefined, settleMs: 2000, idleMs: 3000, sampleMs: 50, json: undefined, inProcess: false, quinnWindow: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = () => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${a} needs a value`);
+      return x;
+    };
+    if (a === '--size') o.size = parseSize(v());
+    else if (a === '--transport') o.transport = v();
+    else if (a === '--settle-ms') o.settleMs = Number(v());
+    else if (a === '--idle-ms') o.idleMs = Number(v());
+    else if (a === '--sample-ms') o.sampleMs = Number(v());
+    else if (a === '--json') o.json = v();
+    else if (a === '--in-process') o.inProcess = true;
+    else if (a === '--quinn-window') o.quinnWindow = parseSize(v());
+    else throw new Error(`unknown option ${a} (see the top of bench/memory.ts)`);
+  }
+  if (o.quinnWindow !== undefined && (!o.inProcess || (o.transport ?? 'quinn') !== 'quinn')) throw new Error('--quinn-window needs --in-process and the quinn transport');
+  return o;
+}
+
+/** Whether bin/octopii.js will run dist/ (the same test it makes). */
+function runsBuild(): boolean {
+  const newest = (dir: string): number => {
+    let n = 0;
+    for (const f of readdirSync(dir, { recursive: true })) n = Math.max(n, statSync(join(dir, String(f))).mtimeMs);
+    return n;
+  };
+  try {
+    const built = statSync(join(root, 'dist/src/cli.js')).mtimeMs;
+    return process.env.OCTOPII_FROM_SOURCE !== '1' && newest(join(root, 'src')) <= built && newest(join(root, 'machines')) <= built;
+  } catch {
+    return false;
+  }
+}
+
+async function writeSource(path: string, size: number): Promise<void> {
+  const block = randomFillSync(Buffer.alloc(4 * MiB));
+  const out = createWriteStream(path);
+  for (let left = size; left > 0; left -= block.length) {
+    const part = left >= block.length ? block : block.subarray(0, left);
+    if (!out.write(part)) await new Promise<void>((r) => out.once('drain', r));
+  }
+  await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())));
+}
+
+async function standalone(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const work = await mkdtemp(join(tmpdir(), 'octopii-bench-memory-'));
+  try {
+    const file = join(work, 'source.bin');
+    await writeSource(file, o.size);
+    const inbox = join(work, 'in');
+    const transportArgs = o.transport ? ['--transport', o.transport] : [];
+
+    // Receiver: the CLI, or the in-process child.
+    let pid: number;
+    let address: string;
+    let received: () => Promise<boolean>;
+    let stopReceiver: () => Promise<void>;
+    let heapNow: (() => MemoryFigures | undefined) | undefined;
+    let transportName = o.transport ?? 'default';
+    if (o.inProcess) {
+      const child = Child.fork<RecvIn, RecvOut>('receiver', self, ['receiver', inbox, join(work, 'recv-state'), o.transport ?? '', String(o.quinnWindow ?? '')]);
+      let latest: MemoryFigures | undefined;
+      child.proc.on('message', (m: RecvOut) => {
+        if (m.type === 'memory') latest = m.figures;
+      });
+      const l = await child.next('listening', STEP_MS);
+      pid = l.pid;
+      address = l.address;
+      heapNow = () => latest;
+      received = async () => (await child.next('received', STEP_MS)).ok;
+      stopReceiver = () => child.stop();
+    } else {
+      const serve = start(['serve', '--listen', '127.0.0.1:0', '--dir', inbox, '--data-dir', join(work, 'recv-state'), '--identity', join(work, 'recv-state', 'identity.pem'), ...transportArgs]);
+      const l = await serve.waitFor((x) => x.event === 'listening', 'listening line');
+      pid = serve.child.pid!;
+      address = String(l.address);
+      transportName = String(l.transport);
+      received = async () => (await serve.waitFor((x) => x.event === 'received' || x.event === 'failed', 'received line')).event === 'received';
+      stopReceiver = async () => {
+        serve.child.kill('SIGINT');
+        await Promise.race([serve.exited, sleep(10_000)]);
+      };
+    }
+
+    await sleep(o.settleMs);
+    const idleSampler = sampler(pid, o.sampleMs, heapNow);
+    await sleep(o.idleMs);
+    const idle = idleSampler.stop();
+    const idleThreads = threads(pid);
+    const idleMaps = mappings(pid);
+
+    const during = sampler(pid, o.sampleMs, heapNow);
+    const started = performance.now();
+    const send = start(['send', file, '--to', address, '--json', '--data-dir', join(work, 'send-state'), '--identity', join(work, 'send-state', 'identity.pem'), ...transportArgs]);
+    const sendSampler = sampler(send.child.pid!, o.sampleMs);
+    const [sendCode, ok] = await Promise.all([send.exited, received()]);
+    const wallMs = performance.now() - started;
+    const transfer = during.stop();
+    const sender = sendSampler.stop();
+    const peakThreads = threads(pid);
+    const peakMaps = mappings(pid);
+    const after = sampler(pid, o.sampleMs, heapNow);
+    await sleep(o.idleMs);
+    const afterSamples = after.stop();
+    const hwm = procStatus(pid)?.hwmKiB ?? NaN;
+    await stopReceiver();
+
+    const idleRss = median(idle.map((s) => s.rssKiB));
+    const peak = transfer.reduce((a, b) => (b.rssKiB > a.rssKiB ? b : a));
+    const figures = {
+      size: o.size,
+      transport: transportName,
+      receiver: o.inProcess ? `in-process (tsx)${o.quinnWindow ? `, quinn windows ${formatSize(o.quinnWindow)}` : ''}` : `octopii serve (${runsBuild() ? 'dist' : 'sources through tsx'})`,
+      nodeFlags: childNodeFlags(),
+      ok: ok && sendCode === 0,
+      wallMs: Math.round(wallMs),
+      idle: { rssMiB: mib(idleRss), anonMiB: mib(median(idle.map((s) => s.anonKiB))), fileMiB: mib(median(idle.map((s) => s.fileKiB))), threads: idleThreads, mappings: idleMaps, heap: idle.at(-1)?.heap },
+      peak: { rssMiB: mib(peak.rssKiB), anonMiB: mib(peak.anonKiB), fileMiB: mib(peak.fileKiB), atMs: Math.round(peak.t - (transfer[0]?.t ?? 0)), threads: peakThreads, mappings: peakMaps, heap: peak.heap },
+      growthMiB: mib(peak.rssKiB - idleRss),
+      afterMiB: mib(median(afterSamples.map((s) => s.rssKiB))),
+      hwmMiB: mib(hwm),
+      senderPeakMiB: mib(Math.max(...sender.map((s) => s.rssKiB))),
+      samples: { idle: idle.length, transfer: transfer.length, everyMs: o.sampleMs },
+    };
+    print(figures);
+    if (o.json) writeFileSync(o.json, `${JSON.stringify({ ...figures, trace: transfer.map((s) => [Math.round(s.t), s.rssKiB, s.anonKiB]) }, null, 2)}\n`);
+    if (!figures.ok) {
+      process.exitCode = 1;
+      console.error(`transfer failed: sender exit ${sendCode}\n${send.stderr()}`);
+    }
+  } finally {
+    killAll();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function print(f: {
+  size: number; transport: string; receiver: string; nodeFlags: string[]; ok: boolean; wallMs: number;
+  idle: { rssMiB: number; anonMiB: number; fileMiB: number; threads: Record<string, number>; mappings: { name: string; rssKiB: number }[]; heap?: MemoryFigures };
+  peak: { rssMiB: number; anonMiB: number; fileMiB: number; atMs: number; threads: Record<string, number>; mappings: { name: string; rssKiB: number }[]; heap?: MemoryFigures };
+  growthMiB: number; afterMiB: number; hwmMiB: number; senderPeakMiB: number;
+}): void {
+  const heap = (h?: MemoryFigures) =>
+    h ? `  V8 heap ${mib(h.heapUsed / KiB)}/${mib(h.heapTotal / KiB)} MiB used/total, external ${mib(h.external / KiB)} MiB (arrayBuffers ${mib(h.arrayBuffers / KiB)})` : '';
+  const maps = (m: { name: string; rssKiB: number }[]) => m.map((x) => `${x.name} ${mib(x.rssKiB)}`).join(', ');
+  const thr = (t: Record<string, number>) => Object.entries(t).map(([n, c]) => `${c}× ${n}`).join(', ');
+  console.log(`receiver: ${f.receiver}, transport ${f.transport}, node flags: ${f.nodeFlags.join(' ') || '(none)'}`);
+  console.log(`file ${formatSize(f.size)} in ${(f.wallMs / 1000).toFixed(1)} s (${(f.size / 1e6 / (f.wallMs / 1000)).toFixed(0)} MB/s), ${f.ok ? 'verified' : 'FAILED'}`);
+  console.log('');
+  console.log(`idle    RSS ${f.idle.rssMiB} MiB (anon ${f.idle.anonMiB}, file ${f.idle.fileMiB})${heap(f.idle.heap)}`);
+  console.log(`        threads: ${thr(f.idle.threads)}`);
+  console.log(`        mappings (MiB): ${maps(f.idle.mappings)}`);
+  console.log(`peak    RSS ${f.peak.rssMiB} MiB (anon ${f.peak.anonMiB}, file ${f.peak.fileMiB}) at ${(f.peak.atMs / 1000).toFixed(1)} s${heap(f.peak.heap)}`);
+  console.log(`        threads: ${thr(f.peak.threads)}`);
+  console.log(`        mappings at the end (MiB): ${maps(f.peak.mappings)}`);
+  console.log(`growth  ${f.growthMiB} MiB while receiving; ${f.afterMiB} MiB RSS after; VmHWM ${f.hwmMiB} MiB; sender peak RSS ${f.senderPeakMiB} MiB`);
+}
+
+benchMain(self, { receiver: receiverRole }, standalone);
