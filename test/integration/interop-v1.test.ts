@@ -1,5 +1,5 @@
 /**
- * Shipping Lane v1 interop (issue 2 item 5 "Interop", item 6 CLI): an independent
+ * Shipping Lane v1 interop: an independent
  * implementation of seed 001's wire format — `test/interop/lane-v1-peer`, Rust quinn 0.9 +
  * rustls 0.20 from Debian's crate packages, ALPN `octopii`, a fresh self-signed ECDSA P-256
  * certificate (what the seed's rcgen makes by default) — against the `octopii` CLI:

@@ -1,5 +1,5 @@
 /**
- * Transport on @matrixai/quic 2.0.9 (issue 2 item 3; DESIGN.md §1 "Transport").
+ * Transport on @matrixai/quic 2.0.9 (DESIGN.md §1 "Transport").
  *
  * - ONE UDP socket per node (`QUICSocket`), shared by the node's `QUICServer` and every
  *   outbound `QUICClient` (the library's injected-socket mode).
@@ -22,7 +22,7 @@
  * - Liveness: keep-alive PINGs every `keepAliveMs` and an idle timeout of `idleTimeoutMs`
  *   (library `keepAliveIntervalTime` / `maxIdleTimeout`), so a killed peer closes the
  *   connection within `idleTimeoutMs` (4 s by default).
- * - Tuning from the measured facts in issue 2: 4 MiB UDP buffers, 64 KiB readable chunks, 32 KiB
+ * - Tuning from measured facts about the library: 4 MiB UDP buffers, 64 KiB readable chunks, 32 KiB
  *   datagrams only on loopback (no path-MTU discovery in the library), `initialMaxStreamsBidi`
  *   1000, stream opens wait for peer stream credit instead of tripping `ErrorQUICStreamLimit`.
  * - Every close in this library surfaces as an error event; they are all mapped to OctopiiError
@@ -62,7 +62,7 @@ export interface MatrixaiTransportOptions extends TransportOptions {
 
 
 // ------------------------------------------------------------------------------------------
-// Tuning (issue 2, "Known facts about @matrixai/quic 2.0.9").
+// Tuning (measured facts about @matrixai/quic 2.0.9; bench/README.md).
 
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const READABLE_CHUNK_BYTES = 64 * 1024;

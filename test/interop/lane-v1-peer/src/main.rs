@@ -1,7 +1,7 @@
 //! lane-v1-peer: an independent implementation of octopii's Shipping Lane v1
 //! wire format (seed 001, "The Chunk Transfer Protocol" / "Wire Format"), on a
 //! different QUIC stack (quinn + rustls) than octopii itself (@matrixai/quic),
-//! used by test/integration/interop-v1.test.ts (issue 2, item 5 "Interop").
+//! used by test/integration/interop-v1.test.ts.
 //!
 //! Per transfer, one bidirectional QUIC stream, ALPN `octopii`:
 //!   sender -> receiver: u64 little-endian size N, N data bytes, 32-byte SHA-256 of the data
@@ -95,7 +95,7 @@ fn resolve(s: &str) -> Result<SocketAddr, BoxError> {
 /// Fresh self-signed ECDSA P-256 / SHA-256 certificate, the kind the seed's Rust octopii makes
 /// with `rcgen::generate_simple_self_signed` (rcgen's default algorithm). Deliberately not
 /// Ed25519: octopii reads an Ed25519 self-signed certificate as a node identity, whereas this
-/// peer must be a peer "without a verifiable identity" (issue 2 item 5), admitted only under
+/// peer must be a peer "without a verifiable identity", admitted only under
 /// `--insecure`. Returns (certificate DER, PKCS#8 key DER).
 fn self_signed() -> Result<(rustls::Certificate, rustls::PrivateKey), BoxError> {
     use openssl::asn1::{Asn1Integer, Asn1Time};
