@@ -87,6 +87,7 @@ export class BlobStore {
   readonly #partials = new Map<string, Partial>();
   readonly #outboards = new Map<string, Outboard>();
   readonly #pins = new Map<string, number>();
+  readonly #opening = new Map<string, Promise<Partial>>();
   #tmpSeq = 0;
 
   private constructor(
@@ -294,8 +295,21 @@ export class BlobStore {
     let have = 0;
     for (let i = 0; i < n; i++) if (bitSet(bits, i)) have++;
     const p: Partial = { size: h.size, n, bits, have, lock: Promise.resolve() };
-    this.#partials.set(hex, p);
-    return p;
+    if (!this.#partials.has(hex)) this.#partials.set(hex, p); // a concurrent load won: keep one
+    return this.#partials.get(hex);
+  }
+
+  /** The partial blob, loaded or created once however many blocks arrive at the same time. */
+  async #partialFor(root: Uint8Array, hex: string, size: number): Promise<Partial> {
+    const cached = this.#partials.get(hex);
+    if (cached) return cached;
+    let opening = this.#opening.get(hex);
+    if (!opening) {
+      opening = (async () => (await this.#partial(hex)) ?? (await this.#createPartial(root, size)))();
+      this.#opening.set(hex, opening);
+      opening.finally(() => this.#opening.delete(hex)).catch(() => undefined);
+    }
+    return opening;
   }
 
   /** Creates the partial blob (files staged in tmp/, the map renamed in last). */
@@ -359,8 +373,7 @@ export class BlobStore {
     if (!verifyProof(root, size, index, leaf, proof.siblings)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} does not verify against the root`);
     if (await this.has(root)) return 'duplicate';
     try {
-      let p = await this.#partial(hex);
-      p ??= await this.#createPartial(root, size);
+      const p = await this.#partialFor(root, hex, size);
       if (p.size !== size) throw new OctopiiError('INTERNAL', `partial ${hex} has size ${p.size}, a verified proof says ${size}`);
       const part = p;
       const run = part.lock.then(() => this.#land(hex, part, index, data, leaf));
