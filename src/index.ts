@@ -25,3 +25,5 @@ export type { ObserveEvent, ObservedActor } from './observe/events.js';
 export { createNodeMetrics, type NodeMetrics, type NodeMetricsOptions } from './metrics/node.js';
 export { createPinoLogger, type PinoLoggerOptions, type LogLevel } from './log/pino.js';
 export { logTransfers } from './log/transfers.js';
+export * from './blobs/index.js';
+export { blobFetchMachine } from '../machines/blobFetch.js';

@@ -1,0 +1,6 @@
+/** Shipping Lane v2: content-addressed blobs with per-block verification and resume. */
+export { BLOCK_BYTES, blockCount, rootOf, rootFromLeaves, proofOf, verifyProof, rootHex, parseRoot } from './tree.js';
+export { BlobStore, type BlobStoreOptions, type BlockHasher, type BlockProof, type ByteRange, type PutResult, type BlobStoreStats } from './store.js';
+export { serveBlobs, type ServeBlobsOptions } from './provide.js';
+export { fetchBlob, blobFetchLogic, FETCH_BLOCKS_IN_FLIGHT, type FetchBlobOptions } from './fetch.js';
+export type { BlobFetchOutput } from '../../machines/blobFetch.js';
