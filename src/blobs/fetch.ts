@@ -27,6 +27,17 @@ export const FETCH_BLOCKS_IN_FLIGHT = 4;
 export interface FetchHandles {
   store: BlobStore;
   open: (signal: AbortSignal) => Promise<DuplexStream>;
+  /** Only these block ranges (multi-source fetch gives each provider its share); default all. */
+  scope?: BlockRanges;
+}
+
+/** `missing` cut down to `scope` (null missing = nothing held: the scope itself). */
+export function intersectRanges(missing: BlockRanges | null, scope: BlockRanges | undefined): BlockRanges | null {
+  if (!scope) return missing;
+  if (missing === null) return scope.map(([s, e]) => [s, e]);
+  const out: BlockRanges = [];
+  for (const [a, b] of missing) for (const [c, d] of scope) if (Math.max(a, c) < Math.min(b, d)) out.push([Math.max(a, c), Math.min(b, d)]);
+  return out.sort((x, y) => x[0] - y[0]);
 }
 
 const handlesOf = (h: unknown): FetchHandles => h as FetchHandles;
@@ -37,7 +48,10 @@ const inRanges = (ranges: BlockRanges | null, index: number): boolean => ranges 
 /** The machine with its I/O provided. */
 export const blobFetchLogic = blobFetchMachine.provide({
   actors: {
-    loadMissing: fromPromise<BlockRanges | null, { handles: unknown; root: string }>(async ({ input }) => handlesOf(input.handles).store.missing(parseRoot(input.root))),
+    loadMissing: fromPromise<BlockRanges | null, { handles: unknown; root: string }>(async ({ input }) => {
+      const h = handlesOf(input.handles);
+      return intersectRanges(await h.store.missing(parseRoot(input.root)), h.scope);
+    }),
     session: fromCallback<EventObject, SessionInput>(({ input, sendBack, receive }) => {
       const { store, open } = handlesOf(input.handles);
       const root = parseRoot(input.root);
@@ -137,9 +151,9 @@ const fetchSeq = new WeakMap<OctopiiNode, number>();
  * `{ status: 'failed', error }` (BLOB_NOT_FOUND, BLOCK_MISMATCH, UNAVAILABLE …); rejects CLOSED
  * when the node is stopped.
  */
-export async function fetchBlob(node: OctopiiNode, peer: PeerRef, root: Uint8Array, store: BlobStore, options: FetchBlobOptions = {}): Promise<BlobFetchOutput> {
-  const { signal, ...rest } = options;
-  const handles: FetchHandles = { store, open: (s) => node.openStream(peer, 'blobs', { signal: s }) };
+export async function fetchBlob(node: OctopiiNode, peer: PeerRef, root: Uint8Array, store: BlobStore, options: FetchBlobOptions & { scope?: BlockRanges } = {}): Promise<BlobFetchOutput> {
+  const { signal, scope, ...rest } = options;
+  const handles: FetchHandles = { store, open: (s) => node.openStream(peer, 'blobs', { signal: s }), ...(scope ? { scope } : {}) };
   const n = (fetchSeq.get(node) ?? 0) + 1;
   fetchSeq.set(node, n);
   const peerId = peer.nodeId ? `peer:${peer.nodeId}` : `addr:${peer.address}`;
