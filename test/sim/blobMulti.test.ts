@@ -56,7 +56,7 @@ describe('multi-source blob fetch', () => {
     await provider('p1');
     await provider('p2');
     await w.start('f');
-    w.network.setDelay(w.ref('f').address, w.ref('p2').address, 200);
+    w.network.setDelay(w.ref('f').address, w.ref('p2').address, 1000);
     await w.stop('f');
     const { result } = await multi(['p1', 'p2']);
     const [fast, slow] = result.providers;
