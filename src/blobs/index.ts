@@ -3,5 +3,6 @@ export { BLOCK_BYTES, blockCount, rootOf, rootFromLeaves, proofOf, verifyProof, 
 export { BlobStore, type BlobStoreOptions, type BlockHasher, type BlockProof, type ByteRange, type PutResult, type BlobStoreStats } from './store.js';
 export { serveBlobs, type ServeBlobsOptions } from './provide.js';
 export { fetchBlob, blobFetchLogic, FETCH_BLOCKS_IN_FLIGHT, type FetchBlobOptions } from './fetch.js';
+export { encodeTicket, decodeTicket, type BlobTicket } from './ticket.js';
 export { fetchBlobMulti, type MultiFetchResult, type MultiFetchOptions, type ProviderReport } from './multi.js';
 export type { BlobFetchOutput } from '../../machines/blobFetch.js';
