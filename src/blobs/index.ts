@@ -4,5 +4,6 @@ export { BlobStore, type BlobStoreOptions, type BlockHasher, type BlockProof, ty
 export { serveBlobs, type ServeBlobsOptions } from './provide.js';
 export { fetchBlob, blobFetchLogic, FETCH_BLOCKS_IN_FLIGHT, type FetchBlobOptions } from './fetch.js';
 export { encodeTicket, decodeTicket, type BlobTicket } from './ticket.js';
+export { addDirectory, readCollection, exportCollection, encodeManifest, decodeManifest, checkCollectionPath, type CollectionEntry } from './collection.js';
 export { fetchBlobMulti, type MultiFetchResult, type MultiFetchOptions, type ProviderReport } from './multi.js';
 export type { BlobFetchOutput } from '../../machines/blobFetch.js';
