@@ -99,6 +99,57 @@ describe('blob fetch on the memory network', () => {
   });
 });
 
+describe('blob fetch under the supervisor', () => {
+  it('runs as peer:<id>/fetch#n, a temporary child of the node', async () => {
+    await provider();
+    const store = await BlobStore.open(join(dir, 'f'));
+    const f = await w.start('f');
+    fetchBlob(f, w.ref('p'), ROOT, store).catch(() => undefined); // CLOSED when the world closes
+    await w.flush();
+    expect(f.inspect().children[`peer:${w.ref('p').nodeId}/fetch#1`]).toMatchObject({ restart: 'temporary', status: 'running' });
+  });
+});
+
+describe('blob fetch on a full disk', () => {
+  it('fails with DISK_FULL after its retries, the partial blob and its map intact', async () => {
+    await provider();
+    let written = 0;
+    const store = await BlobStore.open(join(dir, 'f'), {
+      beforeWrite: (file) => {
+        if (file === 'data' && ++written > 3) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      },
+    });
+    const f = await w.start('f');
+    let result: BlobFetchOutput | undefined;
+    void fetchBlob(f, w.ref('p'), ROOT, store, { maxAttempts: 3, backoff: { initialMs: 50, maxMs: 100 } }).then((r) => (result = r));
+    await w.until(() => result !== undefined, 60_000);
+    const reopened = await BlobStore.open(join(dir, 'f'));
+    expect({ code: result!.error?.code, missing: await reopened.missing(ROOT) }).toEqual({ code: 'DISK_FULL', missing: [[3, N]] });
+  });
+
+  it('completes once there is room again, asking only for the missing blocks', async () => {
+    let sent = 0;
+    await provider({ onBlock: (_i, b) => (sent += b) });
+    let full = true;
+    let written = 0;
+    const store = await BlobStore.open(join(dir, 'f'), {
+      beforeWrite: (file) => {
+        if (file === 'data' && full && ++written > 3) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      },
+    });
+    const f = await w.start('f');
+    let first: BlobFetchOutput | undefined;
+    void fetchBlob(f, w.ref('p'), ROOT, store, { maxAttempts: 1 }).then((r) => (first = r));
+    await w.until(() => first !== undefined, 60_000);
+    full = false;
+    sent = 0;
+    let second: BlobFetchOutput | undefined;
+    void fetchBlob(f, w.ref('p'), ROOT, store).then((r) => (second = r));
+    await w.until(() => second !== undefined, 60_000);
+    expect({ status: second!.status, sent }).toEqual({ status: 'complete', sent: SIZE - 3 * BLOCK_BYTES });
+  });
+});
+
 describe('blob fetch resume', () => {
   it('after the provider is killed at ~50% and restarted, asks only for the missing blocks and moves at most one block more than the blob', async () => {
     let sent = 0;
