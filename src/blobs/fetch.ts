@@ -140,6 +140,8 @@ export const blobFetchLogic = blobFetchMachine.provide({
 
 export interface FetchBlobOptions extends Omit<BlobFetchInput, 'handles' | 'root'> {
   signal?: AbortSignal;
+  /** Called as blocks land (verified and durable): blocks and bytes this fetch wrote so far. */
+  onProgress?: (blocks: number, bytes: number) => void;
 }
 
 const fetchSeq = new WeakMap<OctopiiNode, number>();
@@ -152,7 +154,7 @@ const fetchSeq = new WeakMap<OctopiiNode, number>();
  * when the node is stopped.
  */
 export async function fetchBlob(node: OctopiiNode, peer: PeerRef, root: Uint8Array, store: BlobStore, options: FetchBlobOptions & { scope?: BlockRanges } = {}): Promise<BlobFetchOutput> {
-  const { signal, scope, ...rest } = options;
+  const { signal, scope, onProgress, ...rest } = options;
   const handles: FetchHandles = { store, open: (s) => node.openStream(peer, 'blobs', { signal: s }), ...(scope ? { scope } : {}) };
   const n = (fetchSeq.get(node) ?? 0) + 1;
   fetchSeq.set(node, n);
@@ -160,7 +162,7 @@ export async function fetchBlob(node: OctopiiNode, peer: PeerRef, root: Uint8Arr
   const release = store.pin(root);
   try {
     const ref = node.spawn(`${peerId}/fetch#${n}`, blobFetchLogic, { input: { ...rest, handles, root: rootHex(root) } satisfies BlobFetchInput, restart: 'temporary' });
-    return await outputOf(ref, signal);
+    return await outputOf(ref, signal, onProgress);
   } finally {
     release();
   }
@@ -174,7 +176,8 @@ export function runBlobFetch(input: BlobFetchInput, clock?: import('../runtime/c
   return p;
 }
 
-function outputOf(ref: AnyActorRef, signal?: AbortSignal): Promise<BlobFetchOutput> {
+function outputOf(ref: AnyActorRef, signal?: AbortSignal, onProgress?: (blocks: number, bytes: number) => void): Promise<BlobFetchOutput> {
+  let seen = 0;
   return new Promise((resolve, reject) => {
     const onAbort = () => ref.send({ type: 'ABORT', error: { code: 'ABORTED', message: 'fetch aborted' } });
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -187,7 +190,12 @@ function outputOf(ref: AnyActorRef, signal?: AbortSignal): Promise<BlobFetchOutp
       sub?.unsubscribe();
       fn();
     };
-    const check = (s: { status: string; output?: unknown }) => {
+    const check = (s: { status: string; output?: unknown; context?: { blocks?: number; bytes?: number } }) => {
+      const blocks = s.context?.blocks ?? 0;
+      if (onProgress && blocks > seen) {
+        seen = blocks;
+        onProgress(blocks, s.context?.bytes ?? 0);
+      }
       if (s.status === 'done') done(() => resolve(s.output as BlobFetchOutput));
       else if (s.status === 'stopped') done(() => reject(new OctopiiError('CLOSED', 'node stopped during the fetch')));
     };

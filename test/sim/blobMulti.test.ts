@@ -17,6 +17,21 @@ const SIZE = 12 * BLOCK_BYTES - 77;
 const DATA = deterministicBytes('blob-multi', SIZE);
 const ROOT = rootOf(DATA);
 
+/**
+ * Advances the simulated clock until `pred()` holds, letting real file I/O (fsync) progress
+ * between steps: 1 ms of real time per 10 ms simulated, so the machines' deadlines do not race
+ * ahead of the disk. False after `limitMs` simulated.
+ */
+async function settle(pred: () => boolean, limitMs = 120_000): Promise<boolean> {
+  for (let t = 0; !pred(); t += 10) {
+    if (t >= limitMs) return false;
+    w.clock.increment(10);
+    await w.flush(8);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return true;
+}
+
 let w: SimWorld;
 let dir: string;
 beforeEach(async () => {
@@ -38,8 +53,8 @@ async function multi(names: string[]): Promise<{ result: MultiFetchResult; store
   const store = await BlobStore.open(join(dir, 'f'));
   const f = await w.start('f');
   let result: MultiFetchResult | undefined;
-  void fetchBlobMulti(f, names.map((n) => w.ref(n)), ROOT, store, { unitBlocks: 1 }).then((r) => (result = r));
-  await w.until(() => result !== undefined, 300_000);
+  void fetchBlobMulti(f, names.map((n) => w.ref(n)), ROOT, store, { unitBlocks: 1 }).then((r) => (result = r), () => undefined); // CLOSED when the world closes first
+  await settle(() => result !== undefined, 300_000);
   return { result: result!, store };
 }
 
