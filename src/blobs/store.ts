@@ -13,9 +13,10 @@
  * tags/<name>                                   a root in hex: keeps that blob alive through gc()
  * tmp/                                          staging of add(); emptied by open()
  * ```
- * Durability order of a block: data written + fdatasync, leaf written + fdatasync, then the map
- * byte written + fdatasync — a set bit always means its block and leaf are on disk. A failed
- * write (DISK_FULL …) leaves the bit clear and the partial and its map as they were.
+ * Durability order of a block (src/blobs/landing.ts, group commit): data and leaf written, both
+ * files fdatasync'd, then the map written and fdatasync'd — a set bit always means its block
+ * and leaf are on disk; blocks landing together share the three fdatasyncs. A failed write
+ * (DISK_FULL …) leaves the bit clear and the partial and its map as they were.
  *
  *   const store = await BlobStore.open('/var/lib/octopii/blobs', { hasher: pool });
  *   const root = await store.add('./file.iso', { tag: 'iso' });
@@ -25,7 +26,8 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileH
 import { join } from 'node:path';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import { sha256Inline } from '../hash/inline.js';
-import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboardHeader, leafOffset, MAP_HEADER_BYTES, missingRanges, OUTBOARD_HEADER_BYTES } from './files.js';
+import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboardHeader, leafOffset, missingRanges, OUTBOARD_HEADER_BYTES } from './files.js';
+import { PartialLanding } from './landing.js';
 import { allProofs, BLOCK_BYTES, blockCount, blockLength, equalBytes, HASH_BYTES, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
 /** One-shot SHA-256 (a `HashPool` is one; the default hashes on the calling thread). */
@@ -58,16 +60,15 @@ export interface BlobStoreStats {
   dataBytesWritten: number;
 }
 
-/** The outcome of {@link BlobStore.putBlock}. */
+/** The outcome of {@link BlobStore.putBlock}: written, already held, or written and the blob is now complete. */
 export type PutResult = 'written' | 'duplicate' | 'complete';
 
 interface Partial {
   size: number;
   n: number;
-  bits: Uint8Array;
-  have: number;
-  /** Serialises writes to this partial (two bits may share a map byte). */
-  lock: Promise<unknown>;
+  landing: PartialLanding;
+  /** Set once the last block landed: the move into blobs/. */
+  completing?: Promise<void>;
 }
 
 interface Outboard {
@@ -294,7 +295,7 @@ export class BlobStore {
     const bits = decodeMap(map, n);
     let have = 0;
     for (let i = 0; i < n; i++) if (bitSet(bits, i)) have++;
-    const p: Partial = { size: h.size, n, bits, have, lock: Promise.resolve() };
+    const p: Partial = { size: h.size, n, landing: this.#landingFor(hex, n, bits, have) };
     if (!this.#partials.has(hex)) this.#partials.set(hex, p); // a concurrent load won: keep one
     return this.#partials.get(hex);
   }
@@ -310,6 +311,11 @@ export class BlobStore {
       opening.finally(() => this.#opening.delete(hex)).catch(() => undefined);
     }
     return opening;
+  }
+
+  #landingFor(hex: string, n: number, bits: Uint8Array, have: number): PartialLanding {
+    const paths = { data: this.#path('partial', hex, 'data'), obao: this.#path('partial', hex, 'obao'), map: this.#path('partial', hex, 'map') };
+    return new PartialLanding(paths, n, bits, have, (file) => this.#beforeWrite?.(file));
   }
 
   /** Creates the partial blob (files staged in tmp/, the map renamed in last). */
@@ -338,7 +344,7 @@ export class BlobStore {
     await rename(`${tmp}.data`, this.#path('partial', hex, 'data'));
     await rename(`${tmp}.map`, this.#path('partial', hex, 'map'));
     await syncDir(join(this.dir, 'partial'));
-    const p: Partial = { size, n, bits: new Uint8Array(Math.ceil(n / 8)), have: 0, lock: Promise.resolve() };
+    const p: Partial = { size, n, landing: this.#landingFor(hex, n, new Uint8Array(Math.ceil(n / 8)), 0) };
     this.#partials.set(hex, p);
     return p;
   }
@@ -350,13 +356,13 @@ export class BlobStore {
   async missing(root: Uint8Array): Promise<Array<[number, number]> | null> {
     if (await this.has(root)) return [];
     const p = await this.#partial(rootHex(root));
-    return p ? missingRanges(p.bits, p.n) : null;
+    return p ? missingRanges(p.landing.bits, p.n) : null;
   }
 
   /**
    * Imports block `index` of blob `root` from the network: verifies it against the root with
    * `proof` first (a block that does not verify → BLOCK_MISMATCH, nothing written), then writes
-   * block, leaf and map bit (in that order, each fdatasync'd). The partial blob is created by
+   * block and leaf and commits its map bit once both are durable (group commit). The partial blob is created by
    * its first verified block (which also proves the size); the last block completes it. Throws
    * BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL (the partial and its map intact), IO_ERROR.
    */
@@ -375,32 +381,20 @@ export class BlobStore {
     try {
       const p = await this.#partialFor(root, hex, size);
       if (p.size !== size) throw new OctopiiError('INTERNAL', `partial ${hex} has size ${p.size}, a verified proof says ${size}`);
-      const part = p;
-      const run = part.lock.then(() => this.#land(hex, part, index, data, leaf));
-      part.lock = run.catch(() => undefined);
-      return await run;
+      if (!(await p.landing.land(index, data, leaf))) return 'duplicate';
+      this.stats.dataBytesWritten += data.byteLength;
+      if (p.landing.have < p.n) return 'written';
+      p.completing ??= this.#complete(hex, p);
+      await p.completing;
+      return 'complete';
     } catch (e) {
       throw toOctopiiError(e, 'IO_ERROR');
     }
   }
 
-  async #land(hex: string, p: Partial, index: number, data: Uint8Array, leaf: Uint8Array): Promise<PutResult> {
-    if (bitSet(p.bits, index)) return 'duplicate';
-    await writeAt(this.#path('partial', hex, 'data'), data, index * BLOCK_BYTES, () => this.#beforeWrite?.('data'));
-    this.stats.dataBytesWritten += data.byteLength;
-    await writeAt(this.#path('partial', hex, 'obao'), leaf, leafOffset(index), () => this.#beforeWrite?.('outboard'));
-    const byte = index >> 3;
-    const next = p.bits[byte]! | (1 << (index & 7));
-    await writeAt(this.#path('partial', hex, 'map'), Uint8Array.of(next), MAP_HEADER_BYTES + byte, () => this.#beforeWrite?.('map'));
-    p.bits[byte] = next;
-    p.have++;
-    if (p.have < p.n) return 'written';
-    await this.#complete(hex, p);
-    return 'complete';
-  }
-
   /** All blocks landed: check the leaves give the root (no data read), rename into blobs/ (data last). */
   async #complete(hex: string, p: Partial): Promise<void> {
+    await p.landing.close();
     const obao = new Uint8Array(await readFile(this.#path('partial', hex, 'obao')));
     const leaves = Array.from({ length: p.n }, (_, i) => obao.slice(leafOffset(i), leafOffset(i) + HASH_BYTES));
     if (rootHex(rootFromLeaves(leaves, p.size)) !== hex) throw new OctopiiError('INTERNAL', `verified leaves of ${hex} give another root`);
@@ -452,6 +446,7 @@ export class BlobStore {
       const hexes = new Set((await readdir(join(this.dir, where))).map((f) => f.split('.')[0]!));
       for (const hex of [...hexes].sort()) {
         if (keep.has(hex)) continue;
+        await this.#partials.get(hex)?.landing.close();
         // Visibility marker first (data for complete blobs, map for partials), then the rest.
         for (const ext of where === 'blobs' ? (['data', 'obao'] as const) : (['map', 'data', 'obao'] as const)) await rm(this.#path(where, hex, ext), { force: true });
         this.#outboards.delete(hex);
@@ -484,17 +479,6 @@ async function writeFileSynced(path: string, bytes: Uint8Array, before: () => vo
   await writeFile(path, bytes);
   const fh = await open(path, 'r+');
   try {
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function writeAt(path: string, bytes: Uint8Array, position: number, before: () => void): Promise<void> {
-  before();
-  const fh = await open(path, 'r+');
-  try {
-    await fh.write(bytes, 0, bytes.byteLength, position);
     await fh.datasync();
   } finally {
     await fh.close();
