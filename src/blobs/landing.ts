@@ -4,7 +4,8 @@
  * come — several at once — and joined to the next commit, which fdatasyncs the data and outboard
  * files once, then writes the whole map with the batch's bits set and fdatasyncs it once. So a
  * set bit still always means a durable block and leaf, and N blocks in flight cost 3 fdatasyncs
- * instead of 3·N (measured in bench/blobs.ts "fetch").
+ * instead of 3·N. Measured (`npm run bench:blobs`, fetch of 128 MiB over quinn on 127.0.0.1,
+ * this shared 2-core machine): 34 MB/s with three fdatasyncs per block, 81 MB/s with group commit.
  *
  * A failed write or sync (ENOSPC → DISK_FULL …) fails the blocks of that batch only; their bits
  * stay clear in memory and on disk (the map is written only after the data is durable, and bits
