@@ -19,7 +19,7 @@
  * ```
  */
 import { OctopiiError } from '../errors.js';
-import { blockCount, HASH_BYTES } from './tree.js';
+import { BLOCK_BYTES, blockCount, HASH_BYTES } from './tree.js';
 
 export const OUTBOARD_MAGIC = 'OCTOOB01';
 export const OUTBOARD_HEADER_BYTES = 56;
@@ -50,6 +50,14 @@ export function decodeOutboardHeader(bytes: Uint8Array): OutboardHeader {
   }
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { blockBytes: v.getUint32(8, true), size: Number(v.getBigUint64(16, true)), root: bytes.slice(24, 24 + HASH_BYTES) };
+}
+
+/** A whole outboard: header and leaves. */
+export function encodeOutboard(root: Uint8Array, size: number, leaves: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(OUTBOARD_HEADER_BYTES + leaves.length * HASH_BYTES);
+  out.set(encodeOutboardHeader({ blockBytes: BLOCK_BYTES, size, root }), 0);
+  leaves.forEach((l, i) => out.set(l, OUTBOARD_HEADER_BYTES + i * HASH_BYTES));
+  return out;
 }
 
 /** File offset of leaf `index` in an outboard. */

@@ -22,11 +22,12 @@
  *   const root = await store.add('./file.iso', { tag: 'iso' });
  *   const bytes = await store.read(root, { offset: 0, length: 4096 });   // verified
  */
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import { sha256Inline } from '../hash/inline.js';
-import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboardHeader, leafOffset, missingRanges, OUTBOARD_HEADER_BYTES } from './files.js';
+import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboard, encodeOutboardHeader, leafOffset, missingRanges, OUTBOARD_HEADER_BYTES } from './files.js';
+import { exists, syncDir, writeFileSynced } from './fsutil.js';
 import { PartialLanding } from './landing.js';
 import { allProofs, BLOCK_BYTES, blockCount, blockLength, equalBytes, HASH_BYTES, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
@@ -63,7 +64,7 @@ export interface BlobStoreStats {
 /** The outcome of {@link BlobStore.putBlock}: written, already held, or written and the blob is now complete. */
 export type PutResult = 'written' | 'duplicate' | 'complete';
 
-interface Partial {
+interface PartialBlob {
   size: number;
   n: number;
   landing: PartialLanding;
@@ -85,10 +86,10 @@ export class BlobStore {
   readonly stats: BlobStoreStats = { dataBytesRead: 0, dataBytesWritten: 0 };
   readonly #hasher: BlockHasher;
   readonly #beforeWrite: BlobStoreOptions['beforeWrite'];
-  readonly #partials = new Map<string, Partial>();
+  readonly #partials = new Map<string, PartialBlob>();
   readonly #outboards = new Map<string, Outboard>();
   readonly #pins = new Map<string, number>();
-  readonly #opening = new Map<string, Promise<Partial>>();
+  readonly #opening = new Map<string, Promise<PartialBlob>>();
   #tmpSeq = 0;
 
   private constructor(
@@ -171,7 +172,7 @@ export class BlobStore {
         return root;
       }
       await out.datasync();
-      await writeFileSynced(`${tmp}.obao`, concatOutboard(root, size, leaves), () => this.#beforeWrite?.('outboard'));
+      await writeFileSynced(`${tmp}.obao`, encodeOutboard(root, size, leaves), () => this.#beforeWrite?.('outboard'));
       await rename(`${tmp}.obao`, this.#path('blobs', hex, 'obao'));
       await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
       await syncDir(join(this.dir, 'blobs'));
@@ -272,7 +273,7 @@ export class BlobStore {
   }
 
   /** The partial blob `root`, loaded from its map (the map and header only: no block is read). */
-  async #partial(hex: string): Promise<Partial | undefined> {
+  async #partial(hex: string): Promise<PartialBlob | undefined> {
     const cached = this.#partials.get(hex);
     if (cached) return cached;
     let head: Uint8Array;
@@ -295,13 +296,13 @@ export class BlobStore {
     const bits = decodeMap(map, n);
     let have = 0;
     for (let i = 0; i < n; i++) if (bitSet(bits, i)) have++;
-    const p: Partial = { size: h.size, n, landing: this.#landingFor(hex, n, bits, have) };
+    const p: PartialBlob = { size: h.size, n, landing: this.#landingFor(hex, n, bits, have) };
     if (!this.#partials.has(hex)) this.#partials.set(hex, p); // a concurrent load won: keep one
     return this.#partials.get(hex);
   }
 
   /** The partial blob, loaded or created once however many blocks arrive at the same time. */
-  async #partialFor(root: Uint8Array, hex: string, size: number): Promise<Partial> {
+  async #partialFor(root: Uint8Array, hex: string, size: number): Promise<PartialBlob> {
     const cached = this.#partials.get(hex);
     if (cached) return cached;
     let opening = this.#opening.get(hex);
@@ -319,7 +320,7 @@ export class BlobStore {
   }
 
   /** Creates the partial blob (files staged in tmp/, the map renamed in last). */
-  async #createPartial(root: Uint8Array, size: number): Promise<Partial> {
+  async #createPartial(root: Uint8Array, size: number): Promise<PartialBlob> {
     const hex = rootHex(root);
     const n = blockCount(size);
     const tmp = join(this.dir, 'tmp', `partial-${hex}`);
@@ -344,7 +345,7 @@ export class BlobStore {
     await rename(`${tmp}.data`, this.#path('partial', hex, 'data'));
     await rename(`${tmp}.map`, this.#path('partial', hex, 'map'));
     await syncDir(join(this.dir, 'partial'));
-    const p: Partial = { size, n, landing: this.#landingFor(hex, n, new Uint8Array(Math.ceil(n / 8)), 0) };
+    const p: PartialBlob = { size, n, landing: this.#landingFor(hex, n, new Uint8Array(Math.ceil(n / 8)), 0) };
     this.#partials.set(hex, p);
     return p;
   }
@@ -393,7 +394,7 @@ export class BlobStore {
   }
 
   /** All blocks landed: check the leaves give the root (no data read), rename into blobs/ (data last). */
-  async #complete(hex: string, p: Partial): Promise<void> {
+  async #complete(hex: string, p: PartialBlob): Promise<void> {
     await p.landing.close();
     const obao = new Uint8Array(await readFile(this.#path('partial', hex, 'obao')));
     const leaves = Array.from({ length: p.n }, (_, i) => obao.slice(leafOffset(i), leafOffset(i) + HASH_BYTES));
@@ -455,43 +456,5 @@ export class BlobStore {
       }
     }
     return removed;
-  }
-}
-
-function concatOutboard(root: Uint8Array, size: number, leaves: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(leafOffset(leaves.length));
-  out.set(encodeOutboardHeader({ blockBytes: BLOCK_BYTES, size, root }), 0);
-  leaves.forEach((l, i) => out.set(l, leafOffset(i)));
-  return out;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function writeFileSynced(path: string, bytes: Uint8Array, before: () => void): Promise<void> {
-  before();
-  await writeFile(path, bytes);
-  const fh = await open(path, 'r+');
-  try {
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } catch {
-    // some filesystems refuse fsync on a directory; the renames are still atomic
-  } finally {
-    await fh.close();
   }
 }
