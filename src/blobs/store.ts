@@ -106,6 +106,11 @@ export class BlobStore {
       for (const d of ['blobs', 'partial', 'tags']) await mkdir(join(dir, d), { recursive: true });
       await rm(join(dir, 'tmp'), { recursive: true, force: true });
       await mkdir(join(dir, 'tmp'));
+      // A crash after a partial's data was renamed into blobs/ leaves its map: the blob is complete.
+      for (const f of await readdir(join(dir, 'partial'))) {
+        const hex = f.split('.')[0]!;
+        if (await exists(join(dir, 'blobs', `${hex}.data`))) await rm(join(dir, 'partial', f), { force: true });
+      }
     } catch (e) {
       throw toOctopiiError(e, 'IO_ERROR');
     }
@@ -130,9 +135,9 @@ export class BlobStore {
    * Adds a file (`path`) or bytes, returns its root. Hashes each block (in the pool when one was
    * given) while copying it into tmp/, then renames outboard and data into blobs/ (data last).
    * Adding a blob already present writes nothing more. `tag` names it (see {@link setTag}).
-   * Throws SOURCE_NOT_FOUND, DISK_FULL, IO_ERROR.
+   * Throws SOURCE_NOT_FOUND, DISK_FULL, IO_ERROR, ABORTED on `signal` (nothing kept).
    */
-  async add(input: string | Uint8Array, options: { tag?: string } = {}): Promise<Uint8Array> {
+  async add(input: string | Uint8Array, options: { tag?: string; signal?: AbortSignal } = {}): Promise<Uint8Array> {
     const tmp = join(this.dir, 'tmp', `add-${process.pid}-${++this.#tmpSeq}`);
     let src: FileHandle | undefined;
     let out: FileHandle | undefined;
@@ -150,6 +155,7 @@ export class BlobStore {
       let next = 0;
       const pump = async (buf: Uint8Array) => {
         while (next < n) {
+          if (options.signal?.aborted) throw new OctopiiError('ABORTED', 'add aborted');
           const i = next++;
           const len = blockLength(size, i);
           const body = buf.subarray(LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + len);

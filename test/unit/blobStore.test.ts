@@ -11,6 +11,7 @@ import { BlobStore } from '../../src/blobs/store.js';
 import { BLOCK_BYTES, blockCount, rootHex, rootOf } from '../../src/blobs/tree.js';
 import { leafOffset } from '../../src/blobs/files.js';
 import { deterministicBytes } from '../helpers/simWorld.js';
+import { sha256Inline } from '../../src/hash/index.js';
 
 const SIZE = 3 * BLOCK_BYTES + 12_345; // 4 blocks, the last one short
 const DATA = deterministicBytes('blob-store', SIZE);
@@ -52,6 +53,22 @@ describe('BlobStore add and read', () => {
     await writeFile(join(dir, 'in'), DATA);
     const s = await BlobStore.open(join(dir, 'store'));
     expect(rootHex(await s.add(join(dir, 'in')))).toBe(rootHex(ROOT));
+  });
+
+  it('stops an add on its signal with ABORTED, keeping nothing', async () => {
+    const s = await BlobStore.open(dir);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(s.add(DATA, { signal: ac.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(await readdir(join(dir, 'blobs'))).toEqual([]);
+  });
+
+  it('removes, on open, the map a crash left beside a blob that completed', async () => {
+    const s = await BlobStore.open(dir);
+    await s.add(DATA);
+    await writeFile(join(dir, 'partial', `${rootHex(ROOT)}.map`), 'left over');
+    await BlobStore.open(dir);
+    expect(await readdir(join(dir, 'partial'))).toEqual([]);
   });
 
   it('reads a range across a block boundary', async () => {
@@ -134,6 +151,16 @@ describe('BlobStore import of verified blocks', () => {
     const again = await BlobStore.open(join(dir, 'fetcher'));
     await copyBlocks(p, again, [2, 3]);
     expect({ read: again.stats.dataBytesRead, written: again.stats.dataBytesWritten }).toEqual({ read: 0, written: SIZE - 2 * BLOCK_BYTES });
+  });
+
+  it('resumes after a restart hashing only the blocks it did not hold', async () => {
+    const p = await provider();
+    await copyBlocks(p, await BlobStore.open(join(dir, 'fetcher')), [0, 1]);
+    let hashed = 0;
+    const counting = { sha256: async (d: Uint8Array) => (hashed++, sha256Inline(d)) };
+    const again = await BlobStore.open(join(dir, 'fetcher'), { hasher: counting });
+    await copyBlocks(p, again, [2, 3]);
+    expect(hashed).toBe(2);
   });
 
   it('holds the resumed blob complete and intact', async () => {
