@@ -27,3 +27,4 @@ export { createPinoLogger, type PinoLoggerOptions, type LogLevel } from './log/p
 export { logTransfers } from './log/transfers.js';
 export * from './blobs/index.js';
 export { blobFetchMachine } from '../machines/blobFetch.js';
+export { blobProvideMachine } from '../machines/blobProvide.js';

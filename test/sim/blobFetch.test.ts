@@ -125,6 +125,14 @@ describe('blob fetch under the supervisor', () => {
   });
 });
 
+describe('blob provide under the supervisor', () => {
+  it('serves each stream as peer:<id>/provide#n, a temporary child of the provider node', async () => {
+    await provider();
+    const { result } = await fetchInSim();
+    expect([result.status, w.node('p').inspect().children[`peer:${w.ref('f').nodeId}/provide#1`]]).toMatchObject(['complete', { restart: 'temporary' }]);
+  });
+});
+
 describe('blob fetch on a full disk', () => {
   it('fails with DISK_FULL after its retries, the partial blob and its map intact', async () => {
     await provider();
