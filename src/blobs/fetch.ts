@@ -100,8 +100,9 @@ export const blobFetchLogic = blobFetchMachine.provide({
           const p: Promise<void> = store
             .putBlock(root, f.index, f.data, { size, siblings: f.proof })
             .then(
-              () => {
-                if (!ac.signal.aborted) sendBack({ type: 'BLOCK', index: f.index, bytes: f.data.byteLength });
+              (landed) => {
+                // A block the store already held (another fetch landed it) is not this fetch's progress.
+                if (landed !== 'duplicate' && !ac.signal.aborted) sendBack({ type: 'BLOCK', index: f.index, bytes: f.data.byteLength });
               },
               (e: unknown) => {
                 failure ??= e;
