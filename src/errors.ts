@@ -47,6 +47,9 @@ export const ERROR_TABLE = {
   DISK_FULL: { wire: 205, retryable: true, meaning: 'no space left on the device (ENOSPC)' },
   PERMISSION_DENIED: { wire: 206, retryable: false, meaning: 'the filesystem refused access (EACCES, EPERM, EROFS)' },
   NOT_A_DIRECTORY: { wire: 207, retryable: false, meaning: 'a path that must be a directory is not one' },
+  BLOB_NOT_FOUND: { wire: 208, retryable: false, meaning: 'no complete blob with this root in the store (or at the provider)' },
+  BLOCK_MISMATCH: { wire: 209, retryable: true, meaning: 'a block or outboard does not verify against the blob root' },
+  RANGE_NOT_SATISFIABLE: { wire: 210, retryable: false, meaning: 'a byte or block range lies beyond the end of the blob' },
   // ── calls (300–399)
   TIMEOUT: { wire: 300, retryable: true, meaning: 'an operation exceeded its time budget' },
   DEADLINE_EXCEEDED: { wire: 301, retryable: true, meaning: "the caller's deadline passed" },

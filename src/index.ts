@@ -53,3 +53,6 @@ export {
 export { rpcCallMachine } from '../machines/rpcCall.js';
 export { breakerMachine } from '../machines/breaker.js';
 export { admissionMachine } from '../machines/admission.js';
+export * from './blobs/index.js';
+export { blobFetchMachine } from '../machines/blobFetch.js';
+export { blobProvideMachine } from '../machines/blobProvide.js';

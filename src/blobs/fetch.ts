@@ -1,0 +1,208 @@
+/**
+ * The fetcher side of the `blobs` stream kind: `fetchBlob(node, peer, root, store)` runs one
+ * blobFetch machine (machines/blobFetch.ts) under the node's supervisor as
+ * `peer:<nodeId>/fetch#n` and resolves with its output. The provided actors below do the I/O:
+ * `loadMissing` asks the store's verified-block map what is missing (nothing is re-read or
+ * re-hashed), `session` streams the missing ranges, verifying every block against the root
+ * before the store writes it (src/blobs/store.ts `putBlock`), up to
+ * {@link FETCH_BLOCKS_IN_FLIGHT} block writes in flight before it reports HIGH_WATER.
+ *
+ *   const result = await fetchBlob(node, { address, nodeId }, root, store);
+ *   if (result.status === 'complete') await store.read(root, { offset: 0, length: result.size! });
+ */
+import { createActor, fromCallback, fromPromise, type AnyActorRef, type EventObject } from 'xstate';
+import { blobFetchMachine, type BlobFetchInput, type BlobFetchOutput, type BlockRanges, type SessionInput } from '../../machines/blobFetch.js';
+import { OctopiiError, toOctopiiError } from '../errors.js';
+import { ByteReader } from '../lane/bytes.js';
+import type { OctopiiNode, PeerRef } from '../node/node.js';
+import type { DuplexStream } from '../transport/types.js';
+import { BLOBS_TO_END, encodeBlobRequest, readBlobFrame } from '../wire/blobs.js';
+import type { BlobStore } from './store.js';
+import { BLOCK_BYTES, blockCount, parseRoot, rootHex } from './tree.js';
+
+/** Block writes in flight before the session pauses reading (HIGH_WATER); LOW_WATER at half. */
+export const FETCH_BLOCKS_IN_FLIGHT = 4;
+
+/** What the actors get as `handles`. */
+export interface FetchHandles {
+  store: BlobStore;
+  open: (signal: AbortSignal) => Promise<DuplexStream>;
+  /** Only these block ranges (multi-source fetch gives each provider its share); default all. */
+  scope?: BlockRanges;
+}
+
+/** `missing` cut down to `scope` (null missing = nothing held: the scope itself). */
+export function intersectRanges(missing: BlockRanges | null, scope: BlockRanges | undefined): BlockRanges | null {
+  if (!scope) return missing;
+  if (missing === null) return scope.map(([s, e]) => [s, e]);
+  const out: BlockRanges = [];
+  for (const [a, b] of missing) for (const [c, d] of scope) if (Math.max(a, c) < Math.min(b, d)) out.push([Math.max(a, c), Math.min(b, d)]);
+  return out.sort((x, y) => x[0] - y[0]);
+}
+
+const handlesOf = (h: unknown): FetchHandles => h as FetchHandles;
+
+/** Block `index` lies in `ranges` (null: everything). */
+const inRanges = (ranges: BlockRanges | null, index: number): boolean => ranges === null || ranges.some(([s, e]) => index >= s && index < e);
+
+/** The machine with its I/O provided. */
+export const blobFetchLogic = blobFetchMachine.provide({
+  actors: {
+    loadMissing: fromPromise<BlockRanges | null, { handles: unknown; root: string }>(async ({ input }) => {
+      const h = handlesOf(input.handles);
+      return intersectRanges(await h.store.missing(parseRoot(input.root)), h.scope);
+    }),
+    session: fromCallback<EventObject, SessionInput>(({ input, sendBack, receive }) => {
+      const { store, open } = handlesOf(input.handles);
+      const root = parseRoot(input.root);
+      const ac = new AbortController();
+      let stream: DuplexStream | undefined;
+      let finished = false;
+      let paused = false;
+      let wake: (() => void) | undefined;
+      const pending = new Set<Promise<void>>();
+      receive((e) => {
+        if (e.type === 'PAUSE') paused = true;
+        if (e.type === 'RESUME') {
+          paused = false;
+          wake?.();
+        }
+      });
+      const run = async () => {
+        stream = await open(ac.signal);
+        const w = stream.writable.getWriter();
+        await w.write(encodeBlobRequest({ root, ranges: input.missing ?? [[0, BLOBS_TO_END]] }));
+        await w.close();
+        const r = new ByteReader(stream.readable.getReader());
+        const head = await readBlobFrame(r, BLOCK_BYTES);
+        if (head.type === 'error') throw head.error;
+        if (head.type !== 'header') throw new OctopiiError('PROTOCOL_ERROR', `expected a header frame, got ${head.type}`);
+        if (head.blockBytes !== BLOCK_BYTES) throw new OctopiiError('PROTOCOL_ERROR', `provider uses ${head.blockBytes}-byte blocks (this version: ${BLOCK_BYTES})`);
+        const size = head.size;
+        sendBack({ type: 'HEADER', size, blocks: blockCount(size) });
+        let failure: unknown;
+        let high = false;
+        for (;;) {
+          while (paused && failure === undefined && !ac.signal.aborted) await new Promise<void>((res) => (wake = res));
+          if (failure !== undefined) throw failure;
+          if (ac.signal.aborted) return;
+          const f = await readBlobFrame(r, BLOCK_BYTES);
+          if (f.type === 'error') throw f.error;
+          if (f.type === 'header') throw new OctopiiError('PROTOCOL_ERROR', 'a second header frame');
+          if (f.type === 'end') {
+            await Promise.all(pending);
+            if (failure !== undefined) throw failure;
+            finished = true;
+            sendBack({ type: 'END' });
+            return;
+          }
+          if (!inRanges(input.missing, f.index)) throw new OctopiiError('PROTOCOL_ERROR', `block ${f.index} was not asked for`);
+          const p: Promise<void> = store
+            .putBlock(root, f.index, f.data, { size, siblings: f.proof })
+            .then(
+              (landed) => {
+                // A block the store already held (another fetch landed it) is not this fetch's progress.
+                if (landed !== 'duplicate' && !ac.signal.aborted) sendBack({ type: 'BLOCK', index: f.index, bytes: f.data.byteLength });
+              },
+              (e: unknown) => {
+                failure ??= e;
+                wake?.();
+              },
+            )
+            .finally(() => {
+              pending.delete(p);
+              if (high && pending.size <= FETCH_BLOCKS_IN_FLIGHT / 2 && !ac.signal.aborted) {
+                high = false;
+                sendBack({ type: 'LOW_WATER' });
+              }
+            });
+          pending.add(p);
+          if (!high && pending.size >= FETCH_BLOCKS_IN_FLIGHT) {
+            high = true;
+            sendBack({ type: 'HIGH_WATER' });
+          }
+        }
+      };
+      run().catch(async (e: unknown) => {
+        const error = toOctopiiError(e, 'STREAM_ABORTED');
+        stream?.abort(error);
+        // Verified blocks already read still land: the resume then asks for exactly what is missing.
+        await Promise.allSettled([...pending]);
+        if (!ac.signal.aborted) sendBack({ type: 'FAILED', error: error.toJSON() });
+      });
+      return () => {
+        ac.abort();
+        wake?.();
+        if (!finished) stream?.abort(new OctopiiError('CANCELLED', 'fetch session stopped'));
+      };
+    }),
+  },
+});
+
+export interface FetchBlobOptions extends Omit<BlobFetchInput, 'handles' | 'root'> {
+  signal?: AbortSignal;
+  /** Called as blocks land (verified and durable): blocks and bytes this fetch wrote so far. */
+  onProgress?: (blocks: number, bytes: number) => void;
+}
+
+const fetchSeq = new WeakMap<OctopiiNode, number>();
+
+/**
+ * Fetches blob `root` from `peer` into `store`: resumes from what the store holds, asks only
+ * for missing blocks, verifies each before it is written, retries with backoff across
+ * disconnects. Never rejects for a network or provider failure: resolves with
+ * `{ status: 'failed', error }` (BLOB_NOT_FOUND, BLOCK_MISMATCH, UNAVAILABLE …); rejects CLOSED
+ * when the node is stopped.
+ */
+export async function fetchBlob(node: OctopiiNode, peer: PeerRef, root: Uint8Array, store: BlobStore, options: FetchBlobOptions & { scope?: BlockRanges } = {}): Promise<BlobFetchOutput> {
+  const { signal, scope, onProgress, ...rest } = options;
+  const handles: FetchHandles = { store, open: (s) => node.openStream(peer, 'blobs', { signal: s }), ...(scope ? { scope } : {}) };
+  const n = (fetchSeq.get(node) ?? 0) + 1;
+  fetchSeq.set(node, n);
+  const peerId = peer.nodeId ? `peer:${peer.nodeId}` : `addr:${peer.address}`;
+  const release = store.pin(root);
+  try {
+    const ref = node.spawn(`${peerId}/fetch#${n}`, blobFetchLogic, { input: { ...rest, handles, root: rootHex(root) } satisfies BlobFetchInput, restart: 'temporary' });
+    return await outputOf(ref, signal, onProgress);
+  } finally {
+    release();
+  }
+}
+
+/** Runs the machine without a node (tests): same logic, its own actor. */
+export function runBlobFetch(input: BlobFetchInput, clock?: import('../runtime/clock.js').Clock): Promise<BlobFetchOutput> {
+  const ref = createActor(blobFetchLogic, { input, ...(clock ? { clock } : {}) });
+  const p = outputOf(ref);
+  ref.start();
+  return p;
+}
+
+function outputOf(ref: AnyActorRef, signal?: AbortSignal, onProgress?: (blocks: number, bytes: number) => void): Promise<BlobFetchOutput> {
+  let seen = 0;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => ref.send({ type: 'ABORT', error: { code: 'ABORTED', message: 'fetch aborted' } });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let sub: { unsubscribe(): void } | undefined;
+    let settled = false;
+    const done = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      sub?.unsubscribe();
+      fn();
+    };
+    const check = (s: { status: string; output?: unknown; context?: { blocks?: number; bytes?: number } }) => {
+      const blocks = s.context?.blocks ?? 0;
+      if (onProgress && blocks > seen) {
+        seen = blocks;
+        onProgress(blocks, s.context?.bytes ?? 0);
+      }
+      if (s.status === 'done') done(() => resolve(s.output as BlobFetchOutput));
+      else if (s.status === 'stopped') done(() => reject(new OctopiiError('CLOSED', 'node stopped during the fetch')));
+    };
+    sub = ref.subscribe({ next: check, error: (e) => done(() => reject(toOctopiiError(e, 'INTERNAL'))), complete: () => check(ref.getSnapshot()) });
+    if (settled) sub.unsubscribe();
+    if (signal?.aborted) onAbort();
+    check(ref.getSnapshot());
+  });
+}

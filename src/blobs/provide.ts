@@ -1,0 +1,108 @@
+/**
+ * The provider side of the `blobs` stream kind (src/wire/blobs.ts): `serveBlobs(node, store)`
+ * registers the kind on the node's router; each stream is one blobProvide machine
+ * (machines/blobProvide.ts) under the node's supervisor, `peer:<nodeId>/provide#n`. The actors
+ * below do its I/O: read the request, stream the header, every requested block with its proof
+ * — each block read from the store verified against the outboard before it leaves — and END;
+ * or an ERROR frame (BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE, PROTOCOL_ERROR, TIMEOUT …). Writes
+ * await the stream (QUIC flow control is the backpressure).
+ *
+ *   const stop = serveBlobs(node, store);   // before peers connect: the hello lists `blobs`
+ */
+import { fromCallback, fromPromise, type EventObject } from 'xstate';
+import { blobProvideMachine, type BlobProvideInput, type ProvideRequest } from '../../machines/blobProvide.js';
+import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
+import { ByteReader } from '../lane/bytes.js';
+import type { OctopiiNode } from '../node/node.js';
+import type { DuplexStream } from '../transport/types.js';
+import { encodeBlockFrameHead, encodeEndFrame, encodeErrorFrame, encodeHeaderFrame, readBlobRequest } from '../wire/blobs.js';
+import type { BlobStore } from './store.js';
+import { BLOCK_BYTES, blockCount, parseRoot, rootHex } from './tree.js';
+
+export interface ServeBlobsOptions {
+  /** Test seam: a provider that lies. Returns the bytes to send for block `index` instead of `data`. */
+  tamper?: (index: number, data: Uint8Array) => Uint8Array;
+  /** Called once per block sent (index, payload bytes). */
+  onBlock?: (index: number, bytes: number) => void;
+  /** Request and per-block write deadline, ms (default 30,000). */
+  idleMs?: number;
+}
+
+interface ProvideHandles {
+  stream: DuplexStream;
+  reader: ByteReader;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  store: BlobStore;
+  options: ServeBlobsOptions;
+}
+
+const handlesOf = (h: unknown): ProvideHandles => h as ProvideHandles;
+
+/** The machine with its I/O provided. */
+export const blobProvideLogic = blobProvideMachine.provide({
+  actors: {
+    readRequest: fromPromise<ProvideRequest, { handles: unknown }>(async ({ input }) => {
+      const { reader, store } = handlesOf(input.handles);
+      const req = await readBlobRequest(reader);
+      const size = await store.size(req.root);
+      const n = blockCount(size);
+      if (req.ranges[0]![0] >= n) throw new OctopiiError('RANGE_NOT_SATISFIABLE', `blocks from ${req.ranges[0]![0]} of a ${n}-block blob`);
+      return { root: rootHex(req.root), ranges: req.ranges.map(([s, e]): [number, number] => [s, Math.min(e, n)]).filter(([s, e]) => s < e), size };
+    }),
+    pump: fromCallback<EventObject, { handles: unknown; request: ProvideRequest }>(({ input, sendBack }) => {
+      const { writer: w, store, options } = handlesOf(input.handles);
+      const root = parseRoot(input.request.root);
+      let stopped = false;
+      void (async () => {
+        await w.write(encodeHeaderFrame(input.request.size, BLOCK_BYTES));
+        for (const [start, end] of input.request.ranges) {
+          for (let i = start; i < end && !stopped; i++) {
+            const { data, proof } = await store.blockWithProof(root, i);
+            const out = options.tamper ? options.tamper(i, data) : data;
+            await w.write(encodeBlockFrameHead(i, proof.siblings, out.byteLength));
+            await w.write(out);
+            options.onBlock?.(i, out.byteLength);
+            if (!stopped) sendBack({ type: 'SENT', index: i, bytes: out.byteLength });
+          }
+        }
+        await w.write(encodeEndFrame());
+        await w.close();
+        if (!stopped) sendBack({ type: 'DONE' });
+      })().catch((e: unknown) => {
+        if (!stopped) sendBack({ type: 'FAILED', error: toOctopiiError(e, 'STREAM_ABORTED').toJSON() });
+      });
+      return () => {
+        stopped = true;
+      };
+    }),
+    refuse: fromPromise<void, { handles: unknown; error: ErrorInfo }>(async ({ input }) => {
+      const { writer } = handlesOf(input.handles);
+      await writer.write(encodeErrorFrame(input.error));
+      await writer.close();
+    }),
+  },
+  actions: {
+    abortStream: ({ context }) => {
+      const { stream } = handlesOf(context.handles);
+      stream.abort(context.error ? OctopiiError.from(context.error) : new OctopiiError('CANCELLED', 'blob stream reset'));
+    },
+  },
+});
+
+const provideSeq = new WeakMap<OctopiiNode, number>();
+
+/** Registers the `blobs` stream kind on `node`'s router, served from `store`. Returns an unregister. Throws INVALID_ARGUMENT if already registered. */
+export function serveBlobs(node: OctopiiNode, store: BlobStore, options: ServeBlobsOptions = {}): () => void {
+  return node.router.register('blobs', (stream, { connection }) => {
+    const n = (provideSeq.get(node) ?? 0) + 1;
+    provideSeq.set(node, n);
+    const peerId = connection.remoteNodeId ? `peer:${connection.remoteNodeId}` : `addr:${connection.remoteAddress}`;
+    const handles: ProvideHandles = { stream, reader: new ByteReader(stream.readable.getReader()), writer: stream.writable.getWriter(), store, options };
+    const input: BlobProvideInput = { handles, ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}) };
+    try {
+      node.spawn(`${peerId}/provide#${n}`, blobProvideLogic, { input, restart: 'temporary' });
+    } catch (e) {
+      stream.abort(toOctopiiError(e, 'CLOSED'));
+    }
+  });
+}

@@ -1,0 +1,466 @@
+/**
+ * A content-addressed blob store on the local filesystem (Shipping Lane v2; iroh-blobs' store is
+ * the model): blobs are named by their root (src/blobs/tree.ts), kept with their outboard so
+ * any range can be verified, and fetched block by block — each block verified against the root
+ * before it is written, the verified-block map fsync'd as blocks land, so a resume starts where
+ * the last run stopped without reading (or re-hashing) anything already verified.
+ *
+ * Layout under `dir` (formats in src/blobs/files.ts):
+ * ```
+ * blobs/<root>.data  blobs/<root>.obao          complete: visible once .data is renamed in (last)
+ * partial/<root>.data partial/<root>.obao       blocks at their offsets; leaf slots as verified
+ * partial/<root>.map                            exists ⇔ the partial is visible; bit i ⇔ block i durable
+ * tags/<name>                                   a root in hex: keeps that blob alive through gc()
+ * tmp/                                          staging of add(); emptied by open()
+ * ```
+ * Durability order of a block (src/blobs/landing.ts, group commit): data and leaf written, both
+ * files fdatasync'd, then the map written and fdatasync'd — a set bit always means its block
+ * and leaf are on disk; blocks landing together share the three fdatasyncs. A failed write
+ * (DISK_FULL …) leaves the bit clear and the partial and its map as they were.
+ *
+ *   const store = await BlobStore.open('/var/lib/octopii/blobs', { hasher: pool });
+ *   const root = await store.add('./file.iso', { tag: 'iso' });
+ *   const bytes = await store.read(root, { offset: 0, length: 4096 });   // verified
+ */
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OctopiiError, toOctopiiError } from '../errors.js';
+import { sha256Inline } from '../hash/inline.js';
+import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboard, encodeOutboardHeader, leafOffset, missingRanges, OUTBOARD_HEADER_BYTES } from './files.js';
+import { exists, syncDir, writeFileSynced } from './fsutil.js';
+import { PartialLanding } from './landing.js';
+import { allProofs, BLOCK_BYTES, blockCount, blockLength, equalBytes, HASH_BYTES, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
+
+/** One-shot SHA-256 (a `HashPool` is one; the default hashes on the calling thread). */
+export interface BlockHasher {
+  sha256(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** What proves a block: the blob's size (bound into the root) and the sibling hashes, bottom-up. */
+export interface BlockProof {
+  size: number;
+  siblings: Uint8Array;
+}
+
+/** A byte range of a blob. */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export interface BlobStoreOptions {
+  /** Leaf hashing (default: on the calling thread). Pass the node's HashPool for large blobs. */
+  hasher?: BlockHasher;
+  /** Test seam: called before each write to a store file; throw (e.g. an ENOSPC errno error) to fail it. */
+  beforeWrite?: (file: 'data' | 'outboard' | 'map') => void;
+}
+
+/** Bytes the store moved to and from disk, by kind (tests prove resume reads nothing twice). */
+export interface BlobStoreStats {
+  dataBytesRead: number;
+  dataBytesWritten: number;
+}
+
+/** The outcome of {@link BlobStore.putBlock}: written, already held, or written and the blob is now complete. */
+export type PutResult = 'written' | 'duplicate' | 'complete';
+
+interface PartialBlob {
+  size: number;
+  n: number;
+  landing: PartialLanding;
+  /** Set once the last block landed: the move into blobs/. */
+  completing?: Promise<void>;
+}
+
+interface Outboard {
+  size: number;
+  leaves: Uint8Array[];
+  proofs?: Uint8Array[];
+}
+
+const inlineBlockHasher: BlockHasher = { sha256: async (d) => sha256Inline(d) };
+
+const TAG_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
+
+export class BlobStore {
+  readonly stats: BlobStoreStats = { dataBytesRead: 0, dataBytesWritten: 0 };
+  readonly #hasher: BlockHasher;
+  readonly #beforeWrite: BlobStoreOptions['beforeWrite'];
+  readonly #partials = new Map<string, PartialBlob>();
+  readonly #outboards = new Map<string, Outboard>();
+  readonly #pins = new Map<string, number>();
+  readonly #opening = new Map<string, Promise<PartialBlob>>();
+  #tmpSeq = 0;
+
+  private constructor(
+    readonly dir: string,
+    options: BlobStoreOptions,
+  ) {
+    this.#hasher = options.hasher ?? inlineBlockHasher;
+    this.#beforeWrite = options.beforeWrite;
+  }
+
+  /** Opens (creating) the store at `dir`; empties tmp/. Throws PERMISSION_DENIED, NOT_A_DIRECTORY, IO_ERROR. */
+  static async open(dir: string, options: BlobStoreOptions = {}): Promise<BlobStore> {
+    try {
+      for (const d of ['blobs', 'partial', 'tags']) await mkdir(join(dir, d), { recursive: true });
+      await rm(join(dir, 'tmp'), { recursive: true, force: true });
+      await mkdir(join(dir, 'tmp'));
+      // A crash after a partial's data was renamed into blobs/ leaves its map: the blob is complete.
+      for (const f of await readdir(join(dir, 'partial'))) {
+        const hex = f.split('.')[0]!;
+        if (await exists(join(dir, 'blobs', `${hex}.data`))) await rm(join(dir, 'partial', f), { force: true });
+      }
+    } catch (e) {
+      throw toOctopiiError(e, 'IO_ERROR');
+    }
+    return new BlobStore(dir, options);
+  }
+
+  #path(where: 'blobs' | 'partial', hex: string, ext: 'data' | 'obao' | 'map'): string {
+    return join(this.dir, where, `${hex}.${ext}`);
+  }
+
+  /** True when the complete blob `root` is in the store. */
+  async has(root: Uint8Array): Promise<boolean> {
+    return exists(this.#path('blobs', rootHex(root), 'data'));
+  }
+
+  /** Size in bytes of the complete blob `root`. Throws BLOB_NOT_FOUND. */
+  async size(root: Uint8Array): Promise<number> {
+    return (await this.#outboard(root)).size;
+  }
+
+  /**
+   * Adds a file (`path`) or bytes, returns its root. Hashes each block (in the pool when one was
+   * given) while copying it into tmp/, then renames outboard and data into blobs/ (data last).
+   * Adding a blob already present writes nothing more. `tag` names it (see {@link setTag}).
+   * Throws SOURCE_NOT_FOUND, DISK_FULL, IO_ERROR, ABORTED on `signal` (nothing kept).
+   */
+  async add(input: string | Uint8Array, options: { tag?: string; signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    const tmp = join(this.dir, 'tmp', `add-${process.pid}-${++this.#tmpSeq}`);
+    let src: FileHandle | undefined;
+    let out: FileHandle | undefined;
+    try {
+      let size: number;
+      if (typeof input === 'string') {
+        src = await open(input, 'r');
+        size = (await src.stat()).size;
+      } else size = input.byteLength;
+      const n = blockCount(size);
+      out = await open(`${tmp}.data`, 'w');
+      const leaves: Uint8Array[] = new Array(n);
+      const inFlight = 4;
+      const bufs = Array.from({ length: Math.min(inFlight, n) }, () => new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + BLOCK_BYTES)));
+      let next = 0;
+      const pump = async (buf: Uint8Array) => {
+        while (next < n) {
+          if (options.signal?.aborted) throw new OctopiiError('ABORTED', 'add aborted');
+          const i = next++;
+          const len = blockLength(size, i);
+          const body = buf.subarray(LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + len);
+          if (src) {
+            const { bytesRead } = await src.read(body, 0, len, i * BLOCK_BYTES);
+            if (bytesRead !== len) throw new OctopiiError('IO_ERROR', `${input as string} changed while being added`);
+          } else body.set((input as Uint8Array).subarray(i * BLOCK_BYTES, i * BLOCK_BYTES + len));
+          const leaf = this.#hasher.sha256(leafMessage(buf, i, len));
+          this.#beforeWrite?.('data');
+          await out!.write(body, 0, len, i * BLOCK_BYTES);
+          this.stats.dataBytesWritten += len;
+          leaves[i] = await leaf;
+        }
+      };
+      await Promise.all(bufs.map(pump));
+      const root = rootFromLeaves(leaves, size);
+      const hex = rootHex(root);
+      if (await this.has(root)) {
+        if (options.tag !== undefined) await this.setTag(options.tag, root);
+        return root;
+      }
+      await out.datasync();
+      await writeFileSynced(`${tmp}.obao`, encodeOutboard(root, size, leaves), () => this.#beforeWrite?.('outboard'));
+      await rename(`${tmp}.obao`, this.#path('blobs', hex, 'obao'));
+      await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
+      await syncDir(join(this.dir, 'blobs'));
+      this.#outboards.set(hex, { size, leaves });
+      if (options.tag !== undefined) await this.setTag(options.tag, root);
+      return root;
+    } catch (e) {
+      throw toOctopiiError(e, 'IO_ERROR');
+    } finally {
+      await src?.close();
+      await out?.close();
+      await rm(`${tmp}.data`, { force: true });
+      await rm(`${tmp}.obao`, { force: true });
+    }
+  }
+
+  /** The complete blob's outboard, loaded once and checked against the root (forged → BLOCK_MISMATCH). */
+  async #outboard(root: Uint8Array): Promise<Outboard> {
+    const hex = rootHex(root);
+    const cached = this.#outboards.get(hex);
+    if (cached) return cached;
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(this.#path('blobs', hex, 'obao')));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') throw new OctopiiError('BLOB_NOT_FOUND', `no blob ${hex}`);
+      throw toOctopiiError(e, 'IO_ERROR');
+    }
+    const h = decodeOutboardHeader(bytes);
+    const n = blockCount(h.size, h.blockBytes);
+    if (h.blockBytes !== BLOCK_BYTES || !equalBytes(h.root, root) || bytes.byteLength !== leafOffset(n)) {
+      throw new OctopiiError('BLOCK_MISMATCH', `outboard of ${hex} does not belong to that root`);
+    }
+    const leaves = Array.from({ length: n }, (_, i) => bytes.slice(leafOffset(i), leafOffset(i) + HASH_BYTES));
+    if (!equalBytes(rootFromLeaves(leaves, h.size), root)) throw new OctopiiError('BLOCK_MISMATCH', `outboard of ${hex} does not verify against its root`);
+    const ob = { size: h.size, leaves };
+    this.#outboards.set(hex, ob);
+    return ob;
+  }
+
+  /** Reads block `index` of a complete blob and checks it against its leaf. Throws BLOCK_MISMATCH when the disk returned other bytes. */
+  async #readBlock(fh: FileHandle, hex: string, ob: Outboard, index: number, buf: Uint8Array): Promise<Uint8Array> {
+    const len = blockLength(ob.size, index);
+    const body = buf.subarray(LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + len);
+    const { bytesRead } = await fh.read(body, 0, len, index * BLOCK_BYTES);
+    this.stats.dataBytesRead += bytesRead;
+    if (bytesRead !== len) throw new OctopiiError('BLOCK_MISMATCH', `blob ${hex} is truncated at block ${index}`);
+    const leaf = await this.#hasher.sha256(leafMessage(buf, index, len));
+    if (!equalBytes(leaf, ob.leaves[index]!)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} on disk does not verify`);
+    return body;
+  }
+
+  /**
+   * `range` of the complete blob `root`, every covering block verified against the outboard.
+   * Throws BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE (beyond the end, negative), BLOCK_MISMATCH.
+   */
+  async read(root: Uint8Array, range: ByteRange): Promise<Uint8Array> {
+    const ob = await this.#outboard(root);
+    const { offset, length } = range;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > ob.size) {
+      throw new OctopiiError('RANGE_NOT_SATISFIABLE', `bytes [${offset}, ${offset + length}) of a ${ob.size}-byte blob`);
+    }
+    const out = new Uint8Array(length);
+    if (length === 0) return out;
+    const hex = rootHex(root);
+    const fh = await open(this.#path('blobs', hex, 'data'), 'r');
+    try {
+      const buf = new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + BLOCK_BYTES));
+      for (let i = Math.floor(offset / BLOCK_BYTES); i * BLOCK_BYTES < offset + length; i++) {
+        const body = await this.#readBlock(fh, hex, ob, i, buf);
+        const from = Math.max(offset, i * BLOCK_BYTES);
+        const to = Math.min(offset + length, i * BLOCK_BYTES + body.byteLength);
+        out.set(body.subarray(from - i * BLOCK_BYTES, to - i * BLOCK_BYTES), from - offset);
+      }
+    } finally {
+      await fh.close();
+    }
+    return out;
+  }
+
+  /**
+   * Block `index` of the complete blob `root` with its proof (what a provider sends), the block
+   * verified on the way. Throws BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE, BLOCK_MISMATCH.
+   */
+  async blockWithProof(root: Uint8Array, index: number): Promise<{ data: Uint8Array; proof: BlockProof }> {
+    const ob = await this.#outboard(root);
+    const n = ob.leaves.length;
+    if (!Number.isInteger(index) || index < 0 || index >= n) throw new OctopiiError('RANGE_NOT_SATISFIABLE', `block ${index} of a ${n}-block blob`);
+    ob.proofs ??= allProofs(ob.leaves);
+    const hex = rootHex(root);
+    const fh = await open(this.#path('blobs', hex, 'data'), 'r');
+    try {
+      const buf = new Uint8Array(LEAF_PREFIX_BYTES + blockLength(ob.size, index));
+      return { data: await this.#readBlock(fh, hex, ob, index, buf), proof: { size: ob.size, siblings: ob.proofs[index]! } };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** The partial blob `root`, loaded from its map (the map and header only: no block is read). */
+  async #partial(hex: string): Promise<PartialBlob | undefined> {
+    const cached = this.#partials.get(hex);
+    if (cached) return cached;
+    let head: Uint8Array;
+    let map: Uint8Array;
+    try {
+      map = new Uint8Array(await readFile(this.#path('partial', hex, 'map')));
+      const fh = await open(this.#path('partial', hex, 'obao'), 'r');
+      try {
+        head = new Uint8Array(OUTBOARD_HEADER_BYTES);
+        await fh.read(head, 0, OUTBOARD_HEADER_BYTES, 0);
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return undefined;
+      throw toOctopiiError(e, 'IO_ERROR');
+    }
+    const h = decodeOutboardHeader(head);
+    const n = blockCount(h.size, h.blockBytes);
+    const bits = decodeMap(map, n);
+    let have = 0;
+    for (let i = 0; i < n; i++) if (bitSet(bits, i)) have++;
+    const p: PartialBlob = { size: h.size, n, landing: this.#landingFor(hex, n, bits, have) };
+    if (!this.#partials.has(hex)) this.#partials.set(hex, p); // a concurrent load won: keep one
+    return this.#partials.get(hex);
+  }
+
+  /** The partial blob, loaded or created once however many blocks arrive at the same time. */
+  async #partialFor(root: Uint8Array, hex: string, size: number): Promise<PartialBlob> {
+    const cached = this.#partials.get(hex);
+    if (cached) return cached;
+    let opening = this.#opening.get(hex);
+    if (!opening) {
+      opening = (async () => (await this.#partial(hex)) ?? (await this.#createPartial(root, size)))();
+      this.#opening.set(hex, opening);
+      opening.finally(() => this.#opening.delete(hex)).catch(() => undefined);
+    }
+    return opening;
+  }
+
+  #landingFor(hex: string, n: number, bits: Uint8Array, have: number): PartialLanding {
+    const paths = { data: this.#path('partial', hex, 'data'), obao: this.#path('partial', hex, 'obao'), map: this.#path('partial', hex, 'map') };
+    return new PartialLanding(paths, n, bits, have, (file) => this.#beforeWrite?.(file));
+  }
+
+  /** Creates the partial blob (files staged in tmp/, the map renamed in last). */
+  async #createPartial(root: Uint8Array, size: number): Promise<PartialBlob> {
+    const hex = rootHex(root);
+    const n = blockCount(size);
+    const tmp = join(this.dir, 'tmp', `partial-${hex}`);
+    this.#beforeWrite?.('outboard');
+    const ob = await open(`${tmp}.obao`, 'w');
+    try {
+      await ob.write(encodeOutboardHeader({ blockBytes: BLOCK_BYTES, size, root }), 0, OUTBOARD_HEADER_BYTES, 0);
+      await ob.truncate(leafOffset(n));
+      await ob.datasync();
+    } finally {
+      await ob.close();
+    }
+    const data = await open(`${tmp}.data`, 'w');
+    try {
+      await data.truncate(size);
+      await data.datasync();
+    } finally {
+      await data.close();
+    }
+    await writeFileSynced(`${tmp}.map`, encodeEmptyMap(n), () => this.#beforeWrite?.('map'));
+    await rename(`${tmp}.obao`, this.#path('partial', hex, 'obao'));
+    await rename(`${tmp}.data`, this.#path('partial', hex, 'data'));
+    await rename(`${tmp}.map`, this.#path('partial', hex, 'map'));
+    await syncDir(join(this.dir, 'partial'));
+    const p: PartialBlob = { size, n, landing: this.#landingFor(hex, n, new Uint8Array(Math.ceil(n / 8)), 0) };
+    this.#partials.set(hex, p);
+    return p;
+  }
+
+  /**
+   * Block ranges `[start, end)` still missing from `root`: `null` when the store knows nothing
+   * of it (ask for everything; the size comes with the first block), `[]` when it is complete.
+   */
+  async missing(root: Uint8Array): Promise<Array<[number, number]> | null> {
+    if (await this.has(root)) return [];
+    const p = await this.#partial(rootHex(root));
+    return p ? missingRanges(p.landing.bits, p.n) : null;
+  }
+
+  /**
+   * Imports block `index` of blob `root` from the network: verifies it against the root with
+   * `proof` first (a block that does not verify → BLOCK_MISMATCH, nothing written), then writes
+   * block and leaf and commits its map bit once both are durable (group commit). The partial blob is created by
+   * its first verified block (which also proves the size); the last block completes it. Throws
+   * BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL (the partial and its map intact), IO_ERROR.
+   */
+  async putBlock(root: Uint8Array, index: number, data: Uint8Array, proof: BlockProof): Promise<PutResult> {
+    const hex = rootHex(root);
+    const { size } = proof;
+    if (!Number.isSafeInteger(size) || size < 0 || !Number.isInteger(index) || index < 0 || index >= blockCount(size)) {
+      throw new OctopiiError('RANGE_NOT_SATISFIABLE', `block ${index} of a ${size}-byte blob`);
+    }
+    if (data.byteLength !== blockLength(size, index)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} is ${data.byteLength} bytes, expected ${blockLength(size, index)}`);
+    const msg = new Uint8Array(LEAF_PREFIX_BYTES + data.byteLength);
+    msg.set(data, LEAF_PREFIX_BYTES);
+    const leaf = await this.#hasher.sha256(leafMessage(msg, index, data.byteLength));
+    if (!verifyProof(root, size, index, leaf, proof.siblings)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} does not verify against the root`);
+    if (await this.has(root)) return 'duplicate';
+    try {
+      const p = await this.#partialFor(root, hex, size);
+      if (p.size !== size) throw new OctopiiError('INTERNAL', `partial ${hex} has size ${p.size}, a verified proof says ${size}`);
+      if (!(await p.landing.land(index, data, leaf))) return 'duplicate';
+      this.stats.dataBytesWritten += data.byteLength;
+      if (p.landing.have < p.n) return 'written';
+      p.completing ??= this.#complete(hex, p);
+      await p.completing;
+      return 'complete';
+    } catch (e) {
+      throw toOctopiiError(e, 'IO_ERROR');
+    }
+  }
+
+  /** All blocks landed: check the leaves give the root (no data read), rename into blobs/ (data last). */
+  async #complete(hex: string, p: PartialBlob): Promise<void> {
+    await p.landing.close();
+    const obao = new Uint8Array(await readFile(this.#path('partial', hex, 'obao')));
+    const leaves = Array.from({ length: p.n }, (_, i) => obao.slice(leafOffset(i), leafOffset(i) + HASH_BYTES));
+    if (rootHex(rootFromLeaves(leaves, p.size)) !== hex) throw new OctopiiError('INTERNAL', `verified leaves of ${hex} give another root`);
+    await rename(this.#path('partial', hex, 'obao'), this.#path('blobs', hex, 'obao'));
+    await rename(this.#path('partial', hex, 'data'), this.#path('blobs', hex, 'data'));
+    await syncDir(join(this.dir, 'blobs'));
+    await rm(this.#path('partial', hex, 'map'), { force: true });
+    this.#partials.delete(hex);
+    this.#outboards.set(hex, { size: p.size, leaves });
+  }
+
+  /** Names `root` with tag `name` (replacing what it named), or removes the tag with `null`. Throws INVALID_ARGUMENT for a bad name. */
+  async setTag(name: string, root: Uint8Array | null): Promise<void> {
+    if (!TAG_PATTERN.test(name)) throw new OctopiiError('INVALID_ARGUMENT', `invalid tag name ${JSON.stringify(name)}`);
+    const path = join(this.dir, 'tags', name);
+    if (root === null) return void (await rm(path, { force: true }));
+    const tmp = join(this.dir, 'tmp', `tag-${name}`);
+    await writeFileSynced(tmp, Buffer.from(rootHex(root) + '\n'), () => undefined);
+    await rename(tmp, path);
+    await syncDir(join(this.dir, 'tags'));
+  }
+
+  /** Every tag: name → root hex. */
+  async tags(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const name of (await readdir(join(this.dir, 'tags'))).sort()) out.set(name, (await readFile(join(this.dir, 'tags', name), 'utf8')).trim());
+    return out;
+  }
+
+  /** Keeps `root` (complete or partial) alive through gc() until the returned release is called (a fetch in flight). */
+  pin(root: Uint8Array): () => void {
+    const hex = rootHex(root);
+    this.#pins.set(hex, (this.#pins.get(hex) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const c = (this.#pins.get(hex) ?? 1) - 1;
+      if (c <= 0) this.#pins.delete(hex);
+      else this.#pins.set(hex, c);
+    };
+  }
+
+  /** Deletes every blob, complete or partial, that no tag names and no pin holds; returns the removed roots (hex). */
+  async gc(): Promise<string[]> {
+    const keep = new Set([...(await this.tags()).values(), ...this.#pins.keys()]);
+    const removed: string[] = [];
+    for (const where of ['blobs', 'partial'] as const) {
+      const hexes = new Set((await readdir(join(this.dir, where))).map((f) => f.split('.')[0]!));
+      for (const hex of [...hexes].sort()) {
+        if (keep.has(hex)) continue;
+        await this.#partials.get(hex)?.landing.close();
+        // Visibility marker first (data for complete blobs, map for partials), then the rest.
+        for (const ext of where === 'blobs' ? (['data', 'obao'] as const) : (['map', 'data', 'obao'] as const)) await rm(this.#path(where, hex, ext), { force: true });
+        this.#outboards.delete(hex);
+        this.#partials.delete(hex);
+        removed.push(hex);
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The `blobs` stream kind (Shipping Lane v2; docs/PROTOCOL.md "Blobs"): the fetcher opens a
+ * stream, sends one request naming a root and the block ranges it lacks; the provider answers
+ * with a header, then each block with the proof that verifies it against the root (iroh-blobs'
+ * verified streaming), then an end frame — or an error frame. All integers little-endian.
+ *
+ * ```
+ * request   version u8 = 1 ‖ root 32 B ‖ count u16 (1..1024) ‖ count × (start u32 ‖ end u32)
+ *           block ranges [start, end), ascending, non-overlapping; end is clamped to the blob
+ * HEADER    0x01 ‖ size u64 ‖ blockBytes u32               size is proven by every block's proof
+ * BLOCK     0x02 ‖ index u32 ‖ proofCount u8 (≤ 64) ‖ proofCount × 32 B ‖ length u32 ‖ bytes
+ * END       0x03                                          every requested block was sent
+ * ERROR     0x04 ‖ code u16 (src/errors.ts wire code) ‖ length u16 ‖ message UTF-8
+ * ```
+ *
+ * Pure apart from {@link ByteReader} reads: no node:* imports.
+ */
+import { fromWire, OctopiiError, toWire, type ErrorInfo } from '../errors.js';
+import type { ByteReader } from '../lane/bytes.js';
+
+export const BLOBS_WIRE_VERSION = 1;
+export const BLOBS_MAX_RANGES = 1024;
+export const BLOBS_MAX_PROOF = 64;
+/** Block index meaning "to the end of the blob" in a request range. */
+export const BLOBS_TO_END = 0xffffffff;
+
+export const FRAME = { HEADER: 0x01, BLOCK: 0x02, END: 0x03, ERROR: 0x04 } as const;
+
+export interface BlobRequest {
+  root: Uint8Array;
+  /** Block ranges `[start, end)`. */
+  ranges: Array<[number, number]>;
+}
+
+export type BlobFrame =
+  | { type: 'header'; size: number; blockBytes: number }
+  | { type: 'block'; index: number; proof: Uint8Array; data: Uint8Array }
+  | { type: 'end' }
+  | { type: 'error'; error: OctopiiError };
+
+function checkRanges(ranges: Array<[number, number]>): void {
+  if (ranges.length < 1 || ranges.length > BLOBS_MAX_RANGES) throw new OctopiiError('PROTOCOL_ERROR', `${ranges.length} ranges in a blob request (1..${BLOBS_MAX_RANGES})`);
+  let last = -1;
+  for (const [s, e] of ranges) {
+    if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > BLOBS_TO_END || s >= e || s < last) {
+      throw new OctopiiError('PROTOCOL_ERROR', `bad block range [${s}, ${e}) in a blob request`);
+    }
+    last = e;
+  }
+}
+
+/** Encodes a request. Throws PROTOCOL_ERROR for a root that is not 32 bytes or bad ranges. */
+export function encodeBlobRequest(req: BlobRequest): Uint8Array {
+  if (req.root.byteLength !== 32) throw new OctopiiError('PROTOCOL_ERROR', 'a blob root is 32 bytes');
+  checkRanges(req.ranges);
+  const out = new Uint8Array(35 + 8 * req.ranges.length);
+  const v = new DataView(out.buffer);
+  out[0] = BLOBS_WIRE_VERSION;
+  out.set(req.root, 1);
+  v.setUint16(33, req.ranges.length, true);
+  req.ranges.forEach(([s, e], i) => {
+    v.setUint32(35 + 8 * i, s, true);
+    v.setUint32(39 + 8 * i, e, true);
+  });
+  return out;
+}
+
+/** Reads a request off a stream. Throws PROTOCOL_ERROR (version, count, ranges, truncation). */
+export async function readBlobRequest(r: ByteReader): Promise<BlobRequest> {
+  const head = await r.readExact(35, 'blob request');
+  if (head[0] !== BLOBS_WIRE_VERSION) throw new OctopiiError('PROTOCOL_ERROR', `blob request version ${head[0]} (expected ${BLOBS_WIRE_VERSION})`);
+  const count = new DataView(head.buffer).getUint16(33, true);
+  if (count < 1 || count > BLOBS_MAX_RANGES) throw new OctopiiError('PROTOCOL_ERROR', `${count} ranges in a blob request`);
+  const body = await r.readExact(8 * count, 'blob request ranges');
+  const v = new DataView(body.buffer);
+  const ranges: Array<[number, number]> = Array.from({ length: count }, (_, i) => [v.getUint32(8 * i, true), v.getUint32(8 * i + 4, true)]);
+  checkRanges(ranges);
+  return { root: head.slice(1, 33), ranges };
+}
+
+export function encodeHeaderFrame(size: number, blockBytes: number): Uint8Array {
+  const out = new Uint8Array(13);
+  const v = new DataView(out.buffer);
+  out[0] = FRAME.HEADER;
+  v.setBigUint64(1, BigInt(size), true);
+  v.setUint32(9, blockBytes, true);
+  return out;
+}
+
+/** The head of a BLOCK frame (everything before the block's bytes, which follow as they are). */
+export function encodeBlockFrameHead(index: number, proof: Uint8Array, length: number): Uint8Array {
+  const count = proof.byteLength / 32;
+  if (!Number.isInteger(count) || count > BLOBS_MAX_PROOF) throw new OctopiiError('INTERNAL', `proof of ${proof.byteLength} bytes`);
+  const out = new Uint8Array(10 + proof.byteLength);
+  const v = new DataView(out.buffer);
+  out[0] = FRAME.BLOCK;
+  v.setUint32(1, index, true);
+  out[5] = count;
+  out.set(proof, 6);
+  v.setUint32(6 + proof.byteLength, length, true);
+  return out;
+}
+
+export const encodeEndFrame = (): Uint8Array => Uint8Array.of(FRAME.END);
+
+export function encodeErrorFrame(e: ErrorInfo | OctopiiError): Uint8Array {
+  const w = toWire(e);
+  const msg = new TextEncoder().encode(w.message).subarray(0, 0xffff);
+  const out = new Uint8Array(5 + msg.byteLength);
+  const v = new DataView(out.buffer);
+  out[0] = FRAME.ERROR;
+  v.setUint16(1, w.code, true);
+  v.setUint16(3, msg.byteLength, true);
+  out.set(msg, 5);
+  return out;
+}
+
+/**
+ * Reads the next frame; `maxBlock` bounds a BLOCK's length (bytes). Throws PROTOCOL_ERROR for
+ * an unknown frame type, a proof or block over its bound, or a stream that ends mid-frame or
+ * before END.
+ */
+export async function readBlobFrame(r: ByteReader, maxBlock: number): Promise<BlobFrame> {
+  const t = await r.readByte();
+  if (t === undefined) throw new OctopiiError('PROTOCOL_ERROR', 'blob stream ended before its END frame');
+  switch (t) {
+    case FRAME.HEADER: {
+      const b = await r.readExact(12, 'blob header');
+      const v = new DataView(b.buffer);
+      return { type: 'header', size: Number(v.getBigUint64(0, true)), blockBytes: v.getUint32(8, true) };
+    }
+    case FRAME.BLOCK: {
+      const h = await r.readExact(5, 'block frame');
+      const index = new DataView(h.buffer).getUint32(0, true);
+      const count = h[4]!;
+      if (count > BLOBS_MAX_PROOF) throw new OctopiiError('PROTOCOL_ERROR', `proof of ${count} hashes`);
+      const proof = await r.readExact(32 * count, 'block proof');
+      const len = new DataView((await r.readExact(4, 'block length')).buffer).getUint32(0, true);
+      if (len > maxBlock) throw new OctopiiError('PROTOCOL_ERROR', `block of ${len} bytes (at most ${maxBlock})`);
+      return { type: 'block', index, proof, data: await r.readExact(len, 'block') };
+    }
+    case FRAME.END:
+      return { type: 'end' };
+    case FRAME.ERROR: {
+      const h = await r.readExact(4, 'error frame');
+      const v = new DataView(h.buffer);
+      const msg = new TextDecoder().decode(await r.readExact(v.getUint16(2, true), 'error message'));
+      return { type: 'error', error: fromWire({ code: v.getUint16(0, true), message: msg }) };
+    }
+    default:
+      throw new OctopiiError('PROTOCOL_ERROR', `unknown blob frame type ${t}`);
+  }
+}

@@ -1,0 +1,55 @@
+/** Collections (src/blobs/collection.ts): a directory round trip, unsafe manifests refused. */
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addDirectory, exportCollection, readCollection } from '../../src/blobs/collection.js';
+import { BlobStore } from '../../src/blobs/store.js';
+import { rootHex, rootOf } from '../../src/blobs/tree.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'octopii-collection-'));
+  await mkdir(join(dir, 'in', 'sub', 'deeper'), { recursive: true });
+  await writeFile(join(dir, 'in', 'a.txt'), 'alpha');
+  await writeFile(join(dir, 'in', 'sub', 'b.bin'), new Uint8Array(3000).fill(7));
+  await writeFile(join(dir, 'in', 'sub', 'deeper', 'c'), '');
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const manifestWith = (path: string) =>
+  new TextEncoder().encode(JSON.stringify({ 'octopii-collection': 1, entries: [{ path, root: rootHex(rootOf(new Uint8Array(0))), size: 0 }] }));
+
+describe('collections', () => {
+  it('lists every file of a directory with its root and size', async () => {
+    const store = await BlobStore.open(join(dir, 'store'));
+    const { root } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
+    expect((await readCollection(store, root)).map((e) => [e.path, e.size])).toEqual([
+      ['a.txt', 5],
+      ['sub/b.bin', 3000],
+      ['sub/deeper/c', 0],
+    ]);
+  });
+
+  it('exports the files byte for byte', async () => {
+    const store = await BlobStore.open(join(dir, 'store'));
+    const { root } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
+    await exportCollection(store, root, join(dir, 'out'));
+    expect(await readFile(join(dir, 'out', 'sub', 'b.bin'))).toEqual(await readFile(join(dir, 'in', 'sub', 'b.bin')));
+  });
+
+  it('keeps the members of a tagged collection through gc', async () => {
+    const store = await BlobStore.open(join(dir, 'store'));
+    await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
+    expect(await store.gc()).toEqual([]);
+  });
+
+  it.each(['../escape', '/etc/passwd', 'a/../../b', 'a//b', 'a\\b', './a'])('refuses a manifest with the path %j, writing nothing', async (path) => {
+    const store = await BlobStore.open(join(dir, 'store'));
+    const root = await store.add(manifestWith(path));
+    await expect(exportCollection(store, root, join(dir, 'out'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await readdir(dir)).not.toContain('out');
+  });
+});
