@@ -1,6 +1,6 @@
 /**
- * The machines the inspector can draw: the four built-in charts (node supervisor, peer,
- * laneSend, laneReceive — each imported on its own, so one that fails to load is skipped and
+ * The machines the inspector can draw: the built-in charts (node supervisor, peer, laneSend,
+ * laneReceive, admission, rpcCall, breaker, blobFetch, blobProvide, raft — each imported on its own, so one that fails to load is skipped and
  * reported, not fatal) plus any other machine seen running on the node (its logic arrives with
  * the `@xstate.actor` inspection event). Charts come from the definitions (chart.ts); layouts
  * are computed once per distinct chart per process (layout.ts, in a worker).
@@ -9,12 +9,18 @@ import type { AnyStateMachine } from 'xstate';
 import { chartOf, type MachineChart } from './chart.js';
 import { layoutCharts, type ChartLayout } from './layout.js';
 
-/** A built-in machine's loader (by name: `node`, `peer`, `laneSend`, `laneReceive`). */
+/** A built-in machine's loader, by name. */
 export const BUILTIN_MACHINES: ReadonlyArray<{ name: string; load: () => Promise<AnyStateMachine> }> = [
   { name: 'node', load: async () => (await import('../../machines/node.js')).supervisorMachine as AnyStateMachine },
   { name: 'peer', load: async () => (await import('../../machines/peer.js')).peerMachine as AnyStateMachine },
   { name: 'laneSend', load: async () => (await import('../../machines/laneSend.js')).laneSendMachine as AnyStateMachine },
   { name: 'laneReceive', load: async () => (await import('../../machines/laneReceive.js')).laneReceiveMachine as AnyStateMachine },
+  { name: 'admission', load: async () => (await import('../../machines/admission.js')).admissionMachine as AnyStateMachine },
+  { name: 'rpcCall', load: async () => (await import('../../machines/rpcCall.js')).rpcCallMachine as AnyStateMachine },
+  { name: 'breaker', load: async () => (await import('../../machines/breaker.js')).breakerMachine as AnyStateMachine },
+  { name: 'blobFetch', load: async () => (await import('../../machines/blobFetch.js')).blobFetchMachine as AnyStateMachine },
+  { name: 'blobProvide', load: async () => (await import('../../machines/blobProvide.js')).blobProvideMachine as AnyStateMachine },
+  { name: 'raft', load: async () => (await import('../../machines/raft.js')).raftMachine as AnyStateMachine },
 ];
 
 /** A machine that could not be loaded, and why. */
