@@ -49,10 +49,13 @@ describe.each(['quinn', 'matrixai'] as const)('stalled streams from one peer ove
 
   it('are refused past the per-peer limit at once, hold no file, and a legitimate send gets through', async () => {
     const dir = join(root, `in-${transport}`);
-    const receiver = await pool.start({ transport, receiveDir: dir, limits: { incomingPerPeer: 16, incomingPerNode: 128, connections: 1024, receiveStallMs: 3_000 } });
+    // Three nodes share this process on a loaded 2-core machine: a generous dead-peer deadline
+    // keeps a starved event loop from being read as a dead peer.
+    const peerOpts = { deadAfterMs: 10_000 };
+    const receiver = await pool.start({ transport, receiveDir: dir, peer: peerOpts, limits: { incomingPerPeer: 16, incomingPerNode: 128, connections: 1024, receiveStallMs: 3_000 } });
     const inbox = new Inbox(receiver);
-    const attacker = await pool.start({ transport });
-    const honest = await pool.start({ transport });
+    const attacker = await pool.start({ transport, peer: peerOpts });
+    const honest = await pool.start({ transport, peer: peerOpts });
     const peer = { address: receiver.address, nodeId: receiver.nodeId };
     const fdsBefore = await openFiles();
     const rssBefore = process.memoryUsage.rss();
@@ -93,5 +96,5 @@ describe.each(['quinn', 'matrixai'] as const)('stalled streams from one peer ove
     expect(fdsDuring - fdsBefore).toBeLessThan(64);
     inbox.close();
     for (const s of stalled) s.abort();
-  });
+  }, 240_000);
 });

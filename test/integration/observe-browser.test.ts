@@ -97,7 +97,9 @@ describe('inspector page in Chromium during a real transfer', () => {
 
   it('shows the transfer under its peer in the actor tree', async () => {
     const rows = await Promise.all((await page.locator('#tree li.actor').all()).map(async (e) => `${await e.getAttribute('data-machine')}:${await e.getAttribute('data-state')}`));
-    expect(rows).toEqual(['node:supervising', expect.stringMatching(/^peer:connected\./), 'laneReceive:acknowledged']);
+    // The receiver's incoming-transfer gates (config `limits`) are admission actors: one for the
+    // node, one under the peer.
+    expect(rows.sort()).toEqual(['admission:open', 'admission:open', 'laneReceive:acknowledged', 'node:supervising', expect.stringMatching(/^peer:connected\./)]);
   });
 
   it('lists the state history of the selected actor', async () => {
@@ -124,7 +126,7 @@ describe('inspector page in Chromium during a real transfer', () => {
         return d.querySelectorAll('.conn.live').length === 2 && d.querySelectorAll('#tree li.actor[data-machine^="lane"]').length === 2;
       });
       const machines = await Promise.all((await p.locator('#tree li.actor').all()).map((e) => e.getAttribute('data-machine')));
-      expect(machines.sort()).toEqual(['laneReceive', 'laneSend', 'node', 'node', 'peer', 'peer']);
+      expect(machines.sort()).toEqual(['admission', 'admission', 'laneReceive', 'laneSend', 'node', 'node', 'peer', 'peer']);
     } finally {
       await cluster.close();
     }
