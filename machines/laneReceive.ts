@@ -15,7 +15,8 @@
  *  - `drain`        (input { reader }): the sender's side must end right after the trailer →
  *                   DRAINED | EXCESS (a byte more than size + 32) | DRAIN_FAILED
  *  - `commit`       (input { sink, sha256 }): fsync + rename → COMMITTED { stored } | COMMIT_FAILED
- *  - `discardSink`  (input { sink }): removes what was written (temp file), never a committed
+ *  - `discardSink`  (input { sink, config }): removes what was written (temp file; a sink still
+ *                   being opened by the pump is awaited and removed too), never a committed
  *                   file → DISCARDED. Invoked by `failing` and `aborting` only — never after
  *                   COMMITTED: a verified blob is never removed.
  *  - `reply`        (input { status, reason, reasons }): status byte (+ reason frame) → REPLIED | REPLY_FAILED
@@ -144,7 +145,7 @@ export const laneReceiveMachine = setup({
     pump: placeholder<{ reader: unknown; sink: unknown; hasher: unknown; size: number; blockBytes: number; maxBlocksInFlight: number }>(),
     drain: placeholder<{ reader: unknown }>(),
     commit: placeholder<{ sink: unknown; sha256: string }>(),
-    discardSink: placeholder<{ sink: unknown }>(),
+    discardSink: placeholder<{ sink: unknown; config: unknown }>(),
     reply: placeholder<LaneReplyInput>(),
     finishStream: placeholder<{ reader: unknown }>(),
   },
@@ -337,7 +338,7 @@ export const laneReceiveMachine = setup({
       initial: 'discarding',
       states: {
         discarding: {
-          invoke: { id: 'discard', src: 'discardSink', input: ({ context }) => ({ sink: context.opened }) },
+          invoke: { id: 'discard', src: 'discardSink', input: ({ context }) => ({ sink: context.opened, config: context.handles.sink }) },
           on: { DISCARDED: 'replying' },
         },
         replying: {
@@ -361,7 +362,7 @@ export const laneReceiveMachine = setup({
     // ABORT before the commit: reset the stream at once, discard the sink, no status.
     aborting: {
       entry: 'abortStream',
-      invoke: { id: 'discard', src: 'discardSink', input: ({ context }) => ({ sink: context.opened }) },
+      invoke: { id: 'discard', src: 'discardSink', input: ({ context }) => ({ sink: context.opened, config: context.handles.sink }) },
       on: { DISCARDED: 'failed' },
     },
     acknowledged: { type: 'final', output: { status: 'acknowledged' } },

@@ -55,6 +55,13 @@ interface PumpInput {
  * PAUSE / RESUME; as a defence against a chart that never pauses, its ring holds at most
  * 2 × maxBlocksInFlight + 2 blocks.
  */
+/**
+ * Sinks a pump is opening, by their LaneSink (one object per transfer): a discard that comes
+ * while the open is under way (the transfer was aborted at that moment) waits for it and removes
+ * the file, so a failed receive has left nothing behind by the time it reports.
+ */
+const opening = new WeakMap<object, Promise<OpenedSink | undefined>>();
+
 const pump = effect<PumpInput>(({ input, send, stopped, receive }) => {
   const reader = input.reader as ByteReader;
   const size = input.size;
@@ -75,7 +82,9 @@ const pump = effect<PumpInput>(({ input, send, stopped, receive }) => {
     if (size === 0) trailer = await reader.readExact(LANE_V1_TRAILER_BYTES, 'checksum trailer');
     else if (!(await reader.waitForData())) throw truncated(0);
     if (stopped()) return;
-    const out = await openSink(input.sink as LaneSink, size);
+    const pending = openSink(input.sink as LaneSink, size);
+    opening.set(input.sink as object, pending.catch(() => undefined));
+    const out = await pending;
     if (stopped()) return void (await out.discard().catch(() => undefined)); // nobody will own it
     send({ type: 'SINK_OPENED', sink: out });
     const h = (input.hasher as Hasher).createSha256({ inline: size <= INLINE_HASH_MAX_BYTES, jobBytes: input.blockBytes });
@@ -183,9 +192,13 @@ const reply = effect<LaneReplyInput>(({ input, send }) => {
 });
 
 /** Removes what the sink wrote and did not commit (no sink yet: nothing) → DISCARDED. */
-const discardSink = effect<{ sink: unknown }>(({ input, send }) => {
+const discardSink = effect<{ sink: unknown; config: unknown }>(({ input, send }) => {
   const sink = input.sink as OpenedSink | null;
-  void (sink ? sink.discard().catch(() => undefined) : Promise.resolve()).then(() => send({ type: 'DISCARDED' }));
+  const pending = !sink && input.config && typeof input.config === 'object' ? opening.get(input.config) : undefined;
+  void (async () => {
+    const target = sink ?? (await pending);
+    await target?.discard().catch(() => undefined);
+  })().then(() => send({ type: 'DISCARDED' }));
 });
 
 /** laneReceiveMachine with its I/O. */
