@@ -1,0 +1,330 @@
+/**
+ * `RaftHost`: runs one Raft member on an octopii node — the driver of a {@link RawNode}
+ * (etcd's raft `node.go` + etcdserver's raft loop). It ticks on the node's clock (every
+ * `tickMs`), steps messages from the `raft` stream kind (src/raft/transport.ts), and handles
+ * each Ready in etcd's order: write entries and hard state to the {@link WalStorage} and, when
+ * `mustSync`, wait for the WAL's group-committed fdatasync; only then send the messages (Raft §5:
+ * a vote or an append is answered only once it is durable); apply committed entries to the
+ * {@link StateMachine}; serve ReadIndex reads (dissertation §6.4); advance.
+ *
+ *   const host = await RaftHost.open({ node, dir, self: 1, members, stateMachine });
+ *   const result = await host.propose(bytes, { timeoutMs: 5000 });   // the apply's result
+ *   await host.linearizableRead({ timeoutMs: 5000 });                 // then read the state
+ *
+ * Proposals are taken on the leader only (others throw NOT_LEADER with a hint), which lets the
+ * host know the index and term of each proposal and answer it with its own apply result. A
+ * proposal whose index gets another entry (a new leader overwrote it) rejects NOT_LEADER; one
+ * that neither commits nor is overwritten in time rejects TIMEOUT (it may still commit — clients
+ * retry with the same session, src/kv/stateMachine.ts).
+ *
+ * A disk that refuses writes: the failed Ready is not sent; the member stops ticking and
+ * stepping (to the others it looks down, so a healthy member takes over), proposals and reads
+ * reject with the WAL's error (DISK_FULL, IO_ERROR…), and the write is retried every tick;
+ * once it succeeds the member carries on.
+ */
+import { OctopiiError, toOctopiiError } from '../errors.js';
+import type { OctopiiNode } from '../node/node.js';
+import type { WalOptions } from '../wal/index.js';
+import type { Message, RaftMachineInput, Ready } from '../../machines/raft.js';
+import { NotLeaderError } from './notLeader.js';
+import { RawNode, type RaftStatus } from './rawNode.js';
+import type { StateMachine } from './stateMachine.js';
+import { RaftTransport, type RaftMember } from './transport.js';
+import { WalStorage } from './walStorage.js';
+
+export interface RaftHostOptions<R> {
+  node: OctopiiNode;
+  /** Directory of this member's WAL. */
+  dir: string;
+  /** This member's Raft ID (1..N). */
+  self: number;
+  members: readonly RaftMember[];
+  stateMachine: StateMachine<R>;
+  /** Tick length, ms (default 100). */
+  tickMs?: number;
+  /** Election timeout in ticks (default 10: 1–2 s at 100 ms). */
+  electionTick?: number;
+  /** Heartbeat interval in ticks (default 1). */
+  heartbeatTick?: number;
+  /** Other tunables of the core. */
+  raft?: Partial<Omit<RaftMachineInput, 'id' | 'voters' | 'storage' | 'hardState' | 'applied'>>;
+  /** WAL options (tests pass a file layer that fails on command). */
+  wal?: WalOptions;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Default 5,000 ms. */
+  timeoutMs?: number;
+}
+
+interface Waiter<T> {
+  resolve(v: T): void;
+  reject(e: unknown): void;
+}
+
+export class RaftHost<R = unknown> {
+  readonly raw: RawNode;
+  readonly storage: WalStorage;
+  readonly members: readonly RaftMember[];
+  readonly #node: OctopiiNode;
+  readonly #sm: StateMachine<R>;
+  readonly #transport: RaftTransport;
+  readonly #tickMs: number;
+  readonly #proposals = new Map<number, { term: number } & Waiter<R>>();
+  readonly #reads = new Map<string, Waiter<void>>();
+  /** Reads whose index is known, waiting for the apply to reach it. */
+  #readyReads: { index: number; w: Waiter<void> }[] = [];
+  #readSeq = 0;
+  #timer: unknown = null;
+  #running = false;
+  #stopped = false;
+  #diskError: OctopiiError | null = null;
+  #applied = 0;
+  /** Ready handled so far (for status). */
+  readies = 0;
+
+  private constructor(o: RaftHostOptions<R>, storage: WalStorage) {
+    this.#node = o.node;
+    this.#sm = o.stateMachine;
+    this.storage = storage;
+    this.members = o.members;
+    this.#tickMs = o.tickMs ?? 100;
+    this.raw = new RawNode({
+      ...o.raft,
+      id: o.self,
+      voters: o.members.map((m) => m.id),
+      storage,
+      hardState: storage.hardState(),
+      electionTick: o.electionTick ?? 10,
+      heartbeatTick: o.heartbeatTick ?? 1,
+      applied: 0,
+    });
+    this.#transport = new RaftTransport({ node: o.node, self: o.self, members: o.members, onMessage: (m) => this.#step(m) });
+    this.#schedule();
+  }
+
+  /** Opens the WAL in `dir`, replays the log into a fresh state machine and starts ticking. Throws the WAL's open errors. */
+  static async open<R>(o: RaftHostOptions<R>): Promise<RaftHost<R>> {
+    if (!o.members.some((m) => m.id === o.self)) throw new OctopiiError('INVALID_ARGUMENT', `raft: member ${o.self} is not in the member list`);
+    const storage = await WalStorage.open(o.dir, o.wal);
+    return new RaftHost(o, storage);
+  }
+
+  get id(): number {
+    return this.raw.id;
+  }
+
+  /** Highest index applied to the state machine. */
+  get applied(): number {
+    return this.#applied;
+  }
+
+  /** The error that stopped writes, while the disk refuses them. */
+  get diskError(): OctopiiError | null {
+    return this.#diskError;
+  }
+
+  get dropped(): number {
+    return this.#transport.dropped;
+  }
+
+  status(): RaftStatus & { diskError: string | null } {
+    return { ...this.raw.status(), applied: this.#applied, diskError: this.#diskError?.message ?? null };
+  }
+
+  /** The member with this Raft ID. */
+  member(id: number): RaftMember | undefined {
+    return this.members.find((m) => m.id === id);
+  }
+
+  /**
+   * Proposes `command` and resolves with the state machine's result once it is applied here.
+   * Throws NOT_LEADER (with `leaderHint`), TOO_LARGE, RESOURCE_EXHAUSTED, the disk's error,
+   * TIMEOUT, ABORTED, CLOSED.
+   */
+  propose(command: Uint8Array, options: CallOptions = {}): Promise<R> {
+    this.#usable();
+    if (command.byteLength === 0) throw new OctopiiError('INVALID_ARGUMENT', 'raft: an empty command is reserved for the leader no-op');
+    const st = this.raw.status();
+    if (st.role !== 'leader') throw new NotLeaderError(this.id, st.lead);
+    this.raw.propose(command);
+    const index = this.raw.status().lastIndex;
+    const term = this.raw.logTerm(index);
+    const p = this.#wait<R>(options, 'proposal', (w) => this.#proposals.set(index, { term, ...w }), () => this.#proposals.delete(index));
+    this.#kick();
+    return p;
+  }
+
+  /**
+   * Resolves once this member's state machine reflects every write committed before the call
+   * (ReadIndex, dissertation §6.4): read the state right after. Throws NOT_LEADER, TIMEOUT,
+   * ABORTED, CLOSED, the disk's error.
+   */
+  linearizableRead(options: CallOptions = {}): Promise<void> {
+    this.#usable();
+    const ctx = `${this.id}:${++this.#readSeq}`;
+    this.raw.readIndex(ctx);
+    const p = this.#wait<void>(options, 'read', (w) => this.#reads.set(ctx, w), () => this.#reads.delete(ctx));
+    this.#kick();
+    return p;
+  }
+
+  /** Start an election now (tests, leadership hand-off by hand). */
+  campaign(): void {
+    this.raw.campaign();
+    this.#kick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== null) this.#node.clock.clearTimeout(this.#timer);
+    this.#transport.close();
+    const closed = new OctopiiError('CLOSED', `raft ${this.id}: stopped`);
+    for (const w of this.#proposals.values()) w.reject(closed);
+    for (const w of this.#reads.values()) w.reject(closed);
+    for (const r of this.#readyReads) r.w.reject(closed);
+    this.#proposals.clear();
+    this.#reads.clear();
+    this.#readyReads = [];
+    this.raw.stop();
+    await this.storage.close().catch(() => undefined);
+  }
+
+  #usable(): void {
+    if (this.#stopped) throw new OctopiiError('CLOSED', `raft ${this.id}: stopped`);
+    if (this.#diskError) throw new OctopiiError(this.#diskError.code, `raft ${this.id}: not accepting writes: the disk refused a write (${this.#diskError.message})`);
+  }
+
+  #wait<T>(options: CallOptions, what: string, add: (w: Waiter<T>) => void, remove: () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const clock = this.#node.clock;
+      const ms = options.timeoutMs ?? 5000;
+      const done = () => {
+        clock.clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        remove();
+      };
+      const timer = clock.setTimeout(() => {
+        done();
+        reject(new OctopiiError('TIMEOUT', `raft ${this.id}: ${what} not done within ${ms} ms`));
+      }, ms);
+      const onAbort = () => {
+        done();
+        reject(new OctopiiError('ABORTED', `raft ${this.id}: ${what} aborted`));
+      };
+      if (options.signal?.aborted) return onAbort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      add({ resolve: (v) => (done(), resolve(v)), reject: (e) => (done(), reject(e)) });
+    });
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = this.#node.clock.setTimeout(() => this.#onTick(), this.#tickMs);
+  }
+
+  #onTick(): void {
+    this.#schedule();
+    if (this.#diskError) return this.#kick(); // retry the failed write; no ticking meanwhile
+    try {
+      this.raw.tick();
+    } catch (e) {
+      return this.#fatal(e);
+    }
+    this.#kick();
+  }
+
+  #step(m: Message): void {
+    if (this.#stopped || this.#diskError) return;
+    try {
+      this.raw.step(m);
+    } catch (e) {
+      return this.#fatal(e);
+    }
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#running || this.#stopped) return;
+    this.#running = true;
+    void this.#loop().finally(() => (this.#running = false));
+  }
+
+  /** An invariant broke in the core: stop this member rather than run on with a bad state. */
+  #fatal(e: unknown): void {
+    void this.stop();
+    this.#node.logger.error({ event: 'raft.fatal', id: this.id, error: String(e) });
+  }
+
+  #pendingReady: Ready | null = null;
+
+  async #loop(): Promise<void> {
+    while (!this.#stopped) {
+      // A Ready whose write failed is kept and written again before anything else.
+      let rd = this.#pendingReady;
+      if (!rd) {
+        if (!this.raw.hasReady()) return;
+        rd = this.raw.ready();
+        if (rd.hardState) this.storage.setHardState(rd.hardState);
+        this.storage.append(rd.entries);
+      }
+      if (rd.mustSync) {
+        try {
+          await this.storage.flush();
+        } catch (e) {
+          this.#pendingReady = rd;
+          this.#diskFailed(toOctopiiError(e, 'IO_ERROR'));
+          return;
+        }
+        if (this.#stopped) return;
+      }
+      this.#pendingReady = null;
+      if (this.#diskError) {
+        this.#node.logger.info({ event: 'raft.disk.recovered', id: this.id });
+        this.#diskError = null;
+      }
+      for (const m of rd.messages) this.#transport.send(m);
+      this.#apply(rd);
+      this.raw.advance(rd);
+      this.readies++;
+    }
+  }
+
+  #diskFailed(e: OctopiiError): void {
+    if (!this.#diskError) this.#node.logger.error({ event: 'raft.disk.failed', id: this.id, code: e.code, error: e.message });
+    this.#diskError = e;
+    const err = new OctopiiError(e.code, `raft ${this.id}: the disk refused a write (${e.message})`);
+    for (const w of [...this.#proposals.values()]) w.reject(err);
+    for (const w of [...this.#reads.values()]) w.reject(err);
+  }
+
+  #apply(rd: Ready): void {
+    for (const e of rd.committedEntries) {
+      const result = e.data.byteLength > 0 ? this.#sm.apply(e.data, e.index) : undefined;
+      this.#applied = e.index;
+      const w = this.#proposals.get(e.index);
+      if (w) {
+        if (w.term === e.term) w.resolve(result as R);
+        else w.reject(new NotLeaderError(this.id, this.raw.status().lead));
+      }
+    }
+    for (const rs of rd.readStates) {
+      const w = this.#reads.get(rs.context);
+      if (w) {
+        this.#reads.delete(rs.context);
+        this.#readyReads.push({ index: rs.index, w });
+      }
+    }
+    for (const r of rd.rejections) {
+      if (r.kind !== 'readIndex') continue;
+      this.#reads.get(r.context)?.reject(new NotLeaderError(this.id, r.leaderHint));
+    }
+    if (this.#readyReads.length > 0) {
+      const still: { index: number; w: Waiter<void> }[] = [];
+      for (const r of this.#readyReads) (r.index <= this.#applied ? r.w.resolve() : still.push(r));
+      this.#readyReads = still;
+    }
+  }
+}
