@@ -40,6 +40,8 @@ export interface KvCallOptions {
   timeoutMs?: number;
 }
 
+const FINAL = new Set(['BAD_INPUT', 'TOO_LARGE', 'INVALID_ARGUMENT', 'PROTOCOL_ERROR', 'UNKNOWN_METHOD']);
+
 class MemberConn {
   #stream: Promise<{ s: DuplexStream; w: WritableStreamDefaultWriter<Uint8Array> }> | null = null;
   readonly #pending = new Map<number, { resolve(r: KvResponse): void; reject(e: unknown): void }>();
@@ -66,8 +68,10 @@ class MemberConn {
         void this.#read(s);
         return { s, w: s.writable.getWriter() };
       });
-      opening.catch(() => {
+      opening.catch((e) => {
         if (this.#stream === opening) this.#stream = null;
+        // The member's hello predates its `kv` handler (it was starting): reconnect for a fresh one.
+        if ((e as { code?: string }).code === 'UNKNOWN_KIND') void this.node.disconnect({ address: this.member.address, nodeId: this.member.nodeId }).catch(() => undefined);
       });
       this.#stream = opening;
     }
@@ -227,7 +231,9 @@ export class KvClient {
         return resp.r;
       }
       const err = fromWire(resp.err);
-      if (!err.retryable) throw err;
+      // The request itself is wrong: no member will take it. Anything else is this member's
+      // trouble (not the leader, its disk refused the write, it is stopping): try another.
+      if (FINAL.has(err.code)) throw err;
       last = err;
       this.retries++;
       if (err.code === 'NOT_LEADER' && resp.l !== undefined && resp.l !== id && this.#conns.has(resp.l)) {

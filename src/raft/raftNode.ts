@@ -100,7 +100,7 @@ export class RaftHost<R = unknown> {
       heartbeatTick: o.heartbeatTick ?? 1,
       applied: 0,
     });
-    this.#transport = new RaftTransport({ node: o.node, self: o.self, members: o.members, onMessage: (m) => this.#step(m) });
+    this.#transport = new RaftTransport({ node: o.node, self: o.self, members: o.members, writeTimeoutMs: this.#tickMs * (o.electionTick ?? 10), onMessage: (m) => this.#step(m) });
     this.#schedule();
   }
 
@@ -249,19 +249,27 @@ export class RaftHost<R = unknown> {
   #kick(): void {
     if (this.#running || this.#stopped) return;
     this.#running = true;
-    void this.#loop().finally(() => (this.#running = false));
+    void this.#loop()
+      .catch((e) => this.#fatal(e))
+      .finally(() => (this.#running = false));
   }
 
   /** An invariant broke in the core: stop this member rather than run on with a bad state. */
   #fatal(e: unknown): void {
     void this.stop();
     this.#node.logger.error({ event: 'raft.fatal', id: this.id, error: String(e) });
+    if (process.env.RAFT_KV_DEBUG) console.error("raft fatal", String(e));
   }
 
   #pendingReady: Ready | null = null;
 
   async #loop(): Promise<void> {
+    let spins = 0;
     while (!this.#stopped) {
+      if (++spins > 10_000) {
+        const rd = this.raw.ready();
+        throw new OctopiiError('INTERNAL', `raft ${this.id}: Ready does not drain: ${JSON.stringify({ status: this.raw.status(), rd: { ...rd, entries: rd.entries.length, committedEntries: rd.committedEntries.map((e) => e.index), messages: rd.messages.length } })}`);
+      }
       // A Ready whose write failed is kept and written again before anything else.
       let rd = this.#pendingReady;
       if (!rd) {

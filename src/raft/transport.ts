@@ -31,6 +31,8 @@ export interface RaftTransportOptions {
   members: readonly RaftMember[];
   /** Called for each accepted inbound message. */
   onMessage(m: Message): void;
+  /** A stream whose write does not complete in this many ms is dropped and reopened (default 1,000). */
+  writeTimeoutMs?: number;
   /** Most messages queued per peer while its stream is opening or writing (default 4096). */
   maxQueuedMessages?: number;
 }
@@ -47,6 +49,7 @@ class PeerSender {
     private readonly member: RaftMember,
     private readonly max: number,
     private readonly onDrop: (n: number) => void,
+    private readonly writeTimeoutMs: number,
   ) {}
 
   send(frame: Uint8Array): void {
@@ -61,7 +64,9 @@ class PeerSender {
     try {
       while (this.#queue.length > 0 && !this.#closed) {
         if (!this.#writer) {
-          const stream = await this.node.openStream({ address: this.member.address, nodeId: this.member.nodeId }, 'raft');
+          const ac = new AbortController();
+          const timer = this.node.clock.setTimeout(() => ac.abort(new Error('raft stream open timed out')), this.writeTimeoutMs * 3);
+          const stream = await this.node.openStream({ address: this.member.address, nodeId: this.member.nodeId }, 'raft', { signal: ac.signal }).finally(() => this.node.clock.clearTimeout(timer));
           if (this.#closed) {
             stream.abort();
             return;
@@ -82,20 +87,32 @@ class PeerSender {
           off += f.byteLength;
         }
         try {
-          await this.#writer.write(out);
+          await this.#write(this.#writer, out);
         } catch {
           this.onDrop(batch.length);
           this.#reset(this.#stream);
           return;
         }
       }
-    } catch {
-      // Could not open: drop what was queued; the next message tries again.
+    } catch (e) {
+      // Could not open: drop what was queued; the next message tries again. A peer whose hello
+      // predates its `raft` handler (it was starting) is reconnected for a fresh hello.
+      if ((e as { code?: string }).code === 'UNKNOWN_KIND') void this.node.disconnect({ address: this.member.address, nodeId: this.member.nodeId }).catch(() => undefined);
       this.onDrop(this.#queue.length);
       this.#queue = [];
     } finally {
       this.#busy = false;
     }
+  }
+
+  /** A write that does not complete within `writeTimeoutMs` (a peer that stopped reading, a dead link) fails. */
+  #write(w: WritableStreamDefaultWriter<Uint8Array>, data: Uint8Array): Promise<void> {
+    const clock = this.node.clock;
+    let timer: unknown;
+    return Promise.race([
+      w.write(data),
+      new Promise<never>((_, reject) => (timer = clock.setTimeout(() => reject(new Error('raft stream write timed out')), this.writeTimeoutMs))),
+    ]).finally(() => clock.clearTimeout(timer));
   }
 
   #reset(stream: DuplexStream | null): void {
@@ -125,7 +142,7 @@ export class RaftTransport {
     this.#self = options.self;
     for (const m of options.members) {
       this.#byNodeId.set(m.nodeId, m.id);
-      if (m.id !== options.self) this.#senders.set(m.id, new PeerSender(options.node, m, options.maxQueuedMessages ?? 4096, (n) => (this.dropped += n)));
+      if (m.id !== options.self) this.#senders.set(m.id, new PeerSender(options.node, m, options.maxQueuedMessages ?? 4096, (n) => (this.dropped += n), options.writeTimeoutMs ?? 1000));
     }
     this.#unregister = options.node.router.register('raft', (stream, ctx) => {
       const from = ctx.connection.remoteNodeId === null ? undefined : this.#byNodeId.get(ctx.connection.remoteNodeId);

@@ -16,22 +16,22 @@ describe('kv cluster on the simulated network', () => {
   it('elects one leader among three members', async () => {
     sim = await KvSim.create(3, 1);
     const s = sim;
-    expect(await s.world.until(() => s.leader() !== undefined, 10_000)).toBe(true);
+    expect(await s.until(() => s.leader() !== undefined, 10_000)).toBe(true);
   });
 
   it('a write acknowledged by the leader is read back after the leader crashes', async () => {
     sim = await KvSim.create(3, 2);
     const s = sim;
-    await s.world.until(() => s.leader() !== undefined, 10_000);
+    await s.until(() => s.leader() !== undefined, 10_000);
     const client = await s.client('c1');
     const put = client.put('x', '1');
-    await s.world.until(() => false, 300).catch(() => undefined);
+    await s.until(() => false, 300).catch(() => undefined);
     expect(await put).toEqual({ ok: true, prev: null });
     const old = s.leader()!;
     await s.crash(old);
-    expect(await s.world.until(() => s.leader() !== undefined && s.leader() !== old, 10_000)).toBe(true);
+    expect(await s.until(() => s.leader() !== undefined && s.leader() !== old, 10_000)).toBe(true);
     const got = client.get('x');
-    await s.world.until(() => false, 2000);
+    await s.until(() => false, 2000);
     expect(await got).toBe('1');
   });
 });
