@@ -12,7 +12,7 @@ import { sleep } from '../../src/runtime/clock.js';
 import { Random } from './random.js';
 import { KvSim } from './raft-nodes.helpers.js';
 
-const SEEDS = Number(process.env.RAFT_KV_SEEDS ?? 12);
+const SEEDS = Number(process.env.RAFT_KV_SEEDS ?? 8);
 const FIRST = Number(process.env.RAFT_KV_SEED ?? 1);
 const SIM_MS = Number(process.env.RAFT_KV_SIM_MS ?? 3000);
 
