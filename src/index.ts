@@ -25,3 +25,5 @@ export type { ObserveEvent, ObservedActor } from './observe/events.js';
 export { createNodeMetrics, type NodeMetrics, type NodeMetricsOptions } from './metrics/node.js';
 export { createPinoLogger, type PinoLoggerOptions, type LogLevel } from './log/pino.js';
 export { logTransfers } from './log/transfers.js';
+export { RaftHost, RawNode, WalStorage, MemoryLogStorage, NotLeaderError, RaftTransport, type RaftHostOptions, type RaftMember, type RaftStatus, type StateMachine } from './raft/index.js';
+export { KvClient, KvSession, KvServer, KvStateMachine, checkLinearizable, type KvResult, type KvClientOptions, type HistoryOp } from './kv/index.js';
