@@ -31,6 +31,28 @@ import { RawNode, type RaftStatus } from './rawNode.js';
 import type { StateMachine } from './stateMachine.js';
 import { RaftTransport, type RaftMember } from './transport.js';
 import { WalStorage } from './walStorage.js';
+import { cbor } from '../wire/raft.js';
+
+/**
+ * Entry data: one command as is, or several as `0xff ‖ CBOR array of byte strings` (0xff never
+ * starts a CBOR item, so a single CBOR command is never mistaken for a batch).
+ */
+const BATCH_TAG = 0xff;
+
+export function encodeBatch(commands: readonly Uint8Array[]): Uint8Array {
+  const body = cbor.encode(commands.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
+  const out = new Uint8Array(1 + body.byteLength);
+  out[0] = BATCH_TAG;
+  out.set(body, 1);
+  return out;
+}
+
+export function decodeBatch(data: Uint8Array): Uint8Array[] {
+  if (data[0] !== BATCH_TAG) return [data];
+  const a = cbor.decode(data.subarray(1)) as unknown;
+  if (!Array.isArray(a) || !a.every((c) => c instanceof Uint8Array)) throw new OctopiiError('INTERNAL', 'raft: a committed batch entry does not decode');
+  return a as Uint8Array[];
+}
 
 export interface RaftHostOptions<R> {
   node: OctopiiNode;
@@ -71,7 +93,11 @@ export class RaftHost<R = unknown> {
   readonly #sm: StateMachine<R>;
   readonly #transport: RaftTransport;
   readonly #tickMs: number;
-  readonly #proposals = new Map<number, { term: number } & Waiter<R>>();
+  /** Proposed entries by index: their term and the waiter of each command in them. */
+  readonly #proposals = new Map<number, { term: number; waiters: Waiter<R>[] }>();
+  /** Commands waiting to be proposed together as one entry (while a write is under way). */
+  #batch: { command: Uint8Array; w: Waiter<R> }[] = [];
+  #batchBytes = 0;
   readonly #reads = new Map<string, Waiter<void>>();
   /** Reads whose index is known, waiting for the apply to reach it. */
   #readyReads: { index: number; w: Waiter<void> }[] = [];
@@ -148,12 +174,35 @@ export class RaftHost<R = unknown> {
     if (command.byteLength === 0) throw new OctopiiError('INVALID_ARGUMENT', 'raft: an empty command is reserved for the leader no-op');
     const st = this.raw.status();
     if (st.role !== 'leader') throw new NotLeaderError(this.id, st.lead);
-    this.raw.propose(command);
-    const index = this.raw.status().lastIndex;
-    const term = this.raw.logTerm(index);
-    const p = this.#wait<R>(options, 'proposal', (w) => this.#proposals.set(index, { term, ...w }), () => this.#proposals.delete(index));
+    const p = this.#wait<R>(options, 'proposal', (w) => {
+      this.#batch.push({ command, w });
+      this.#batchBytes += command.byteLength;
+    }, () => undefined);
     this.#kick();
     return p;
+  }
+
+  /**
+   * Proposes the queued commands as one entry (proposal batching: one log entry, one MsgApp
+   * and one fsync for all commands that arrived while the previous write was under way).
+   */
+  #proposeBatch(): void {
+    while (this.#batch.length > 0) {
+      // Keep an entry under the core's maxEntryBytes (default 1 MiB).
+      let n = 0;
+      let bytes = 0;
+      while (n < this.#batch.length && (n === 0 || bytes + this.#batch[n]!.command.byteLength < 512 * 1024)) bytes += this.#batch[n++]!.command.byteLength;
+      const part = this.#batch.splice(0, n);
+      this.#batchBytes -= bytes;
+      try {
+        this.raw.propose(part.length === 1 ? part[0]!.command : encodeBatch(part.map((b) => b.command)));
+      } catch (e) {
+        for (const b of part) b.w.reject(e);
+        continue;
+      }
+      const index = this.raw.status().lastIndex;
+      this.#proposals.set(index, { term: this.raw.logTerm(index), waiters: part.map((b) => b.w) });
+    }
   }
 
   /**
@@ -182,7 +231,9 @@ export class RaftHost<R = unknown> {
     if (this.#timer !== null) this.#node.clock.clearTimeout(this.#timer);
     this.#transport.close();
     const closed = new OctopiiError('CLOSED', `raft ${this.id}: stopped`);
-    for (const w of this.#proposals.values()) w.reject(closed);
+    for (const p of this.#proposals.values()) for (const w of p.waiters) w.reject(closed);
+    for (const b of this.#batch) b.w.reject(closed);
+    this.#batch = [];
     for (const w of this.#reads.values()) w.reject(closed);
     for (const r of this.#readyReads) r.w.reject(closed);
     this.#proposals.clear();
@@ -272,6 +323,14 @@ export class RaftHost<R = unknown> {
       }
       // A Ready whose write failed is kept and written again before anything else.
       let rd = this.#pendingReady;
+      if (!rd && this.#batch.length > 0) {
+        if (this.raw.status().role === 'leader') this.#proposeBatch();
+        else {
+          const err = new NotLeaderError(this.id, this.raw.status().lead);
+          for (const b of this.#batch.splice(0)) b.w.reject(err);
+          this.#batchBytes = 0;
+        }
+      }
       if (!rd) {
         if (!this.raw.hasReady()) return;
         rd = this.raw.ready();
@@ -304,18 +363,23 @@ export class RaftHost<R = unknown> {
     if (!this.#diskError) this.#node.logger.error({ event: 'raft.disk.failed', id: this.id, code: e.code, error: e.message });
     this.#diskError = e;
     const err = new OctopiiError(e.code, `raft ${this.id}: the disk refused a write (${e.message})`);
-    for (const w of [...this.#proposals.values()]) w.reject(err);
+    for (const p of [...this.#proposals.values()]) for (const w of p.waiters) w.reject(err);
+    this.#proposals.clear();
+    for (const b of this.#batch) b.w.reject(err);
+    this.#batch = [];
     for (const w of [...this.#reads.values()]) w.reject(err);
   }
 
   #apply(rd: Ready): void {
     for (const e of rd.committedEntries) {
-      const result = e.data.byteLength > 0 ? this.#sm.apply(e.data, e.index) : undefined;
+      const results: R[] = [];
+      if (e.data.byteLength > 0) for (const c of decodeBatch(e.data)) results.push(this.#sm.apply(c, e.index));
       this.#applied = e.index;
-      const w = this.#proposals.get(e.index);
-      if (w) {
-        if (w.term === e.term) w.resolve(result as R);
-        else w.reject(new NotLeaderError(this.id, this.raw.status().lead));
+      const p = this.#proposals.get(e.index);
+      if (p) {
+        this.#proposals.delete(e.index);
+        if (p.term === e.term) p.waiters.forEach((w, i) => w.resolve(results[i] as R));
+        else for (const w of p.waiters) w.reject(new NotLeaderError(this.id, this.raw.status().lead));
       }
     }
     for (const rs of rd.readStates) {
