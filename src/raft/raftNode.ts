@@ -17,6 +17,10 @@
  * that neither commits nor is overwritten in time rejects TIMEOUT (it may still commit — clients
  * retry with the same session, src/kv/stateMachine.ts).
  *
+ * Proposal batching: commands proposed while a Ready is being written are proposed together as
+ * one entry when the write completes (one MsgApp, one fsync per member for all of them); each
+ * still gets its own result.
+ *
  * A disk that refuses writes: the failed Ready is not sent; the member stops ticking and
  * stepping (to the others it looks down, so a healthy member takes over), proposals and reads
  * reject with the WAL's error (DISK_FULL, IO_ERROR…), and the write is retried every tick;
@@ -97,7 +101,6 @@ export class RaftHost<R = unknown> {
   readonly #proposals = new Map<number, { term: number; waiters: Waiter<R>[] }>();
   /** Commands waiting to be proposed together as one entry (while a write is under way). */
   #batch: { command: Uint8Array; w: Waiter<R> }[] = [];
-  #batchBytes = 0;
   readonly #reads = new Map<string, Waiter<void>>();
   /** Reads whose index is known, waiting for the apply to reach it. */
   #readyReads: { index: number; w: Waiter<void> }[] = [];
@@ -174,10 +177,7 @@ export class RaftHost<R = unknown> {
     if (command.byteLength === 0) throw new OctopiiError('INVALID_ARGUMENT', 'raft: an empty command is reserved for the leader no-op');
     const st = this.raw.status();
     if (st.role !== 'leader') throw new NotLeaderError(this.id, st.lead);
-    const p = this.#wait<R>(options, 'proposal', (w) => {
-      this.#batch.push({ command, w });
-      this.#batchBytes += command.byteLength;
-    }, () => undefined);
+    const p = this.#wait<R>(options, 'proposal', (w) => this.#batch.push({ command, w }), () => undefined);
     this.#kick();
     return p;
   }
@@ -193,7 +193,6 @@ export class RaftHost<R = unknown> {
       let bytes = 0;
       while (n < this.#batch.length && (n === 0 || bytes + this.#batch[n]!.command.byteLength < 512 * 1024)) bytes += this.#batch[n++]!.command.byteLength;
       const part = this.#batch.splice(0, n);
-      this.#batchBytes -= bytes;
       try {
         this.raw.propose(part.length === 1 ? part[0]!.command : encodeBatch(part.map((b) => b.command)));
       } catch (e) {
@@ -309,7 +308,6 @@ export class RaftHost<R = unknown> {
   #fatal(e: unknown): void {
     void this.stop();
     this.#node.logger.error({ event: 'raft.fatal', id: this.id, error: String(e) });
-    if (process.env.RAFT_KV_DEBUG) console.error("raft fatal", String(e));
   }
 
   #pendingReady: Ready | null = null;
@@ -328,7 +326,6 @@ export class RaftHost<R = unknown> {
         else {
           const err = new NotLeaderError(this.id, this.raw.status().lead);
           for (const b of this.#batch.splice(0)) b.w.reject(err);
-          this.#batchBytes = 0;
         }
       }
       if (!rd) {

@@ -39,8 +39,7 @@ async function runClient(s: KvSim, name: string, client: KvClient, rnd: Random, 
         history.push({ op: 'cas', key, expected, value, call, ret: 0, result: await session.cas(key, expected, value) });
       }
       history[history.length - 1]!.ret = s.world.now;
-    } catch (e) {
-      if (process.env.RAFT_KV_DEBUG) console.log(name, kind, s.world.now, String(e));
+    } catch {
       // Outcome unknown: it may take effect at any later point, or never.
       if (kind === 'put') history.push({ op: 'put', key, value, call, ret: Infinity });
       else if (kind === 'del') history.push({ op: 'del', key, call, ret: Infinity });
@@ -59,7 +58,6 @@ async function faults(s: KvSim, rnd: Random, until: number): Promise<void> {
     const a = rnd.int(1, s.n);
     const b = ((a + rnd.int(0, s.n - 2)) % s.n) + 1;
     const f = rnd.int(0, 9);
-    if (process.env.RAFT_KV_DEBUG) console.log("fault", f, a, b, s.world.now, "leader", s.leader(), Date.now());
     if (f <= 1) s.world.network.partition(addr(a), addr(b));
     else if (f <= 3) s.world.network.heal();
     else if (f === 4) s.world.network.setDelay(addr(a), addr(b), rnd.int(0, 60));
@@ -91,7 +89,6 @@ describe('kv cluster under faults (seeded)', () => {
       let finished = false;
       void done.finally(() => (finished = true));
       await faults(s, rnd, end);
-      if (process.env.RAFT_KV_DEBUG) { const iv = setInterval(() => console.log("now", s.world.now, history.length, [...s.running.keys()]), 1000); void done.finally(() => clearInterval(iv)); }
       const settled = await s.until(() => finished, 20_000);
       expect(settled, `clients did not finish; replay: ${replay}`).toBe(true);
       // Converge: a leader, then every member applied everything committed.
@@ -105,7 +102,6 @@ describe('kv cluster under faults (seeded)', () => {
       expect(converged, `replay: ${replay}`).toBe(true);
       const states = [...s.running.values()].map((m) => JSON.stringify(m.sm.entries()));
       expect(new Set(states).size, `replay: ${replay}`).toBe(1);
-      if (process.env.RAFT_KV_DEBUG) console.log("history", history.length, history.filter((h) => h.ret === Infinity).length);
       const lin = checkLinearizable(history);
       expect(lin.ok, `not linearizable on key ${lin.key}; replay: ${replay}`).toBe(true);
       expect(history.filter((h) => h.ret !== Infinity).length).toBeGreaterThan(5);
