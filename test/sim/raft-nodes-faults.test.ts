@@ -96,10 +96,10 @@ describe('kv cluster under faults (seeded)', () => {
       const leader = s.leader()!;
       const target = () => s.running.get(leader)!.host.raw.status().commit;
       const converged = await s.until(() => [...s.running.values()].every((m) => m.host.applied >= target()), 20_000);
-      if (!converged) console.log("not converged", JSON.stringify([...s.running.values()].map((m) => ({ ...m.host.status(), progress: m.host.raw.status().progress, dropped: m.host.dropped, peers: s.world.node(m.name).peers().map((p) => p.state) }))));
+      const members = () => JSON.stringify([...s.running.values()].map((m) => ({ ...m.host.status(), dropped: m.host.dropped })));
       s.check();
       expect(s.violations, `replay: ${replay}`).toEqual([]);
-      expect(converged, `replay: ${replay}`).toBe(true);
+      expect(converged, `replay: ${replay}; members: ${members()}`).toBe(true);
       const states = [...s.running.values()].map((m) => JSON.stringify(m.sm.entries()));
       expect(new Set(states).size, `replay: ${replay}`).toBe(1);
       const lin = checkLinearizable(history);
