@@ -102,6 +102,8 @@ export class RaftHost<R = unknown> {
   /** Commands waiting to be proposed together as one entry (while a write is under way). */
   #batch: { command: Uint8Array; w: Waiter<R> }[] = [];
   readonly #reads = new Map<string, Waiter<void>>();
+  /** Reads waiting for the next ReadIndex round. */
+  #readQueue: Waiter<void>[] = [];
   /** Reads whose index is known, waiting for the apply to reach it. */
   #readyReads: { index: number; w: Waiter<void> }[] = [];
   #readSeq = 0;
@@ -211,11 +213,28 @@ export class RaftHost<R = unknown> {
    */
   linearizableRead(options: CallOptions = {}): Promise<void> {
     this.#usable();
-    const ctx = `${this.id}:${++this.#readSeq}`;
-    this.raw.readIndex(ctx);
-    const p = this.#wait<void>(options, 'read', (w) => this.#reads.set(ctx, w), () => this.#reads.delete(ctx));
+    const st = this.raw.status();
+    if (st.role !== 'leader' && st.lead === 0) throw new NotLeaderError(this.id, 0);
+    const p = this.#wait<void>(options, 'read', (w) => this.#readQueue.push(w), () => undefined);
     this.#kick();
     return p;
+  }
+
+  /**
+   * One ReadIndex round for every read queued since the last round started (read batching:
+   * a round started after a read was called serves it; one already under way does not).
+   */
+  #startReads(): void {
+    if (this.#readQueue.length === 0) return;
+    const ws = this.#readQueue.splice(0);
+    const fan: Waiter<void> = { resolve: () => ws.forEach((w) => w.resolve()), reject: (e) => ws.forEach((w) => w.reject(e)) };
+    const ctx = `${this.id}:${++this.#readSeq}`;
+    try {
+      this.raw.readIndex(ctx);
+    } catch (e) {
+      return fan.reject(e);
+    }
+    this.#reads.set(ctx, fan);
   }
 
   /** Start an election now (tests, leadership hand-off by hand). */
@@ -234,6 +253,7 @@ export class RaftHost<R = unknown> {
     for (const b of this.#batch) b.w.reject(closed);
     this.#batch = [];
     for (const w of this.#reads.values()) w.reject(closed);
+    for (const w of this.#readQueue.splice(0)) w.reject(closed);
     for (const r of this.#readyReads) r.w.reject(closed);
     this.#proposals.clear();
     this.#reads.clear();
@@ -299,9 +319,7 @@ export class RaftHost<R = unknown> {
   #kick(): void {
     if (this.#running || this.#stopped) return;
     this.#running = true;
-    void this.#loop()
-      .catch((e) => this.#fatal(e))
-      .finally(() => (this.#running = false));
+    void this.#loop().catch((e) => this.#fatal(e));
   }
 
   /** An invariant broke in the core: stop this member rather than run on with a bad state. */
@@ -312,15 +330,34 @@ export class RaftHost<R = unknown> {
 
   #pendingReady: Ready | null = null;
 
+  /**
+   * The drain ends: cleared synchronously, so that a kick from a continuation that runs right
+   * after (a client answered and proposes again) starts a new drain instead of waiting a tick.
+   */
+  #idle(): void {
+    this.#running = false;
+  }
+
   async #loop(): Promise<void> {
+    try {
+      await this.#drain();
+    } catch (e) {
+      this.#running = false;
+      throw e;
+    }
+  }
+
+  async #drain(): Promise<void> {
     let spins = 0;
     while (!this.#stopped) {
+      // Iterations without a write in between: a Ready that never drains is a bug in the core.
       if (++spins > 10_000) {
         const rd = this.raw.ready();
         throw new OctopiiError('INTERNAL', `raft ${this.id}: Ready does not drain: ${JSON.stringify({ status: this.raw.status(), rd: { ...rd, entries: rd.entries.length, committedEntries: rd.committedEntries.map((e) => e.index), messages: rd.messages.length } })}`);
       }
       // A Ready whose write failed is kept and written again before anything else.
       let rd = this.#pendingReady;
+      if (!rd) this.#startReads();
       if (!rd && this.#batch.length > 0) {
         if (this.raw.status().role === 'leader') this.#proposeBatch();
         else {
@@ -329,7 +366,7 @@ export class RaftHost<R = unknown> {
         }
       }
       if (!rd) {
-        if (!this.raw.hasReady()) return;
+        if (!this.raw.hasReady()) return this.#idle();
         rd = this.raw.ready();
         if (rd.hardState) this.storage.setHardState(rd.hardState);
         this.storage.append(rd.entries);
@@ -340,9 +377,10 @@ export class RaftHost<R = unknown> {
         } catch (e) {
           this.#pendingReady = rd;
           this.#diskFailed(toOctopiiError(e, 'IO_ERROR'));
-          return;
+          return this.#idle();
         }
-        if (this.#stopped) return;
+        spins = 0;
+        if (this.#stopped) return this.#idle();
       }
       this.#pendingReady = null;
       if (this.#diskError) {
@@ -354,6 +392,7 @@ export class RaftHost<R = unknown> {
       this.raw.advance(rd);
       this.readies++;
     }
+    this.#idle();
   }
 
   #diskFailed(e: OctopiiError): void {
@@ -365,6 +404,8 @@ export class RaftHost<R = unknown> {
     for (const b of this.#batch) b.w.reject(err);
     this.#batch = [];
     for (const w of [...this.#reads.values()]) w.reject(err);
+    this.#reads.clear();
+    for (const w of this.#readQueue.splice(0)) w.reject(err);
   }
 
   #apply(rd: Ready): void {
@@ -389,6 +430,7 @@ export class RaftHost<R = unknown> {
     for (const r of rd.rejections) {
       if (r.kind !== 'readIndex') continue;
       this.#reads.get(r.context)?.reject(new NotLeaderError(this.id, r.leaderHint));
+      this.#reads.delete(r.context);
     }
     if (this.#readyReads.length > 0) {
       const still: { index: number; w: Waiter<void> }[] = [];
