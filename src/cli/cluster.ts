@@ -161,7 +161,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** Spawns `tsx src/cli/cluster.ts run <config>` for one member; resolves when it printed its ready line. */
 export function spawnMember(config: string): Promise<StartedMember> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'cluster.ts'), 'run', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // OCTOPII_MEMBER_NODE_ARGS: extra node flags for member processes (e.g. `--cpu-prof`).
+  const extra = (process.env.OCTOPII_MEMBER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', join(here, 'cluster.ts'), 'run', config], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolveP, reject) => {
     let buf = '';
     const onData = (d: Buffer) => {

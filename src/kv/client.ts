@@ -23,6 +23,7 @@ import type { RaftMember } from '../raft/transport.js';
 import { sleep } from '../runtime/clock.js';
 import type { DuplexStream } from '../transport/types.js';
 import { FrameReader } from '../wire/raft.js';
+import { CoalescingWriter } from './coalesce.js';
 import type { KvResult } from './stateMachine.js';
 import { decodeKvResponse, encodeKvFrame, MAX_KV_FRAME_BYTES, type KvRequest, type KvResponse } from './wire.js';
 
@@ -43,7 +44,7 @@ export interface KvCallOptions {
 const FINAL = new Set(['BAD_INPUT', 'TOO_LARGE', 'INVALID_ARGUMENT', 'PROTOCOL_ERROR', 'UNKNOWN_METHOD']);
 
 class MemberConn {
-  #stream: Promise<{ s: DuplexStream; w: WritableStreamDefaultWriter<Uint8Array> }> | null = null;
+  #stream: Promise<{ s: DuplexStream; w: CoalescingWriter }> | null = null;
   readonly #pending = new Map<number, { resolve(r: KvResponse): void; reject(e: unknown): void }>();
 
   constructor(
@@ -54,7 +55,7 @@ class MemberConn {
   async call(req: KvRequest): Promise<KvResponse> {
     const { w } = await this.#open();
     const p = new Promise<KvResponse>((resolve, reject) => this.#pending.set(req.i, { resolve, reject }));
-    w.write(encodeKvFrame(req)).catch((e) => this.#fail(e));
+    w.write(encodeKvFrame(req));
     return p;
   }
 
@@ -66,7 +67,7 @@ class MemberConn {
     if (!this.#stream) {
       const opening = this.node.openStream({ address: this.member.address, nodeId: this.member.nodeId }, 'kv').then((s) => {
         void this.#read(s);
-        return { s, w: s.writable.getWriter() };
+        return { s, w: new CoalescingWriter(s.writable.getWriter(), (e) => this.#fail(e)) };
       });
       opening.catch((e) => {
         if (this.#stream === opening) this.#stream = null;

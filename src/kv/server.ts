@@ -16,6 +16,7 @@ import { NotLeaderError } from '../raft/notLeader.js';
 import type { RaftHost } from '../raft/raftNode.js';
 import type { DuplexStream } from '../transport/types.js';
 import { FrameReader } from '../wire/raft.js';
+import { CoalescingWriter } from './coalesce.js';
 import { encodeKvCommand, type KvResult, type KvStateMachine } from './stateMachine.js';
 import { decodeKvRequest, encodeKvFrame, MAX_KV_FRAME_BYTES, type KvRequest, type KvResponse } from './wire.js';
 
@@ -40,7 +41,8 @@ export class KvServer {
     const writer = stream.writable.getWriter();
     const reader = stream.readable.getReader();
     const frames = new FrameReader(MAX_KV_FRAME_BYTES);
-    const reply = (r: KvResponse) => writer.write(encodeKvFrame(r)).catch(() => undefined);
+    const out = new CoalescingWriter(writer, () => stream.abort());
+    const reply = (r: KvResponse) => out.write(encodeKvFrame(r));
     try {
       for (;;) {
         const r = await reader.read();
