@@ -9,6 +9,8 @@
  *                 [--timeout MS] [--identity FILE] [--transport T] [--config FILE] [--fix-permissions]
  *   octopii call  SERVICE.METHOD ['{json}'] --to HOST:PORT --peer-id ID [--deadline MS]
  *   octopii methods --to HOST:PORT --peer-id ID
+ *   octopii cluster init|start --nodes N --dir DIR | cluster run CONFIG | cluster status --dir DIR
+ *   octopii kv put KEY VALUE | get KEY | del KEY | cas KEY EXPECTED|- VALUE  --dir DIR
  *   octopii config print [--config FILE]
  *   octopii machines [--format mermaid|dot|json] [--out DIR]
  *   octopii observe --nodes URL,URL [--listen HOST:PORT]
@@ -24,7 +26,7 @@
  * src/errors.ts; `send`: a receiver did not verify the file); 2 usage or configuration error (a
  * missing or invalid flag, named in the message; INVALID_ARGUMENT from the config).
  */
-import { Command, CommanderError, Help, Option, type OutputConfiguration } from 'commander';
+import { Command, CommanderError, Help, InvalidArgumentError, Option, type OutputConfiguration } from 'commander';
 import { readFileSync } from 'node:fs';
 import { toOctopiiError } from './errors.js';
 import { addressArg, millisecondsArg, nodeIdArg, repeatable, sizeArg } from './cli/options.js';
@@ -135,6 +137,64 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     const { runMethods } = await import('./cli/call.js');
     process.exitCode = await runMethods(rpcCli(o), rpcIo);
   });
+
+  const cluster = program.command('cluster').description('run a local Raft KV cluster (members verified by node ID; each keeps its WAL in its dir)');
+  const nodesOption = () =>
+    new Option('--nodes <n>', 'number of members').argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 15) throw new InvalidArgumentError('expected a whole number from 1 to 15');
+      return n;
+    }).default(3);
+  cluster
+    .command('init')
+    .description('create identities and one config per member under DIR (prints the config paths)')
+    .addOption(nodesOption())
+    .requiredOption('--dir <dir>', 'cluster directory')
+    .action(async (o: { nodes: number; dir: string }) => {
+      const { clusterInit } = await import('./cli/cluster.js');
+      for (const p of await clusterInit({ nodes: o.nodes, dir: o.dir })) process.stdout.write(`${p}\n`);
+    });
+  cluster
+    .command('start')
+    .description('init, then run every member as its own process; one JSON line per member (id, nodeId, address, pid, config); stops them on SIGINT/SIGTERM')
+    .addOption(nodesOption())
+    .requiredOption('--dir <dir>', 'cluster directory')
+    .action(async (o: { nodes: number; dir: string }) => {
+      const { main: clusterMain } = await import('./cli/cluster.js');
+      process.exitCode = await clusterMain(['start', '--nodes', String(o.nodes), '--dir', o.dir]);
+    });
+  cluster
+    .command('run')
+    .description("run one member from its config (prints its JSON line; until SIGINT/SIGTERM)")
+    .argument('<config>', 'member config written by cluster init')
+    .action(async (config: string) => {
+      const { main: clusterMain } = await import('./cli/cluster.js');
+      process.exitCode = await clusterMain(['run', config]);
+    });
+  cluster
+    .command('status')
+    .description('members, leader, term, commit index and applied index, as JSON')
+    .requiredOption('--dir <dir>', 'cluster directory')
+    .action(async (o: { dir: string }) => {
+      const { clusterStatus } = await import('./cli/cluster.js');
+      process.stdout.write(`${JSON.stringify(await clusterStatus({ dir: o.dir }))}\n`);
+    });
+
+  const kv = program.command('kv').description('linearizable reads and writes on a cluster (prints one JSON line)');
+  const kvOp = (name: string, args: string[], description: string) => {
+    const c = kv.command(name).description(description);
+    for (const a of args) c.argument(`<${a}>`);
+    c.requiredOption('--dir <dir>', 'cluster directory (its members are read from there)').action(async (...all: unknown[]) => {
+      const values = all.slice(0, args.length) as string[];
+      const o = all[args.length] as { dir: string };
+      const { kvCommand } = await import('./cli/kv.js');
+      process.stdout.write(`${JSON.stringify(await kvCommand(name, values, o.dir))}\n`);
+    });
+  };
+  kvOp('put', ['key', 'value'], 'set KEY to VALUE');
+  kvOp('get', ['key'], 'read KEY (linearizable)');
+  kvOp('del', ['key'], 'delete KEY');
+  kvOp('cas', ['key', 'expected', 'value'], "set KEY to VALUE if it holds EXPECTED ('-' = absent)");
 
   program
     .command('config')

@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,11 +160,17 @@ export interface StartedMember {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Spawns `tsx src/cli/cluster.ts run <config>` for one member; resolves when it printed its ready line. */
+/**
+ * Spawns `cluster.{js,ts} run <config>` for one member (the build's JavaScript when this runs
+ * from dist/, else the source through tsx, resolved from this package so any working directory
+ * works); resolves when it printed its ready line.
+ */
 export function spawnMember(config: string): Promise<StartedMember> {
   // OCTOPII_MEMBER_NODE_ARGS: extra node flags for member processes (e.g. `--cpu-prof`).
   const extra = (process.env.OCTOPII_MEMBER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', join(here, 'cluster.ts'), 'run', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const built = join(here, 'cluster.js');
+  const entry = existsSync(built) ? [built] : ['--import', import.meta.resolve('tsx'), join(here, 'cluster.ts')];
+  const child = spawn(process.execPath, [...extra, ...entry, 'run', resolve(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolveP, reject) => {
     let buf = '';
     const onData = (d: Buffer) => {
