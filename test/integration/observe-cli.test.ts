@@ -7,6 +7,9 @@ import { tempDir } from '../helpers/laneFixtures.js';
 import { fakeNode } from './observe-fake-node.js';
 import { get } from './observe-sse.js';
 
+/** Every machine of the framework (src/observe/catalogue.ts), sorted. */
+const ALL_MACHINES = ['admission', 'blobFetch', 'blobProvide', 'breaker', 'laneReceive', 'laneSend', 'node', 'peer', 'raft', 'rpcCall'];
+
 describe('observe CLI helpers', () => {
   const node = fakeNode();
   const dirs: string[] = [];
@@ -52,7 +55,7 @@ describe('observe CLI helpers', () => {
     const dir = await tempDir('octopii-machines-');
     dirs.push(dir);
     const r = await machinesCommand({ format, out: dir });
-    expect([r.skipped, (await readdir(dir)).sort()]).toEqual([[], ['laneReceive', 'laneSend', 'node', 'peer'].map((m) => `${m}.${ext}`)]);
+    expect([r.skipped, (await readdir(dir)).sort()]).toEqual([[], ALL_MACHINES.map((m) => `${m}.${ext}`)]);
   });
 
   it('machines --format json writes the charts', async () => {
@@ -65,7 +68,7 @@ describe('observe CLI helpers', () => {
   it('machines without --out writes to the given output', async () => {
     let text = '';
     await machinesCommand({ format: 'dot', write: (t) => void (text += t) });
-    expect(text.match(/^digraph /gm)).toHaveLength(4);
+    expect(text.match(/^digraph /gm)).toHaveLength(ALL_MACHINES.length);
   });
 
   it('machines refuses an unknown format', async () => {

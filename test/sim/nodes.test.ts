@@ -117,7 +117,14 @@ async function simulate(seed: number): Promise<{ violations: string[]; stats: Re
     }
     // Quiesce: heal everything, bring everyone back, let every transfer end.
     w.network.heal();
-    const ended = await w.until(() => [...w.transfers.values()].every((t) => t.result !== undefined), TRANSFER_BOUND_MS);
+    // Every transfer has ended on both sides: senders have their results, and no running node
+    // still has a receive in flight (a receiver may learn of a failure after its sender did).
+    const ended = await w.until(
+      () =>
+        [...w.transfers.values()].every((t) => t.result !== undefined) &&
+        names.every((n) => down.has(n) || w.node(n).peers().every((p) => p.transfers === 0)),
+      TRANSFER_BOUND_MS,
+    );
     if (!ended) violations.push('quiesce: transfers still running');
     await check('end');
     // 2. No partial files on nodes that never crashed; 4. every success is held by its receiver.

@@ -115,6 +115,7 @@ describe('recovery', () => {
     const c = world.node('a').client(kv, world.ref('b'));
     await settle(world, c.get({ key: 'x' }));
     const p = c.never({}, { deadlineMs: 30_000 });
+    p.catch(() => undefined); // it fails while the kill runs; settle() below reads the outcome
     await world.advance(20);
     await world.kill('b');
     const t0 = world.now;
@@ -125,6 +126,7 @@ describe('recovery', () => {
   it('a call still connecting when its own node stops fails CLOSED (found by seed 2 of rpc-seeded)', async () => {
     await world.kill('b');
     const p = world.node('a').client(kv, world.ref('b')).get({ key: 'k' }, { deadlineMs: 30_000 });
+    p.catch(() => undefined); // it fails while the stop runs; settle() below reads the outcome
     await world.advance(10);
     await world.stop('a');
     const r = await settle(world, p, 100);
