@@ -22,20 +22,27 @@ const MiB = 1024 * 1024;
 
 const openFiles = async () => (await readdir('/proc/self/fd')).length;
 
-/** First byte the receiver answers on `s` (its status), or null when the stream ends first. */
+/** First byte the receiver answers on `s` (its status); null when the stream ends or nothing comes within 10 s. */
 async function firstByte(s: DuplexStream): Promise<number | null> {
   const r = s.readable.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const { value } = await r.read();
+    const { value } = await Promise.race([
+      r.read(),
+      new Promise<{ value: undefined }>((resolve) => (timer = setTimeout(() => resolve({ value: undefined }), 10_000))),
+    ]);
     return value && value.byteLength > 0 ? value[0]! : null;
   } catch {
     return null;
   } finally {
+    clearTimeout(timer);
     r.releaseLock();
   }
 }
 
-describe.each(['quinn', 'matrixai'] as const)('stalled streams from one peer over %s', (transport) => {
+// This file names both transports itself, so it runs once per CI run (in the default-transport
+// suite), not again when CI repeats the suite with OCTOPII_TRANSPORT=matrixai.
+describe.runIf(process.env.OCTOPII_TRANSPORT !== 'matrixai').each(['quinn', 'matrixai'] as const)('stalled streams from one peer over %s', (transport) => {
   let root: string;
   let pool: NodePool;
   beforeAll(async () => {
