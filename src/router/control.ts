@@ -126,10 +126,12 @@ export class ControlChannel {
     this.#listener.closed?.(error);
   }
 
-  /** Sends `bye` (best effort) and closes the stream. Idempotent. */
+  /** Queues `bye` (best effort, never waited for) and closes the stream. Idempotent. */
   async close(reason = 'closing'): Promise<void> {
     if (this.#closed) return;
-    await this.send({ t: 'bye', reason }).catch(() => undefined);
+    // Queued, not awaited: a peer that stopped reading (dead, or its window full) must not hold
+    // a close up; the bye goes out ahead of the FIN if it can.
+    this.send({ t: 'bye', reason }).catch(() => undefined);
     this.#finish();
     this.#writer.close().catch(() => undefined);
     this.#reader.cancel().catch(() => undefined);
