@@ -47,7 +47,7 @@ const MATRIXAI_CAP = 256 * MiB;
 const WARMUP_BYTES = MiB;
 const PEER_SCRIPT = fileURLToPath(new URL('./peer.ts', import.meta.url));
 
-/** Issue 3 "Targets". */
+/** The speed targets the bench prints (never enforced). */
 const TARGET = { laneOverTls: 0.45, receiverRssAboveIdleMiB: 64, eldP99Ms: 5, rssTargetBytes: 4 * GiB };
 
 interface SourceFile {

@@ -1,7 +1,7 @@
 /**
  * QuinnTransport: the {@link Transport} interface on Rust quinn, through the native binding of
- * `@chainsafe/libp2p-quic` (`@chainsafe/libp2p-quic-linux-x64-gnu`, pinned exact). Issue 3
- * item 1. Only src/transport/quinn/ touches the binding; everything above sees the interface.
+ * `@chainsafe/libp2p-quic` (`@chainsafe/libp2p-quic-linux-x64-gnu`, pinned exact).
+ * Only src/transport/quinn/ touches the binding; everything above sees the interface.
  *
  * Why: quinn does its UDP I/O, packet loop, pacing and congestion control in Rust threads, so
  * the JavaScript event loop only sees one promise per (large) read or write — measured 10–50×
