@@ -1,2 +1,3 @@
 /** The node facade (see ./node/node.ts). */
 export * from './node/node.js';
+export { waitConnected } from './node/support.js';
