@@ -155,6 +155,8 @@ export class OctopiiNode {
   /** Wall-clock ms (Date.now()) when the node started: `/health` reports the uptime from it. */
   readonly startedAt = Date.now();
   #stopping: Promise<void> | undefined;
+  /** Fired when the node starts stopping: connects still waiting for their peer fail with CLOSED. */
+  readonly #stopSignal = new AbortController();
   #closedResolve!: (error: EscalationInfo | null) => void;
   /** Resolves when the node has stopped: with the escalation that stopped it, or null after `stop()`. */
   readonly closed: Promise<EscalationInfo | null> = new Promise((r) => (this.#closedResolve = r));
@@ -361,7 +363,8 @@ export class OctopiiNode {
     this.#assertRunning();
     const id = this.#peerIdFor(peer);
     const ref = this.#ensurePeer(id, peer.nodeId ?? null, peer.address, id.startsWith('v1:') ? 'lane-v1' : 'octopii');
-    return { id, link: await waitConnected(ref, peer.address, this.clock, options.signal) };
+    const signal = options.signal ? AbortSignal.any([options.signal, this.#stopSignal.signal]) : this.#stopSignal.signal;
+    return { id, link: await waitConnected(ref, peer.address, this.clock, signal) };
   }
 
   /**
@@ -484,6 +487,7 @@ export class OctopiiNode {
 
   async #stop(escalation: EscalationInfo | null): Promise<void> {
     this.#stopping ??= (async () => {
+      this.#stopSignal.abort(escalation ? OctopiiError.from(escalation) : new OctopiiError('CLOSED', 'node is stopping'));
       // Say goodbye on every link first, so peers fail their work with this node at once
       // (UNAVAILABLE) rather than by a reset stream or a keep-alive deadline.
       const snap = this.#supervisor.getSnapshot();

@@ -67,6 +67,8 @@ export function waitConnected(ref: AnyActorRef, address: string | undefined, clo
           if (s.status !== 'active') finish(() => reject(new OctopiiError('CLOSED', 'peer actor stopped')));
         },
         error: (e) => finish(() => reject(toOctopiiError(e, 'INTERNAL'))),
+        // A child stopped by its parent completes without a last non-active snapshot.
+        complete: () => finish(() => reject(new OctopiiError('CLOSED', 'peer actor stopped'))),
       }),
     );
     const before = ref.getSnapshot() as { value: unknown; context: { address: string | null } };

@@ -12,11 +12,9 @@
  *     (connect budget plus the inactivity timeout, in simulated time);
  *  4. a successful send means the receiver holds the blob (when it did not crash since).
  *
- * `SEEDS=N` runs N seeds (default 20; seeds 1… in the default run, 10001… when
- * OCTOPII_TRANSPORT=matrixai, so CI's two runs cover 40), `SEED=S` replays one; a failing seed
- * prints the command that replays it. Known: with SEEDS=150 a seed beyond the first 28 of the
- * default block hangs (a node's stop that never completes; no CPU is used) — to be found with
- * `SEEDS=150` and replayed alone.
+ * `SEEDS=N` runs N seeds (default 150; seeds 1… in the default run, 10001… when
+ * OCTOPII_TRANSPORT=matrixai, so CI's two runs cover 300; `SEED_BASE=B` starts a block at B+1),
+ * `SEED=S` replays one; a failing seed prints the command that replays it.
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -27,11 +25,13 @@ import { SimWorld } from '../helpers/simWorld.js';
 import { Random } from './random.js';
 
 /** CI runs the suite once per transport: each run takes its own block of seeds (the memory network ignores the transport). */
-const SEED_BASE = process.env.OCTOPII_TRANSPORT === 'matrixai' ? 10_000 : 0;
-const SEEDS = process.env.SEED ? [Number(process.env.SEED)] : Array.from({ length: Number(process.env.SEEDS ?? 20) }, (_, i) => SEED_BASE + i + 1);
+const SEED_BASE = Number(process.env.SEED_BASE ?? (process.env.OCTOPII_TRANSPORT === 'matrixai' ? 10_000 : 0));
+const SEEDS = process.env.SEED ? [Number(process.env.SEED)] : Array.from({ length: Number(process.env.SEEDS ?? 150) }, (_, i) => SEED_BASE + i + 1);
 const STEPS = 24;
 /** Connect budget (dial timeout 5 s + backoff, 3 retries) plus the lane's inactivity timeout (10 s), with room. */
 const TRANSFER_BOUND_MS = 45_000;
+/** Real time one seed may take before it counts as hung (a seed takes ~0.3 s; CI is slower). */
+const SEED_WALL_MS = 60_000;
 
 interface Expectation {
   node: string;
@@ -160,7 +160,13 @@ async function simulate(seed: number): Promise<{ violations: string[]; stats: Re
 async function runSeeds(seeds: number[]): Promise<Record<string, number>> {
   const totals: Record<string, number> = { transfers: 0, ok: 0, failed: 0, partitions: 0, crashes: 0, restarts: 0 };
   for (const seed of seeds) {
-    const { violations, stats, log } = await simulate(seed);
+    // A seed that never finishes (a promise nothing will settle) fails with its replay command
+    // instead of holding the whole test until vitest's timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`seed ${seed} did not finish in ${SEED_WALL_MS / 1000} s of real time — replay: SEED=${seed} npx vitest run test/sim/nodes.test.ts`)), SEED_WALL_MS);
+    });
+    const { violations, stats, log } = await Promise.race([simulate(seed), hung]).finally(() => clearTimeout(timer));
     for (const [k, v] of Object.entries(stats)) totals[k] = (totals[k] ?? 0) + v;
     if (violations.length > 0) {
       const replay = `SEED=${seed} npx vitest run test/sim/nodes.test.ts`;
