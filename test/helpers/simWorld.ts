@@ -26,6 +26,16 @@ export function identityOf(name: string): Identity {
 }
 
 
+/** Real time a flush waits for outstanding file I/O before letting simulated time go on, ms. */
+const FILE_IO_WAIT_MS = 30_000;
+/** libuv request types of file-system operations (fs/promises, fs callbacks, file handle closes). */
+const FILE_IO = new Set(['FSReqPromise', 'FSReqCallback', 'CloseReq', 'FileHandleCloseReq']);
+
+/** Whether a file-system request of this process is still outstanding. */
+function fileIoPending(): boolean {
+  return process.getActiveResourcesInfo().some((r) => FILE_IO.has(r));
+}
+
 /** What happened, in order, with the simulated time. */
 export interface WorldEvent {
   t: number;
@@ -163,9 +173,18 @@ export class SimWorld {
     });
   }
 
-  /** Lets promise jobs and real I/O settle (no simulated time passes). */
+  /**
+   * Lets promise jobs and real file I/O settle (no simulated time passes): `rounds` turns of the
+   * event loop, then more until no file-system request is outstanding — so simulated time never
+   * runs ahead of a slow fsync on a loaded machine, and a seed replays the same way under load.
+   */
   async flush(rounds = 4): Promise<void> {
     for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+    const deadline = performance.now() + FILE_IO_WAIT_MS;
+    while (fileIoPending() && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1));
+      for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+    }
   }
 
   /** Advances simulated time by `ms`, in steps, settling between steps. */

@@ -127,7 +127,15 @@ async function simulate(seed: number): Promise<{ violations: string[]; stats: Re
         names.every((n) => down.has(n) || w.node(n).peers().every((p) => p.transfers === 0)),
       TRANSFER_BOUND_MS,
     );
-    if (!ended) violations.push('quiesce: transfers still running');
+    if (!ended) {
+      // Name what is still running: the transfer actors of every running node, with their states.
+      type Tree = { id: string; state?: unknown; children: Tree[] };
+      const flat = (t: Tree): Tree[] => [t, ...t.children.flatMap(flat)];
+      const running = names
+        .filter((n) => !down.has(n))
+        .flatMap((n) => flat(w.node(n).inspect().tree as Tree).filter((c) => /\/(send|receive)#/.test(c.id)).map((c) => `${n}: ${w.names(c.id)} in ${JSON.stringify(c.state)}`));
+      violations.push(`quiesce: transfers still running\n  ${running.join('\n  ')}`);
+    }
     await check('end');
     // 2. No partial files on nodes that never crashed; 4. every success is held by its receiver.
     for (const n of names) {
