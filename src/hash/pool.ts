@@ -225,9 +225,9 @@ export class HashPool implements Hasher {
     this.#pins.unpin(id);
   }
 
-  /** Threads started, hash states pinned to a worker, whether the threads are running. */
-  stats(): { threads: number; pinned: number; running: boolean } {
-    return { threads: this.#piscina?.threads.length ?? 0, pinned: this.#pins.byHash.size, running: this.#piscina !== undefined };
+  /** Threads started, hash states pinned to a worker, jobs waiting for a worker (piscina's queue), whether the threads are running. */
+  stats(): { threads: number; pinned: number; queued: number; running: boolean } {
+    return { threads: this.#piscina?.threads.length ?? 0, pinned: this.#pins.byHash.size, queued: this.#piscina?.queueSize ?? 0, running: this.#piscina !== undefined };
   }
 
   /** Stops the threads; hashers still running fail (IO_ERROR), later calls fail with CLOSED. Idempotent. */

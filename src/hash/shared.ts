@@ -51,8 +51,8 @@ export function sharedHashPool(threads?: number): SharedHashPool {
 }
 
 /** Stats of the shared pool (zeros when none is running), for tests and the inspector. */
-export function sharedHashPoolStats(): { threads: number; pinned: number; running: boolean; retained: number } {
-  return shared ? { ...shared.pool.stats(), retained: shared.count } : { threads: 0, pinned: 0, running: false, retained: 0 };
+export function sharedHashPoolStats(): { threads: number; pinned: number; queued: number; running: boolean; retained: number } {
+  return shared ? { ...shared.pool.stats(), retained: shared.count } : { threads: 0, pinned: 0, queued: 0, running: false, retained: 0 };
 }
 
 /** A view the worker can take without copying a larger buffer: SAB views as they are, else a fresh transferred copy. */

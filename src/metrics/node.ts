@@ -15,14 +15,15 @@
  * {direction}, transfers_failed_total{direction,reason}, transfer_bytes_total{direction},
  * transfer_duration_seconds{direction,outcome} (histogram), peers{state}, peer_events_total
  * {type}, peer_reconnects_total, actors{machine}, event_loop_delay_seconds{quantile} (over a window
- * of at least 10 s), hash_pool_threads, hash_pool_hashes. The hash pool's queue depth is not
- * exposed by src/hash, so it is not measured.
+ * of at least 10 s), hash_pool_threads, hash_pool_hashes, hash_pool_queued (jobs waiting for a
+ * worker), and the RPC metrics of src/metrics/rpc.ts when the node has `rpc`.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InspectionEvent } from 'xstate';
 import type { ActorNode } from '../node/inspect.js';
 import { machineIdOf } from '../observe/events.js';
+import { registerRpcMetrics, type RpcMetricsSource } from './rpc.js';
 
 /** What the metrics read from a node (an OctopiiNode fits). */
 export interface MetricsSource {
@@ -30,6 +31,8 @@ export interface MetricsSource {
   onPeer(listener: (e: { type: 'peer.up' | 'peer.lost' | 'peer.unreachable'; peer: string }) => void): () => void;
   peers(): Array<{ id: string; state: string }>;
   inspect(): { tree: ActorNode };
+  /** RPC calls (src/metrics/rpc.ts); an OctopiiNode has it. */
+  readonly rpc?: RpcMetricsSource;
 }
 
 export interface NodeMetrics {
@@ -84,7 +87,7 @@ export function createNodeMetrics(node: MetricsSource, options: NodeMetricsOptio
   const peerEvents = new Counter({ name: `${p}peer_events_total`, help: 'Peer events (up, lost, unreachable)', labelNames: ['type'], registers });
   const reconnects = new Counter({ name: `${p}peer_reconnects_total`, help: 'Peers that came up again after having been up before', registers });
   // src/hash is loaded lazily (as the node does: simulations bring their own hasher).
-  let hashStats = (): { threads: number; pinned: number } => ({ threads: 0, pinned: 0 });
+  let hashStats = (): { threads: number; pinned: number; queued: number } => ({ threads: 0, pinned: 0, queued: 0 });
   void import('../hash/index.js').then((m) => (hashStats = m.sharedHashPoolStats), () => undefined);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -148,6 +151,16 @@ export function createNodeMetrics(node: MetricsSource, options: NodeMetricsOptio
     },
   });
 
+  new Gauge({
+    name: `${p}hash_pool_queued`,
+    help: 'Hash jobs waiting for a worker of the shared SHA-256 pool (piscina queue size)',
+    registers,
+    collect() {
+      this.set(hashStats().queued);
+    },
+  });
+  const offRpc = node.rpc ? registerRpcMetrics(node.rpc, { registry, prefix: p }) : () => undefined;
+
   // Lane actors in flight: session id → direction and start time.
   const lanes = new Map<string, { direction: Direction; t0: number }>();
   const upBefore = new Set<string>();
@@ -196,6 +209,7 @@ export function createNodeMetrics(node: MetricsSource, options: NodeMetricsOptio
       closed = true;
       offInspect();
       offPeer();
+      offRpc();
       loop.disable();
     },
   };

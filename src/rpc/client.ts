@@ -11,6 +11,7 @@
  * UNAVAILABLE (peer lost, breaker open), RESOURCE_EXHAUSTED (admission queue full), TOO_LARGE,
  * the connect errors, and whatever the callee answered (origin `remote`).
  */
+import { randomBytes } from 'node:crypto';
 import { createActor, type Actor, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { admissionMachine } from '../../machines/admission.js';
 import { breakerMachine, canPass } from '../../machines/breaker.js';
@@ -18,9 +19,11 @@ import { rpcCallMachine, type RpcCallOutput } from '../../machines/rpcCall.js';
 import { rpcCallsLogic } from '../../machines/rpcCalls.js';
 import type { OctopiiError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
 import type { DuplexStream } from '../transport/types.js';
 import { RpcChannel } from './channel.js';
 import { parseWith, rpcError, startAttempt, type Channel } from './attempt.js';
+import { REQUEST_ID_KEY, type RpcCallListener } from './callRecord.js';
 import { RpcError } from './errors.js';
 import { InboundQueue } from './flow.js';
 import { runClientChain, type ClientCallInfo, type ClientInterceptor } from './interceptors.js';
@@ -39,6 +42,8 @@ export interface RpcClientHost {
   openStream(peer: RpcPeer, signal?: AbortSignal): Promise<DuplexStream>;
   /** Runs an actor under the node supervisor (temporary); used for each peer's `<peerKey>/rpc` parent of call actors (absent: standalone actors). */
   spawn?(id: string, logic: AnyActorLogic, input: unknown): AnyActorRef;
+  /** Gets one debug line per finished call: `{ event: 'rpc.call', call, method, peer, code, ms }`. */
+  logger?: Logger;
 }
 
 export interface RpcClientOptions {
@@ -88,6 +93,10 @@ export class RpcClient {
   readonly #interceptors: ClientInterceptor[] = [];
   #seq = 0;
   #ticket = 0;
+  /** Request IDs: `<this client's 8 hex>-<n>` (callRecord.ts). */
+  readonly #ridPrefix = randomBytes(4).toString('hex');
+  #rid = 0;
+  readonly #callListeners = new Set<RpcCallListener>();
   /** Settles every call in flight (used by close: call actors die with the node's supervisor). */
   readonly #settlers = new Set<(o: RpcCallOutput) => void>();
   #closed: OctopiiError | null = null;
@@ -120,6 +129,16 @@ export class RpcClient {
 
   use(interceptor: ClientInterceptor): void {
     this.#interceptors.push(interceptor);
+  }
+
+  /**
+   * Calls `listener` once per finished call (each attempt that reached the client's own
+   * step, after the interceptors: a retrying interceptor's tries count one by one). Returns an
+   * unsubscribe.
+   */
+  onCall(listener: RpcCallListener): () => void {
+    this.#callListeners.add(listener);
+    return () => this.#callListeners.delete(listener);
   }
 
   /** The typed client of `service` on `peer`. */
@@ -230,21 +249,42 @@ export class RpcClient {
 
   #invoke(peer: RpcPeer, method: string, def: MethodDef, input: unknown, options: CallOptions): Promise<unknown> {
     const ps = this.#peer(peer);
+    const md = options.metadata ?? {};
     const call: ClientCallInfo = {
       method,
       stream: def.stream ?? 'unary',
       idempotent: def.idempotent === true,
       peer: ps.key,
       input,
-      metadata: options.metadata ?? {},
+      metadata: md[REQUEST_ID_KEY] !== undefined ? md : { ...md, [REQUEST_ID_KEY]: `${this.#ridPrefix}-${++this.#rid}` },
       deadlineMs: options.deadlineMs ?? this.#o.deadlineMs,
       signal: options.signal,
     };
     return runClientChain(this.#interceptors, call, (c) => this.#run(ps, def, c, options));
   }
 
+  /** {@link #runCall}, recording its outcome once (also when it fails before its call actor starts). */
+  #run(ps: PeerState, def: MethodDef, call: ClientCallInfo, options: CallOptions): Promise<unknown> {
+    const t0 = this.#host.clock.now();
+    const rec = { done: false, record: (code: string) => this.#record(ps, call, code, t0, rec) };
+    return this.#runCall(ps, def, call, options, rec).catch((e: unknown) => {
+      rec.record((e as OctopiiError).code ?? 'UNKNOWN');
+      throw e;
+    });
+  }
+
+  #record(ps: PeerState, call: ClientCallInfo, code: string, t0: number, rec: { done: boolean }): void {
+    if (rec.done) return;
+    rec.done = true;
+    const log = this.#host.logger;
+    if (this.#callListeners.size === 0 && !log) return;
+    const r = { side: 'client' as const, method: call.method, code, ms: this.#host.clock.now() - t0, requestId: call.metadata[REQUEST_ID_KEY] ?? '', peer: ps.key };
+    for (const l of this.#callListeners) l(r);
+    log?.debug({ event: 'rpc.call', call: r.requestId, method: r.method, peer: r.peer, code, ms: r.ms });
+  }
+
   /** Admission, breaker, then the call actor. */
-  async #run(ps: PeerState, def: MethodDef, call: ClientCallInfo, options: CallOptions): Promise<unknown> {
+  async #runCall(ps: PeerState, def: MethodDef, call: ClientCallInfo, options: CallOptions, rec: { record(code: string): void }): Promise<unknown> {
     const shape = call.stream;
     const streamingIn = shape === 'client' || shape === 'bidi';
     const streamingOut = shape === 'server' || shape === 'bidi';
@@ -307,6 +347,7 @@ export class RpcClient {
       call.signal?.removeEventListener('abort', onAbort);
       ps.admission.send({ type: 'RELEASE' });
       this.stats.outcomes.set(o.error?.code ?? 'OK', (this.stats.outcomes.get(o.error?.code ?? 'OK') ?? 0) + 1);
+      rec.record(o.error?.code ?? 'OK');
       const b = ps.breaker.getSnapshot();
       if (o.error && BREAKER_CODES.has(o.error.code)) ps.breaker.send({ type: 'FAILURE' });
       else if (b.value !== 'closed' || b.context.failures > 0) ps.breaker.send({ type: 'SUCCESS' });

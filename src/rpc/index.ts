@@ -7,3 +7,4 @@ export { RpcServer } from './server.js';
 export { nodeService } from './builtin.js';
 export { INITIAL_CREDIT } from './flow.js';
 export { bearerAuth, withBearer, logCalls, countCalls, retryCalls, type ClientInterceptor, type ServerInterceptor, type ClientCallInfo, type ServerCallInfo } from './interceptors.js';
+export { REQUEST_ID_KEY, type RpcCallRecord, type RpcCallListener } from './callRecord.js';

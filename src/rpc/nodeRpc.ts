@@ -12,6 +12,7 @@ import type { DuplexStream, PeerConnection } from '../transport/types.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type Metadata } from '../wire/rpc.js';
 import { nodeHandlers, nodeService } from './builtin.js';
 import { RpcClient, type RpcClientOptions, type RpcPeer } from './client.js';
+import type { RpcCallListener } from './callRecord.js';
 import type { ClientInterceptor, ServerInterceptor } from './interceptors.js';
 import { RpcServer } from './server.js';
 import type { CallOptions, Client, Handlers, ServiceDef } from './service.js';
@@ -56,6 +57,7 @@ export class NodeRpc {
         maxMessageBytes,
         openStream: (peer, signal) => host.openStream(peer, 'rpc', { ...(signal ? { signal } : {}) }),
         spawn: (id, logic, input) => host.spawn(id, logic, { input, restart: 'temporary' }),
+        logger: host.logger,
       },
       options,
     );
@@ -92,6 +94,16 @@ export class NodeRpc {
 
   notify<S extends ServiceDef>(peer: RpcPeer, service: S, method: keyof S['methods'] & string, input: unknown, options?: CallOptions & { metadata?: Metadata }): Promise<void> {
     return this.client.notify(peer, service, method, input, options);
+  }
+
+  /** Every finished call, made (`side: 'client'`) or served (`'server'`); see src/rpc/callRecord.ts. Returns an unsubscribe. */
+  onCall(listener: RpcCallListener): () => void {
+    const offClient = this.client.onCall(listener);
+    const offServer = this.server.onCall(listener);
+    return () => {
+      offClient();
+      offServer();
+    };
   }
 
   useClient(i: ClientInterceptor): void {

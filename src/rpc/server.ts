@@ -17,6 +17,7 @@ import type { Logger } from '../runtime/logger.js';
 import type { DuplexStream, PeerConnection } from '../transport/types.js';
 import { METHOD_PATTERN, type Metadata, type RequestMessage, type RpcMessage } from '../wire/rpc.js';
 import { RpcChannel } from './channel.js';
+import { MAX_REQUEST_ID_CHARS, REQUEST_ID_KEY, type RpcCallListener } from './callRecord.js';
 import { RpcError } from './errors.js';
 import { CreditGate, InboundQueue, overrunError } from './flow.js';
 import { runServerChain, type ServerInterceptor } from './interceptors.js';
@@ -44,6 +45,9 @@ interface ServerCall {
   credit: CreditGate;
   timer: unknown;
   done: boolean;
+  /** Request ID (callRecord.ts) and arrival time on the clock, ms. */
+  requestId: string;
+  t0: number;
 }
 
 /** Per-peer admission actors and the live channels, for `abortPeer`. */
@@ -55,6 +59,7 @@ export class RpcServer {
   readonly #o: Required<RpcServerOptions>;
   /** Calls answered, by outcome code (`OK`, `UNKNOWN_METHOD` …). */
   readonly stats = new Map<string, number>();
+  readonly #callListeners = new Set<RpcCallListener>();
 
   constructor(options: RpcServerOptions) {
     this.#o = { maxInFlightPerPeer: 1024, ...options };
@@ -75,6 +80,19 @@ export class RpcServer {
 
   use(interceptor: ServerInterceptor): void {
     this.#interceptors.push(interceptor);
+  }
+
+  /** Calls `listener` once per request answered or refused (one-way calls included). Returns an unsubscribe. */
+  onCall(listener: RpcCallListener): () => void {
+    this.#callListeners.add(listener);
+    return () => this.#callListeners.delete(listener);
+  }
+
+  /** Feeds the listeners and logs one debug line `{ event: 'rpc.served', call, method, peer, code, ms }`. */
+  #record(method: string, code: string, requestId: string, peer: string | null, t0: number): void {
+    const r = { side: 'server' as const, method, code, ms: this.#o.clock.now() - t0, requestId, peer };
+    for (const l of this.#callListeners) l(r);
+    this.#o.logger.debug({ event: 'rpc.served', call: requestId, method, peer, code, ms: r.ms });
   }
 
   services(): ServiceDef[] {
@@ -111,6 +129,7 @@ export class RpcServer {
       this.#o.clock.clearTimeout(call.timer);
       admission.send({ type: 'RELEASE' });
       this.stats.set(code, (this.stats.get(code) ?? 0) + 1);
+      this.#record(call.method, code, call.requestId, peer, call.t0);
     };
     const fail = (call: ServerCall, error: OctopiiError) => {
       if (call.done) return;
@@ -208,11 +227,16 @@ export class RpcServer {
     },
   ): void {
     const oneWay = req.ow === true;
-    const refuse = (e: OctopiiError) => {
+    const t0 = this.#o.clock.now();
+    const given = req.md?.[REQUEST_ID_KEY];
+    const requestId = typeof given === 'string' && given.length > 0 ? given.slice(0, MAX_REQUEST_ID_CHARS) : `${s.peer ?? 'unverified'}#${req.id}`;
+    const refuse = (e: OctopiiError, method = '(unknown)') => {
       this.stats.set(e.code, (this.stats.get(e.code) ?? 0) + 1);
+      this.#record(method, e.code, requestId, s.peer, t0);
       if (!oneWay) this.#send(s.channel, { t: 'err', id: req.id, e: toWire(e) });
     };
     if (s.calls.has(req.id)) return refuse(new OctopiiError('PROTOCOL_ERROR', `call id ${req.id} is in use`));
+    // Method labels stay bounded: a name this server does not serve is recorded as `(unknown)`.
     const dot = req.m.indexOf('.');
     const reg = METHOD_PATTERN.test(req.m) ? this.#services.get(req.m.slice(0, dot)) : undefined;
     const name = req.m.slice(dot + 1);
@@ -222,7 +246,7 @@ export class RpcServer {
     const before = s.admission.getSnapshot().context.admitted;
     s.admission.send({ type: 'ACQUIRE', ticket: req.id });
     if (s.admission.getSnapshot().context.admitted === before) {
-      return refuse(new RpcError('RESOURCE_EXHAUSTED', `${req.m}: more than ${this.#o.maxInFlightPerPeer} calls in flight from this peer`, { method: req.m }));
+      return refuse(new RpcError('RESOURCE_EXHAUSTED', `${req.m}: more than ${this.#o.maxInFlightPerPeer} calls in flight from this peer`, { method: req.m }), req.m);
     }
     const shape = def.stream ?? 'unary';
     const streamingIn = shape === 'client' || shape === 'bidi';
@@ -234,6 +258,8 @@ export class RpcServer {
       credit: new CreditGate(),
       timer: undefined,
       done: false,
+      requestId,
+      t0,
     };
     if (streamingIn) {
       call.inputs = new InboundQueue<unknown>((n) => !call.done && s.send({ t: 'credit', id: call.id, n }));
@@ -261,6 +287,7 @@ export class RpcServer {
       metadata: req.md ?? {},
       peer: s.peer,
       method: req.m,
+      requestId,
       deadline,
       setHeader: (k, v) => void (headers[k] = v),
       setTrailer: (k, v) => void (trailers[k] = v),
@@ -319,11 +346,12 @@ export class RpcServer {
       if (call.done) return;
       const err = e instanceof OctopiiError ? e : RpcError.of(e, req.m, 'INTERNAL');
       if (oneWay) {
-        this.#o.logger.warn({ event: 'rpc.notify.failed', method: req.m, error: err.toJSON() });
+        this.#o.logger.warn({ event: 'rpc.notify.failed', call: requestId, method: req.m, error: err.toJSON() });
         call.done = true;
         s.calls.delete(call.id);
         this.#o.clock.clearTimeout(call.timer);
         s.admission.send({ type: 'RELEASE' });
+        this.#record(req.m, err.code, requestId, s.peer, t0);
         return;
       }
       s.fail(call, err);

@@ -64,6 +64,8 @@ export interface CallContext {
   peer: string | null;
   /** `service.method`. */
   method: string;
+  /** The call's request ID (src/rpc/callRecord.ts): bind it to log lines, `logger.child({ call: ctx.requestId })`. */
+  requestId: string;
   /** Absolute deadline on the node's clock (ms), or undefined. */
   deadline: number | undefined;
   /** Sets a response header (sent with the first reply message). */

@@ -16,7 +16,7 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 describe('SHA-256 pool', () => {
   it('an owned pool hashes incrementally in parallel, pinned per hash, frees the pins, and refuses work once destroyed', async () => {
     const pool = new HashPool({ threads: 2 });
-    expect(pool.stats()).toEqual({ threads: 0, pinned: 0, running: false }); // threads start on the first job
+    expect(pool.stats()).toEqual({ threads: 0, pinned: 0, queued: 0, running: false }); // threads start on the first job
     const inputs = [0, 1, 300 * KiB, 3 * MiB + 7, 5 * MiB].map((n) => randomBytes(n));
     const digests = await Promise.all(
       inputs.map(async (data) => {
