@@ -9,7 +9,7 @@
  *                 [--timeout MS] [--identity FILE] [--transport T] [--config FILE] [--fix-permissions]
  *   octopii call  SERVICE.METHOD ['{json}'] --to HOST:PORT --peer-id ID [--deadline MS]
  *   octopii methods --to HOST:PORT --peer-id ID
- *   octopii cluster init|start --nodes N --dir DIR | cluster run CONFIG | cluster status --dir DIR
+ *   octopii cluster init|start --nodes N --dir DIR [--observe] | cluster run CONFIG [--observe [HOST:PORT]] | cluster status --dir DIR
  *   octopii kv put KEY VALUE | get KEY | del KEY | cas KEY EXPECTED|- VALUE  --dir DIR
  *   octopii config print [--config FILE]
  *   octopii machines [--format mermaid|dot|json] [--out DIR]
@@ -159,17 +159,21 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     .description('init, then run every member as its own process; one JSON line per member (id, nodeId, address, pid, config); stops them on SIGINT/SIGTERM')
     .addOption(nodesOption())
     .requiredOption('--dir <dir>', 'cluster directory')
-    .action(async (o: { nodes: number; dir: string }) => {
+    .option('--observe', "serve each member's observe endpoint on 127.0.0.1 (any free port; its URL is in the member's line)")
+    .action(async (o: { nodes: number; dir: string; observe?: boolean }) => {
       const { main: clusterMain } = await import('./cli/cluster.js');
-      process.exitCode = await clusterMain(['start', '--nodes', String(o.nodes), '--dir', o.dir]);
+      process.exitCode = await clusterMain(['start', '--nodes', String(o.nodes), '--dir', o.dir, ...(o.observe ? ['--observe'] : [])]);
     });
   cluster
     .command('run')
     .description("run one member from its config (prints its JSON line; until SIGINT/SIGTERM)")
     .argument('<config>', 'member config written by cluster init')
-    .action(async (config: string) => {
+    .addOption(new Option('--observe [host:port]', 'serve the inspector, /metrics (with Raft and WAL metrics) and /health here (default 127.0.0.1:0)').argParser(addressArg))
+    .option('--observe-token <token>', 'bearer token the observe endpoint requires (needed for a non-loopback --observe)')
+    .action(async (config: string, o: { observe?: string | boolean; observeToken?: string }) => {
       const { main: clusterMain } = await import('./cli/cluster.js');
-      process.exitCode = await clusterMain(['run', config]);
+      const observe = o.observe === undefined ? [] : ['--observe', typeof o.observe === 'string' ? o.observe : '127.0.0.1:0'];
+      process.exitCode = await clusterMain(['run', config, ...observe, ...(o.observeToken !== undefined ? ['--observe-token', o.observeToken] : [])]);
     });
   cluster
     .command('status')

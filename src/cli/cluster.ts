@@ -2,8 +2,11 @@
  * Running a KV cluster of octopii members (each a process on QUIC):
  *
  *   clusterInit({ nodes: 3, dir })      → <dir>/m<i>/identity.pem, <dir>/m<i>/config.json (members with node IDs and addresses)
- *   runMember(configPath)               → runs one member (WAL in <dir>/m<i>/wal) until stopped
- *   clusterStart({ nodes: 3, dir })     → both, as N child processes; prints one JSON line per member
+ *   runMember(configPath, { observe })   → runs one member (WAL in <dir>/m<i>/wal) until stopped; with
+ *                                          `observe` (`host:port`) it serves the observe endpoint there
+ *                                          (page, /metrics with the Raft and WAL metrics, /health with role/term/commit)
+ *   clusterStart({ nodes: 3, dir, observe }) → both, as N child processes; prints one JSON line per member
+ *                                          (with `observe: true`, each member's line has its `observe` URL)
  *   clusterStatus({ dir })              → each member's role, term, commit and applied index, and the leader
  *
  * Peers are verified by node ID (each member dials the others with the node ID of its config).
@@ -86,21 +89,43 @@ export async function readMemberConfig(path: string): Promise<MemberConfig> {
 export interface RunningMember {
   node: OctopiiNode;
   host: RaftHost;
+  /** The observe endpoint's page URL (`http://127.0.0.1:PORT/`), when started with `observe`. */
+  observe?: string;
   stop(): Promise<void>;
 }
 
-/** Runs the member of `configPath` in this process. Throws the node's and the WAL's start errors. */
-export async function runMember(configPath: string): Promise<RunningMember> {
+export interface RunMemberOptions {
+  /** Serve the observe endpoint on this `host:port` (src/observe/server.ts; loopback unless `observeToken`). */
+  observe?: string;
+  observeToken?: string;
+}
+
+/** Runs the member of `configPath` in this process. Throws the node's and the WAL's start errors, and the observe endpoint's (INVALID_ARGUMENT, EADDRINUSE). */
+export async function runMember(configPath: string, options: RunMemberOptions = {}): Promise<RunningMember> {
   const cfg = await readMemberConfig(configPath);
   const identity = await loadOrCreateIdentity(cfg.identityFile);
   const node = await OctopiiNode.start({ identity, listen: cfg.listen, dataDir: dirname(cfg.identityFile), peer: { maxRetries: 1_000_000, retryInitialMs: 100 } });
   const sm = new KvStateMachine();
   const host = await RaftHost.open({ node, dir: cfg.walDir, self: cfg.self, members: cfg.members, stateMachine: sm, tickMs: cfg.tickMs ?? 100, electionTick: cfg.electionTick ?? 10 });
   const server = new KvServer({ node, host, stateMachine: sm });
+  let observer: { url: string; close(): Promise<void> } | undefined;
+  if (options.observe !== undefined) {
+    const { serveObserve } = await import('./observe.js');
+    try {
+      observer = await serveObserve(node, { address: options.observe, raft: host, write: null, ...(options.observeToken !== undefined ? { token: options.observeToken } : {}) });
+    } catch (e) {
+      server.close();
+      await host.stop();
+      await node.stop();
+      throw e;
+    }
+  }
   return {
     node,
     host: host as RaftHost,
+    ...(observer ? { observe: observer.url } : {}),
     async stop() {
+      await observer?.close();
       server.close();
       await host.stop();
       await node.stop();
@@ -155,6 +180,8 @@ export interface StartedMember {
   address: string;
   pid: number;
   config: string;
+  /** Observe endpoint URL (members started with `observe`). */
+  observe?: string;
   process: ChildProcess;
 }
 
@@ -165,12 +192,12 @@ const here = dirname(fileURLToPath(import.meta.url));
  * from dist/, else the source through tsx, resolved from this package so any working directory
  * works); resolves when it printed its ready line.
  */
-export function spawnMember(config: string): Promise<StartedMember> {
+export function spawnMember(config: string, options: { observe?: boolean } = {}): Promise<StartedMember> {
   // OCTOPII_MEMBER_NODE_ARGS: extra node flags for member processes (e.g. `--cpu-prof`).
   const extra = (process.env.OCTOPII_MEMBER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const built = join(here, 'cluster.js');
   const entry = existsSync(built) ? [built] : ['--import', import.meta.resolve('tsx'), join(here, 'cluster.ts')];
-  const child = spawn(process.execPath, [...extra, ...entry, 'run', resolve(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...extra, ...entry, 'run', resolve(config), ...(options.observe ? ['--observe', '127.0.0.1:0'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolveP, reject) => {
     let buf = '';
     const onData = (d: Buffer) => {
@@ -191,14 +218,14 @@ export function spawnMember(config: string): Promise<StartedMember> {
 }
 
 /** `clusterInit` then one process per member; prints one JSON line per member (id, nodeId, address, pid, config). */
-export async function clusterStart(o: ClusterInitOptions & { print?: (line: string) => void }): Promise<StartedMember[]> {
+export async function clusterStart(o: ClusterInitOptions & { observe?: boolean; print?: (line: string) => void }): Promise<StartedMember[]> {
   const configs = await clusterInit(o);
-  const started = await Promise.all(configs.map((c) => spawnMember(c)));
-  for (const m of started) (o.print ?? console.log)(JSON.stringify({ id: m.id, nodeId: m.nodeId, address: m.address, pid: m.pid, config: m.config }));
+  const started = await Promise.all(configs.map((c) => spawnMember(c, { observe: o.observe === true })));
+  for (const m of started) (o.print ?? console.log)(JSON.stringify({ id: m.id, nodeId: m.nodeId, address: m.address, pid: m.pid, config: m.config, ...(m.observe ? { observe: m.observe } : {}) }));
   return started;
 }
 
-const USAGE = 'usage: cluster.ts init|start --nodes N --dir DIR | run CONFIG | status --dir DIR';
+const USAGE = 'usage: cluster.ts init|start --nodes N --dir DIR [--observe] | run CONFIG [--observe HOST:PORT] [--observe-token T] | status --dir DIR';
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -215,7 +242,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'start' && dir) {
-    const ms = await clusterStart({ nodes, dir });
+    const ms = await clusterStart({ nodes, dir, observe: rest.includes('--observe') });
     await new Promise<void>((r) => {
       const stop = () => {
         for (const m of ms) m.process.kill('SIGTERM');
@@ -227,9 +254,11 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'run' && rest[0]) {
-    const m = await runMember(rest[0]);
+    const observe = rest.includes('--observe') ? (flag(rest, '--observe')?.startsWith('--') === false ? flag(rest, '--observe')! : '127.0.0.1:0') : undefined;
+    const token = flag(rest, '--observe-token');
+    const m = await runMember(rest[0], { ...(observe !== undefined ? { observe } : {}), ...(token !== undefined ? { observeToken: token } : {}) });
     const cfg = await readMemberConfig(rest[0]);
-    console.log(JSON.stringify({ id: cfg.self, nodeId: m.node.nodeId, address: m.node.address, pid: process.pid, config: resolve(rest[0]) }));
+    console.log(JSON.stringify({ id: cfg.self, nodeId: m.node.nodeId, address: m.node.address, pid: process.pid, config: resolve(rest[0]), ...(m.observe ? { observe: m.observe } : {}) }));
     await new Promise<void>((r) => {
       process.once('SIGINT', () => r());
       process.once('SIGTERM', () => r());

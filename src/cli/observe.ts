@@ -12,20 +12,24 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OctopiiError } from '../errors.js';
-import { startObserveServer, type ObserveServer, type ObservedNode } from '../observe/server.js';
+import { startObserveServer, type ObserveServer, type ObservedNode, type ObservedRaft } from '../observe/server.js';
 import { servePageFile } from '../observe/static.js';
 import { formatAddress, isLoopbackHost, parseAddress } from '../transport/address.js';
 
 const line = (obj: unknown) => `${JSON.stringify(obj)}\n`;
 
-/** `serve --observe`: starts the node's observe endpoint and prints where it is. */
+/** `serve --observe` (and `cluster run --observe`, with `raft`): starts the node's observe endpoint and prints where it is (`write: null`: prints nothing). */
 export async function serveObserve(
   node: ObservedNode,
-  options: { address?: string; token?: string; write?: (line: string) => void } = {},
+  options: { address?: string; token?: string; raft?: ObservedRaft; write?: ((line: string) => void) | null } = {},
 ): Promise<ObserveServer> {
-  const write = options.write ?? ((l: string) => void process.stdout.write(l));
-  const server = await startObserveServer(node, { address: options.address ?? '127.0.0.1:0', ...(options.token !== undefined ? { token: options.token } : {}) });
-  write(line({ event: 'observing', url: server.url, nodeId: node.nodeId }));
+  const write = options.write === undefined ? (l: string) => void process.stdout.write(l) : options.write;
+  const server = await startObserveServer(node, {
+    address: options.address ?? '127.0.0.1:0',
+    ...(options.token !== undefined ? { token: options.token } : {}),
+    ...(options.raft ? { raft: options.raft } : {}),
+  });
+  write?.(line({ event: 'observing', url: server.url, nodeId: node.nodeId }));
   return server;
 }
 

@@ -10,7 +10,7 @@
  * | -------------- | ----------------------------------------------------------------------- |
  * | `GET /`        | the inspector page (page/index.html, app.js, style.css; no external requests) |
  * | `GET /metrics` | Prometheus text (prom-client, this node's own registry)                 |
- * | `GET /health`  | `{ status, mode, nodeId, address, transport, uptimeMs, peers: { up, down, total } }` |
+ * | `GET /health`  | `{ status, mode, nodeId, address, transport, uptimeMs, peers: { up, down, total } }`, and `raft: { id, role, term, lead, commit, applied }` on a Raft member |
  * | `GET /machines`| `{ machines: [{ chart, layout }], skipped }` (catalogue.ts)             |
  * | `GET /events`  | SSE: `init`, then one record per inspection event (hub.ts), `dropped` if too slow |
  * | `GET /tree`    | `node.inspect()`                                                        |
@@ -31,6 +31,7 @@ import { OctopiiError } from '../errors.js';
 import type { ActorNode } from '../node/inspect.js';
 import { formatAddress, isLoopbackHost, parseAddress } from '../transport/address.js';
 import { createNodeMetrics, type NodeMetrics } from '../metrics/node.js';
+import { registerRaftMetrics, type RaftMetricsSource } from '../metrics/raft.js';
 import { MachineCatalogue } from './catalogue.js';
 import { EventHub, type HubOptions } from './hub.js';
 import { isPageFile, servePageFile } from './static.js';
@@ -57,6 +58,13 @@ export interface ObserveServerOptions {
   stream?: Pick<HubOptions, 'maxBufferedBytes' | 'dropGraceMs' | 'history' | 'heartbeatMs'>;
   /** Use these metrics instead of creating the node's own. */
   metrics?: NodeMetrics;
+  /** The node's Raft member (a RaftHost): its metrics (src/metrics/raft.ts) and its status in /health. */
+  raft?: ObservedRaft;
+}
+
+/** What the observe server reads of a Raft member (RaftHost fits). */
+export interface ObservedRaft extends RaftMetricsSource {
+  status(): { id: number; role: string; term: number; lead: number; commit: number; applied: number; lastIndex: number };
 }
 
 export interface ObserveServer {
@@ -97,9 +105,13 @@ export async function startObserveServer(node: ObservedNode, options: ObserveSer
     hub.onDrop(() => drops.inc());
   }
 
+  const raft = options.raft;
+  const offRaft = raft ? registerRaftMetrics(raft, { registry: metrics.registry }) : () => undefined;
+
   const health = () => {
     const peers = node.peers();
     const up = peers.filter((p) => p.connected).length;
+    const r = raft?.status();
     return {
       status: 'ok',
       mode: 'live',
@@ -108,6 +120,7 @@ export async function startObserveServer(node: ObservedNode, options: ObserveSer
       transport: node.transportKind,
       uptimeMs: Date.now() - (node.startedAt ?? started),
       peers: { up, down: peers.length - up, total: peers.length },
+      ...(r ? { raft: { id: r.id, role: r.role, term: r.term, lead: r.lead, commit: r.commit, applied: r.applied } } : {}),
     };
   };
 
@@ -164,6 +177,7 @@ export async function startObserveServer(node: ObservedNode, options: ObserveSer
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         hub.close();
+        offRaft();
         ownMetrics?.close();
         server.close(() => resolve());
         server.closeAllConnections();

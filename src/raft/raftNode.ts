@@ -114,6 +114,10 @@ export class RaftHost<R = unknown> {
   #applied = 0;
   /** Ready handled so far (for status). */
   readies = 0;
+  /** Times this member saw a new leader (the first one included; etcd's `leader_changes_seen_total`). */
+  leaderChanges = 0;
+  #lastLead = 0;
+  readonly #proposalListeners = new Set<(r: { ms: number; code: string }) => void>();
 
   private constructor(o: RaftHostOptions<R>, storage: WalStorage) {
     this.#node = o.node;
@@ -181,7 +185,28 @@ export class RaftHost<R = unknown> {
     if (st.role !== 'leader') throw new NotLeaderError(this.id, st.lead);
     const p = this.#wait<R>(options, 'proposal', (w) => this.#batch.push({ command, w }), () => undefined);
     this.#kick();
+    if (this.#proposalListeners.size > 0) {
+      const clock = this.#node.clock;
+      const t0 = clock.now();
+      const emit = (code: string) => {
+        const r = { ms: clock.now() - t0, code };
+        for (const l of this.#proposalListeners) l(r);
+      };
+      p.then(
+        () => emit('OK'),
+        (e: unknown) => emit((e as OctopiiError).code ?? 'UNKNOWN'),
+      );
+    }
     return p;
+  }
+
+  /**
+   * Calls `listener` when a proposal taken by {@link propose} settles: `ms` from the call to
+   * its apply (or failure) on the node's clock, `code` `OK` or the error code. Returns an unsubscribe.
+   */
+  onProposal(listener: (r: { ms: number; code: string }) => void): () => void {
+    this.#proposalListeners.add(listener);
+    return () => this.#proposalListeners.delete(listener);
   }
 
   /**
@@ -391,6 +416,11 @@ export class RaftHost<R = unknown> {
       this.#apply(rd);
       this.raw.advance(rd);
       this.readies++;
+      const lead = this.raw.status().lead;
+      if (lead !== 0 && lead !== this.#lastLead) {
+        this.#lastLead = lead;
+        this.leaderChanges++;
+      }
     }
     this.#idle();
   }

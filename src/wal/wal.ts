@@ -30,6 +30,7 @@
  * await wal.close();
  * ```
  */
+import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { OctopiiError, toOctopiiError } from '../errors.js';
@@ -70,6 +71,16 @@ interface Op {
 
 type Segment = SegmentInfo;
 
+/** One group commit that reached the disk (for metrics: src/metrics/raft.ts). */
+export interface WalSyncRecord {
+  /** fdatasync time of the batch's frame, ms (wall clock). */
+  syncMs: number;
+  /** Calls (append, setHardState, save …) in the batch. */
+  calls: number;
+  /** Frame bytes written. */
+  bytes: number;
+}
+
 export class Wal {
   private queue: Op[] = [];
   private writer: Promise<void> | null = null;
@@ -81,6 +92,7 @@ export class Wal {
   private pending: Pending;
   /** Set if the in-memory state could not follow a durable batch (a bug): every call fails. */
   private broken: OctopiiError | null = null;
+  private readonly syncListeners = new Set<(r: WalSyncRecord) => void>();
 
   private constructor(
     readonly dir: string,
@@ -339,6 +351,12 @@ export class Wal {
     });
   }
 
+  /** Calls `listener` after each batch is written and synced (once per fdatasync, not per call). Returns an unsubscribe. */
+  onSync(listener: (r: WalSyncRecord) => void): () => void {
+    this.syncListeners.add(listener);
+    return () => this.syncListeners.delete(listener);
+  }
+
   private async runWriter(): Promise<void> {
     try {
       for (;;) {
@@ -393,9 +411,15 @@ export class Wal {
     const at = this.size;
     this.needsCut = true;
     await this.current.write(frame, at);
+    const t0 = performance.now();
     await this.current.datasync();
+    const syncMs = performance.now() - t0;
     this.needsCut = false;
     this.size = at + frame.byteLength;
+    if (this.syncListeners.size > 0) {
+      const r = { syncMs, calls: batch.length, bytes: frame.byteLength };
+      for (const l of this.syncListeners) l(r);
+    }
     return at;
   }
 
