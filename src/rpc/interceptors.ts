@@ -37,6 +37,8 @@ export interface ServerCallInfo {
   stream: StreamShape | 'unary';
   /** Caller's node ID. */
   peer: string | null;
+  /** The call's request ID (src/rpc/callRecord.ts). */
+  requestId: string;
   metadata: Metadata;
   signal: AbortSignal;
   /** Unary and server-streaming: the validated input; otherwise undefined. */
@@ -69,16 +71,16 @@ export function withBearer(token: string): ClientInterceptor {
   return (call, next) => next({ ...call, metadata: { ...call.metadata, authorization: `Bearer ${token}` } });
 }
 
-/** Logs one line per call: method, peer, outcome code, duration (ms on `clock`). */
+/** Logs one line per call: request ID (`call`, src/rpc/callRecord.ts), method, peer, outcome code, duration (ms on `clock`). */
 export function logCalls(logger: Logger, clock: Clock): ServerInterceptor {
   return async (call, next) => {
     const t0 = clock.now();
     try {
       const out = await next();
-      logger.info({ event: 'rpc', method: call.method, peer: call.peer, code: 'OK', ms: clock.now() - t0 });
+      logger.info({ event: 'rpc', call: call.requestId, method: call.method, peer: call.peer, code: 'OK', ms: clock.now() - t0 });
       return out;
     } catch (e) {
-      logger.info({ event: 'rpc', method: call.method, peer: call.peer, code: (e as OctopiiError).code ?? 'UNKNOWN', ms: clock.now() - t0 });
+      logger.info({ event: 'rpc', call: call.requestId, method: call.method, peer: call.peer, code: (e as OctopiiError).code ?? 'UNKNOWN', ms: clock.now() - t0 });
       throw e;
     }
   };

@@ -308,7 +308,7 @@ export class RpcServer {
       const input = streamingIn ? validated(call.inputs!, parseIn) : parseIn(req.p);
       const result = await runServerChain(
         this.#interceptors,
-        { method: req.m, stream: shape, peer: s.peer, metadata: ctx.metadata, signal: ctx.signal, input: streamingIn ? undefined : input },
+        { method: req.m, stream: shape, peer: s.peer, requestId, metadata: ctx.metadata, signal: ctx.signal, input: streamingIn ? undefined : input },
         async () => handler(input, ctx),
       );
       if (call.done) return;
