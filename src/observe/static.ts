@@ -13,6 +13,7 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/chart.js': { file: 'chart.js', type: 'text/javascript; charset=utf-8' },
   '/views.js': { file: 'views.js', type: 'text/javascript; charset=utf-8' },
   '/sources.js': { file: 'sources.js', type: 'text/javascript; charset=utf-8' },
+  '/raft.js': { file: 'raft.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
 

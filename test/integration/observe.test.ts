@@ -144,7 +144,7 @@ describe('observe endpoint during a real transfer (quinn, 127.0.0.1)', () => {
   });
 
   it('serves the page without external references', async () => {
-    const pages = await Promise.all(['', 'app.js', 'chart.js', 'model.js', 'views.js', 'sources.js', 'style.css'].map((p) => get(`${receiverObs.url}${p}`)));
+    const pages = await Promise.all(['', 'app.js', 'chart.js', 'model.js', 'views.js', 'sources.js', 'raft.js', 'style.css'].map((p) => get(`${receiverObs.url}${p}`)));
     expect(pages.map((p) => [p.status, /https?:\/\/(?!127\.0\.0\.1|localhost)[a-z]/i.test(p.body.replace(/http:\/\/www\.w3\.org\/2000\/svg/g, ''))])).toEqual(pages.map(() => [200, false]));
   });
 });

@@ -3,6 +3,7 @@
 import { Model } from './model.js';
 import { ChartView } from './chart.js';
 import { connectLive, getJson, nodeBases, Replay } from './sources.js';
+import { watchRaft } from './raft.js';
 import { renderContext, renderLog, renderTree, shortId, h } from './views.js';
 
 const $ = (id) => document.getElementById(id);
@@ -95,8 +96,19 @@ async function main() {
   });
   const bases = nodeBases();
   const health = await getJson(bases[0], 'health').catch(() => ({ mode: 'live' }));
-  // Charts arrive when laid out (the first request after a server start takes a few seconds).
-  void getJson(bases[0], 'machines').then((machines) => {
+  // Charts arrive when laid out (the first request after a server start takes a few seconds);
+  // a node that goes away meanwhile (a killed cluster member) hands over to the next.
+  const loadCharts = async () => {
+    for (const base of bases) {
+      try {
+        return await getJson(base, 'machines');
+      } catch {
+        /* next node */
+      }
+    }
+    return { machines: [] };
+  };
+  void loadCharts().then((machines) => {
     for (const m of machines.machines) ui.charts.set(m.chart.id, m);
     ui.viewKey = null;
     ui.dirty.add('detail');
@@ -104,6 +116,7 @@ async function main() {
   ui.selected = model.key(health.nodeId ?? '', 'node');
   requestAnimationFrame(render);
   if (health.mode === 'replay') return startReplay(bases[0]);
+  watchRaft($('raft'), bases);
   const status = new Map();
   const showStatus = () => $('status').replaceChildren(...[...status].map(([base, s]) => h('span', { class: `conn ${s}`, title: base }, `${new URL(base).host} ${s}`)));
   connectLive(model, bases, {
