@@ -4,7 +4,7 @@
  *   octopii id    [--identity FILE] [--data-dir DIR] [--fix-permissions]
  *   octopii serve --listen HOST:PORT --dir DIR [--identity FILE] [--allow-peer ID ...] [--insecure]
  *                 [--max-bytes SIZE] [--transport T] [--config FILE] [--fix-permissions]
- *                 [--observe [HOST:PORT]] [--observe-token T]
+ *                 [--observe [HOST:PORT]] [--observe-token T] [--log-level L]
  *   octopii send  FILE --to HOST:PORT [--to ...] [--peer-id ID ... | --insecure] [--json]
  *                 [--timeout MS] [--identity FILE] [--transport T] [--config FILE] [--fix-permissions]
  *   octopii call  SERVICE.METHOD ['{json}'] --to HOST:PORT --peer-id ID [--deadline MS]
@@ -100,6 +100,7 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
       new Option('--observe [host:port]', 'serve the live inspector, /metrics and /health here (default 127.0.0.1:0; non-loopback needs --observe-token)').argParser(addressArg),
     )
     .option('--observe-token <token>', 'bearer token the observe endpoint requires (needed for a non-loopback --observe)')
+    .addOption(new Option('--log-level <level>', 'log lines on stderr from this level (pino JSON, pretty on a terminal; default info, or OCTOPII_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(async (opts) => {
       const { runServe } = await import('./cli/serve.js');
       await runServe(opts);

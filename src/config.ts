@@ -5,7 +5,8 @@
  * Env vars: OCTOPII_LISTEN (HOST:PORT), OCTOPII_DATA_DIR, OCTOPII_IDENTITY (file),
  * OCTOPII_TRANSPORT (quinn | matrixai), OCTOPII_ALLOW_PEERS (comma-separated node IDs),
  * OCTOPII_INSECURE (1/true/yes or 0/false/no), OCTOPII_MAX_RECEIVE_BYTES (bytes, or a size with
- * a unit: `10MB`, `1GiB`), OCTOPII_QUINN_THREADS, OCTOPII_HASH_THREADS (whole numbers). A value
+ * a unit: `10MB`, `1GiB`), OCTOPII_QUINN_THREADS, OCTOPII_HASH_THREADS (whole numbers),
+ * OCTOPII_LOG_LEVEL (fatal | error | warn | info | debug | trace | silent). A value
  * that does not parse is an INVALID_ARGUMENT naming the variable, never a NaN in the config.
  */
 import { homedir } from 'node:os';
@@ -51,6 +52,12 @@ export const NodeConfigSchema = z.object({
    */
   hashThreads: z.number().int().positive().max(256).optional(),
   /**
+   * Lowest level of the log lines `octopii serve` writes to stderr (pino JSON lines, pretty on a
+   * terminal: src/log/pino.ts); `debug` adds one line per RPC call with its request ID. A node
+   * started from code logs to its `runtime.logger` whatever this says.
+   */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
    * Resource limits on what peers may make this node hold. At a limit a new incoming transfer is
    * refused at once (octopii protocol: RESOURCE_EXHAUSTED with a reason the sender prints; seed
    * v1: status 2) while existing transfers continue; a connection over the cap is closed.
@@ -87,6 +94,7 @@ function fromEnv(env: NodeJS.ProcessEnv, issues: EnvIssue[]): Partial<NodeConfig
     return undefined;
   };
   if (env.OCTOPII_LISTEN) out.listen = env.OCTOPII_LISTEN;
+  if (env.OCTOPII_LOG_LEVEL) out.logLevel = env.OCTOPII_LOG_LEVEL.trim() as NodeConfigInput['logLevel'];
   if (env.OCTOPII_DATA_DIR) out.dataDir = env.OCTOPII_DATA_DIR;
   if (env.OCTOPII_IDENTITY) out.identityFile = env.OCTOPII_IDENTITY;
   if (env.OCTOPII_TRANSPORT) out.transport = env.OCTOPII_TRANSPORT as TransportName;
@@ -132,6 +140,7 @@ const ENV_OF: Readonly<Record<string, string>> = {
   maxReceiveBytes: 'OCTOPII_MAX_RECEIVE_BYTES',
   quinnThreads: 'OCTOPII_QUINN_THREADS',
   hashThreads: 'OCTOPII_HASH_THREADS',
+  logLevel: 'OCTOPII_LOG_LEVEL',
   'limits.incomingPerPeer': 'OCTOPII_MAX_INCOMING_PER_PEER',
   'limits.incomingPerNode': 'OCTOPII_MAX_INCOMING',
   'limits.connections': 'OCTOPII_MAX_CONNECTIONS',

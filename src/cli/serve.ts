@@ -7,6 +7,11 @@
  *   {"event":"observing","url","nodeId"}           with --observe: the inspector, /metrics, /health
  *   {"event":"received",...} | {"event":"failed",...}   one per incoming transfer
  *
+ * Log lines (pino JSON, pretty on a terminal) go to stderr from level `logLevel` (config,
+ * `OCTOPII_LOG_LEVEL`, `--log-level`; default info): the node's own lines and one
+ * `transfer.started` / `transfer.finished` pair per transfer bound to its transfer ID
+ * (src/log/transfers.ts); at `debug`, one `rpc.served` line per RPC call with its request ID.
+ *
  * Exits 0 on SIGINT/SIGTERM after closing its connections. Anything that stops it from starting
  * (directory, identity, config, bind) is thrown before the `listening` line.
  */
@@ -29,6 +34,7 @@ export interface ServeOptions extends IdentityFlags {
   /** Observe endpoint address (`true`: the default 127.0.0.1:0). */
   observe?: string | boolean;
   observeToken?: string;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
 /**
@@ -52,6 +58,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
       receiveDir: opts.dir,
       maxReceiveBytes: opts.maxBytes,
       transport: opts.transport,
+      logLevel: opts.logLevel,
     },
     { file: opts.config },
   );
@@ -61,7 +68,10 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   const identity = await loadOrCreateIdentity(identityFileOf(cfg), permissionsOption(opts));
   // The node runtime (QUIC, hash pool, machines) is loaded only now: `octopii id` and `--help` never pay for it.
   const { OctopiiNode } = await import('../node.js');
-  const node = await OctopiiNode.start({ ...cfg, identity });
+  const { createPinoLogger } = await import('../log/pino.js');
+  const { logTransfers } = await import('../log/transfers.js');
+  const node = await OctopiiNode.start({ ...cfg, identity, runtime: { logger: createPinoLogger({ level: cfg.logLevel }) } });
+  if (cfg.logLevel !== 'silent') logTransfers(node, node.logger);
   node.onReceived((r) => {
     if (r.ok) jsonLine({ event: 'received', file: r.file, bytes: r.bytes, sha256: r.sha256, peer: r.peer });
     else jsonLine({ event: 'failed', peer: r.peer, bytes: r.bytes, error: r.error });

@@ -100,6 +100,19 @@ describe('octopii serve / send on the default transport', () => {
     expect(a.transport).toBe('quinn');
   });
 
+  it("serve logs each transfer on stderr (pino JSON lines): a start and an end line with one transfer ID", async () => {
+    const { file, sha } = await payload(1024 * 1024 + 3);
+    const r = await send(file, ['--to', b.address, '--peer-id', b.nodeId, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    await lineOf(b, sha);
+    const logs = () => b.p.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const deadline = Date.now() + 10_000;
+    while (!logs().some((l) => l.event === 'transfer.finished' && l.sha256 === sha) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    const finished = logs().find((l) => l.event === 'transfer.finished' && l.sha256 === sha)!;
+    expect(finished).toMatchObject({ level: 30, nodeId: b.nodeId, peer: `peer:${senderId}`, direction: 'receive', outcome: 'acknowledged' });
+    expect(logs().filter((l) => l.transfer === finished.transfer).map((l) => l.event)).toEqual(['transfer.started', 'transfer.finished']);
+  });
+
   it('send --json prints the TransferResult and exits 0; serve prints a received line', async () => {
     const { file, size, sha } = await payload();
     const r = await send(file, ['--to', a.address, '--peer-id', a.nodeId, '--json']);
