@@ -2,8 +2,8 @@
  * One finished RPC call as the client or the server saw it: what metrics (src/metrics/rpc.ts)
  * and logs are fed from. Emitted once per call, when it settles — never per message.
  *
- * The request ID (`requestId`) is made by the caller (`<8 hex of the client>-<call number>`,
- * e.g. `3fa2c81e-17`) and rides in the request metadata as {@link REQUEST_ID_KEY}, so the
+ * The request ID (`requestId`) is made by the caller (`<prefix>-<call number>`; on a node the
+ * prefix is the last 8 characters of its node ID, e.g. `Ko9fMiz1-17`) and rides in the request metadata as {@link REQUEST_ID_KEY}, so the
  * caller's and the callee's log lines of one call carry the same `call` field (the request IDs
  * of seed 004, "request IDs through all components"). A request without one gets
  * `<caller>#<wire call id>` on the server.

@@ -44,6 +44,8 @@ export interface RpcClientHost {
   spawn?(id: string, logic: AnyActorLogic, input: unknown): AnyActorRef;
   /** Gets one debug line per finished call: `{ event: 'rpc.call', call, method, peer, code, ms }`. */
   logger?: Logger;
+  /** First part of this client's request IDs (`<prefix>-<n>`; default 8 random hex digits). */
+  requestIdPrefix?: string;
 }
 
 export interface RpcClientOptions {
@@ -93,8 +95,8 @@ export class RpcClient {
   readonly #interceptors: ClientInterceptor[] = [];
   #seq = 0;
   #ticket = 0;
-  /** Request IDs: `<this client's 8 hex>-<n>` (callRecord.ts). */
-  readonly #ridPrefix = randomBytes(4).toString('hex');
+  /** Request IDs: `<prefix>-<n>` (callRecord.ts). */
+  readonly #ridPrefix: string;
   #rid = 0;
   readonly #callListeners = new Set<RpcCallListener>();
   /** Settles every call in flight (used by close: call actors die with the node's supervisor). */
@@ -116,6 +118,7 @@ export class RpcClient {
 
   constructor(host: RpcClientHost, options: RpcClientOptions = {}) {
     this.#host = host;
+    this.#ridPrefix = host.requestIdPrefix ?? randomBytes(4).toString('hex');
     this.#o = {
       deadlineMs: 30_000,
       maxInFlightPerPeer: 1024,

@@ -58,6 +58,8 @@ export class NodeRpc {
         openStream: (peer, signal) => host.openStream(peer, 'rpc', { ...(signal ? { signal } : {}) }),
         spawn: (id, logic, input) => host.spawn(id, logic, { input, restart: 'temporary' }),
         logger: host.logger,
+        // The node ID's last 8 characters: request IDs name their caller and replay alike in simulations.
+        requestIdPrefix: host.nodeId.slice(-8),
       },
       options,
     );

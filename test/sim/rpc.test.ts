@@ -63,7 +63,7 @@ describe('rpc call shapes and metadata', () => {
     world.node('b').serve(kv, kvHandlers(new Map(), seen));
     const c = world.node('a').client(kv, world.ref('b'));
     await settle(world, c.get({ key: 'x' }, { metadata: { 'x-trace': 't1' } }));
-    expect(seen.metadata).toEqual([{ 'x-trace': 't1', 'request-id': expect.stringMatching(/^[0-9a-f]{8}-\d+$/) }]);
+    expect(seen.metadata).toEqual([{ 'x-trace': 't1', 'request-id': expect.stringMatching(/^[1-9A-HJ-NP-Za-km-z]{8}-\d+$/) }]);
   });
 
   it('response headers and trailers reach the caller', async () => {
