@@ -171,10 +171,12 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     .argument('<config>', 'member config written by cluster init')
     .addOption(new Option('--observe [host:port]', 'serve the inspector, /metrics (with Raft and WAL metrics) and /health here (default 127.0.0.1:0)').argParser(addressArg))
     .option('--observe-token <token>', 'bearer token the observe endpoint requires (needed for a non-loopback --observe)')
-    .action(async (config: string, o: { observe?: string | boolean; observeToken?: string }) => {
+    .addOption(new Option('--log-level <level>', 'log lines on stderr from this level (pino; default: none, or OCTOPII_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .action(async (config: string, o: { observe?: string | boolean; observeToken?: string; logLevel?: string }) => {
       const { main: clusterMain } = await import('./cli/cluster.js');
       const observe = o.observe === undefined ? [] : ['--observe', typeof o.observe === 'string' ? o.observe : '127.0.0.1:0'];
-      process.exitCode = await clusterMain(['run', config, ...observe, ...(o.observeToken !== undefined ? ['--observe-token', o.observeToken] : [])]);
+      const extra = [...(o.observeToken !== undefined ? ['--observe-token', o.observeToken] : []), ...(o.logLevel !== undefined ? ['--log-level', o.logLevel] : [])];
+      process.exitCode = await clusterMain(['run', config, ...observe, ...extra]);
     });
   cluster
     .command('status')

@@ -21,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { OctopiiError } from '../errors.js';
 import { generateIdentity, loadOrCreateIdentity } from '../identity.js';
 import { KvClient, KvServer, KvStateMachine } from '../kv/index.js';
+import { createPinoLogger, type LogLevel } from '../log/pino.js';
+import type { Logger } from '../runtime/logger.js';
 import { OctopiiNode } from '../node/node.js';
 import { RaftHost, type RaftMember } from '../raft/index.js';
 
@@ -98,13 +100,24 @@ export interface RunMemberOptions {
   /** Serve the observe endpoint on this `host:port` (src/observe/server.ts; loopback unless `observeToken`). */
   observe?: string;
   observeToken?: string;
+  /** Log lines on stderr from this level (pino, src/log/pino.ts; default: none). `info` shows each new leader (`raft.leader`). */
+  logLevel?: LogLevel;
+  /** A logger of one's own instead (tests); wins over `logLevel`. */
+  logger?: Logger;
 }
 
 /** Runs the member of `configPath` in this process. Throws the node's and the WAL's start errors, and the observe endpoint's (INVALID_ARGUMENT, EADDRINUSE). */
 export async function runMember(configPath: string, options: RunMemberOptions = {}): Promise<RunningMember> {
   const cfg = await readMemberConfig(configPath);
   const identity = await loadOrCreateIdentity(cfg.identityFile);
-  const node = await OctopiiNode.start({ identity, listen: cfg.listen, dataDir: dirname(cfg.identityFile), peer: { maxRetries: 1_000_000, retryInitialMs: 100 } });
+  const logger = options.logger ?? (options.logLevel !== undefined && options.logLevel !== 'silent' ? createPinoLogger({ level: options.logLevel }) : undefined);
+  const node = await OctopiiNode.start({
+    identity,
+    listen: cfg.listen,
+    dataDir: dirname(cfg.identityFile),
+    peer: { maxRetries: 1_000_000, retryInitialMs: 100 },
+    ...(logger ? { runtime: { logger } } : {}),
+  });
   const sm = new KvStateMachine();
   const host = await RaftHost.open({ node, dir: cfg.walDir, self: cfg.self, members: cfg.members, stateMachine: sm, tickMs: cfg.tickMs ?? 100, electionTick: cfg.electionTick ?? 10 });
   const server = new KvServer({ node, host, stateMachine: sm });
@@ -225,7 +238,7 @@ export async function clusterStart(o: ClusterInitOptions & { observe?: boolean; 
   return started;
 }
 
-const USAGE = 'usage: cluster.ts init|start --nodes N --dir DIR [--observe] | run CONFIG [--observe HOST:PORT] [--observe-token T] | status --dir DIR';
+const USAGE = 'usage: cluster.ts init|start --nodes N --dir DIR [--observe] | run CONFIG [--observe HOST:PORT] [--observe-token T] [--log-level L] | status --dir DIR';
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
@@ -256,7 +269,13 @@ export async function main(args: string[]): Promise<number> {
   if (cmd === 'run' && rest[0]) {
     const observe = rest.includes('--observe') ? (flag(rest, '--observe')?.startsWith('--') === false ? flag(rest, '--observe')! : '127.0.0.1:0') : undefined;
     const token = flag(rest, '--observe-token');
-    const m = await runMember(rest[0], { ...(observe !== undefined ? { observe } : {}), ...(token !== undefined ? { observeToken: token } : {}) });
+    // OCTOPII_LOG_LEVEL reaches members `cluster start` spawns (they inherit the environment).
+    const logLevel = (flag(rest, '--log-level') ?? process.env.OCTOPII_LOG_LEVEL) as LogLevel | undefined;
+    const m = await runMember(rest[0], {
+      ...(observe !== undefined ? { observe } : {}),
+      ...(token !== undefined ? { observeToken: token } : {}),
+      ...(logLevel !== undefined ? { logLevel } : {}),
+    });
     const cfg = await readMemberConfig(rest[0]);
     console.log(JSON.stringify({ id: cfg.self, nodeId: m.node.nodeId, address: m.node.address, pid: process.pid, config: resolve(rest[0]), ...(m.observe ? { observe: m.observe } : {}) }));
     await new Promise<void>((r) => {

@@ -420,6 +420,7 @@ export class RaftHost<R = unknown> {
       if (lead !== 0 && lead !== this.#lastLead) {
         this.#lastLead = lead;
         this.leaderChanges++;
+        this.#node.logger.info({ event: 'raft.leader', id: this.id, lead, term: this.raw.status().term });
       }
     }
     this.#idle();

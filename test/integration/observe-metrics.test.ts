@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { OctopiiNode } from '../../src/node.js';
 import { startObserveServer, type ObserveServer } from '../../src/observe/server.js';
 import { clusterClient, clusterInit, runMember, type RunningMember } from '../../src/cli/cluster.js';
+import { createPinoLogger } from '../../src/log/pino.js';
 import { NodePool, tempDir } from '../helpers/laneFixtures.js';
 import { kv, kvHandlers } from '../helpers/rpcFixtures.js';
 import { get, parseMetrics } from './observe-sse.js';
@@ -74,11 +75,13 @@ describe('Raft and WAL metrics of a cluster member after a write (quinn, 127.0.0
   let member: RunningMember;
   let health: { raft: { role: string; term: number; commit: number; applied: number; lead: number } };
   let m: Map<string, number>;
+  const lines: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
     dir = await tempDir('octopii-observe-raft-');
     const [config] = await clusterInit({ nodes: 1, dir: join(dir, 'c'), tickMs: 20, electionTick: 5 });
-    member = await runMember(config!, { observe: '127.0.0.1:0' });
+    const logger = createPinoLogger({ level: 'info', destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
+    member = await runMember(config!, { observe: '127.0.0.1:0', logger });
     const c = await clusterClient(join(dir, 'c'), { timeoutMs: 10_000 });
     try {
       expect(await c.client.put('x', '1')).toMatchObject({ ok: true });
@@ -110,6 +113,12 @@ describe('Raft and WAL metrics of a cluster member after a write (quinn, 127.0.0
 
   it('counts the leader change and the proposal', () => {
     expect([m.get('octopii_raft_leader_changes_total'), m.get('octopii_raft_proposals_total{code="OK"}'), m.get('octopii_raft_proposal_duration_seconds_count')]).toEqual([1, 1, 1]);
+  });
+
+  it('logs the new leader once, with its term', () => {
+    expect(lines.filter((l) => l.event === 'raft.leader').map(({ id, lead, term, nodeId }) => ({ id, lead, term, nodeId }))).toEqual([
+      { id: 1, lead: 1, term: health.raft.term, nodeId: member.node.nodeId },
+    ]);
   });
 
   it('counts WAL syncs with their latency and batch sizes', () => {
