@@ -78,6 +78,8 @@ describe('cluster view in Chromium while the leader is killed', () => {
       { timeout: 20_000 },
     );
     secondLeader = (await page.getAttribute('#raft .member.lit', 'data-member'))!;
+    // The screenshot shows the selected node's chart once the charts are laid out.
+    await page.waitForSelector('#chart svg.chart', { timeout: 30_000 });
     await page.screenshot({ path: join(root, 'cluster.png') });
     if (process.env.OCTOPII_SCREENSHOT_CLUSTER) await page.screenshot({ path: process.env.OCTOPII_SCREENSHOT_CLUSTER });
   }, 90_000);

@@ -8,7 +8,7 @@ import { renderContext, renderLog, renderTree, shortId, h } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 const model = new Model();
-const ui = { selected: null, follow: true, charts: new Map(), view: null, viewKey: null, dirty: new Set(['tree', 'detail', 'log']), logAll: true };
+const ui = { selected: null, follow: true, charts: new Map(), chartsLoaded: false, view: null, viewKey: null, dirty: new Set(['tree', 'detail', 'log']), logAll: true };
 const nodeLabel = (nodeId) => `node ${shortId(nodeId)}`;
 
 /** Test and console hook: `octopiiInspector.history(actorId)` → states in order. */
@@ -78,7 +78,7 @@ function renderDetail() {
     const entry = ui.charts.get(a.machine);
     ui.viewKey = `${a.key}@${a.machine}`;
     ui.view = entry ? new ChartView($('chart'), entry) : null;
-    if (!entry) $('chart').replaceChildren(h('p', { class: 'muted' }, `No chart for machine "${a.machine}".`));
+    if (!entry) $('chart').replaceChildren(h('p', { class: 'muted' }, ui.chartsLoaded ? `No chart for machine "${a.machine}".` : 'Laying out the state charts…'));
   }
   if (a && ui.view) ui.view.light(a.state, a.status);
   renderContext($('context'), a);
@@ -110,6 +110,7 @@ async function main() {
   };
   void loadCharts().then((machines) => {
     for (const m of machines.machines) ui.charts.set(m.chart.id, m);
+    ui.chartsLoaded = true;
     ui.viewKey = null;
     ui.dirty.add('detail');
   });
