@@ -2,7 +2,8 @@
  * Fetching a whole collection (src/blobs/collection.ts) into a store: the manifest first, then
  * every member blob the store does not hold complete, {@link COLLECTION_BLOBS_IN_FLIGHT} blobs at
  * once — from one provider with one blobFetch machine per blob (src/blobs/fetch.ts), from several
- * with the multi-source fetch (src/blobs/multi.ts). What the store already holds — whole blobs,
+ * with the multi-source fetch (src/blobs/multi.ts), each blob starting at the next provider in
+ * turn. What the store already holds — whole blobs,
  * or the verified blocks of a partial one from an interrupted run — is not asked for again, and
  * a blob that several files share is fetched once. The manifest is tagged `tag` and member i
  * `tag.<i>` before their blocks arrive, so a gc() cannot take a partial fetch away.
@@ -69,6 +70,7 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
   if (peers.length === 0) throw new OctopiiError('INVALID_ARGUMENT', 'a fetch needs at least one provider');
   const reports = new Map<string, ProviderReport>(peers.map((p) => [p.address, { peer: p.address, blocks: 0, bytes: 0, ms: 0, bytesPerMs: 0, dropped: null }]));
   let fetchedBytes = 0;
+  let turn = 0;
   const progress: CollectionProgress = { fetchedBytes: 0, toFetchBytes: 0, doneBlobs: 0, totalBlobs: 0 };
   const emit = () => options.onProgress?.({ ...progress, fetchedBytes });
 
@@ -94,7 +96,10 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
       if (r.error) rep.dropped = r.error;
       return r.status === 'complete' ? null : (r.error ?? { code: 'UNAVAILABLE', message: 'fetch failed' });
     }
-    const r = await fetchBlobMulti(node, peers, blob, store);
+    // Each blob starts at the next provider: a one-block blob comes whole from the first one
+    // asked, so without the rotation every small file would come from peers[0].
+    const k = turn++ % peers.length;
+    const r = await fetchBlobMulti(node, [...peers.slice(k), ...peers.slice(0, k)], blob, store);
     for (const p of r.providers) {
       const rep = reports.get(p.peer)!;
       rep.blocks += p.blocks;
