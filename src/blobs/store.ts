@@ -151,7 +151,9 @@ export class BlobStore {
       out = await open(`${tmp}.data`, 'w');
       const leaves: Uint8Array[] = new Array(n);
       const inFlight = 4;
-      const bufs = Array.from({ length: Math.min(inFlight, n) }, () => new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + BLOCK_BYTES)));
+      // Sized to the blob: a SharedArrayBuffer the hash workers saw lives until their GC runs, so
+      // 1 MiB per small file added held ~1 GB of native memory for a 1,000-file tree.
+      const bufs = Array.from({ length: Math.min(inFlight, n) }, () => new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + Math.min(BLOCK_BYTES, size))));
       let next = 0;
       const pump = async (buf: Uint8Array) => {
         while (next < n) {
@@ -246,7 +248,7 @@ export class BlobStore {
     const hex = rootHex(root);
     const fh = await open(this.#path('blobs', hex, 'data'), 'r');
     try {
-      const buf = new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + BLOCK_BYTES));
+      const buf = new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + Math.min(BLOCK_BYTES, ob.size))); // sized to the blob, as in add()
       for (let i = Math.floor(offset / BLOCK_BYTES); i * BLOCK_BYTES < offset + length; i++) {
         const body = await this.#readBlock(fh, hex, ob, i, buf);
         const from = Math.max(offset, i * BLOCK_BYTES);
