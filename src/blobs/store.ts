@@ -416,14 +416,14 @@ export class BlobStore {
       await rename(`${tmp}.obao`, this.#path('blobs', hex, 'obao'));
       await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
       await syncDir(join(this.dir, 'blobs'));
-    } finally {
+    } catch (e) {
       await rm(`${tmp}.data`, { force: true });
       await rm(`${tmp}.obao`, { force: true });
+      throw e;
     }
     this.stats.dataBytesWritten += data.byteLength;
     this.#outboards.set(hex, { size, leaves: [leaf] });
-    // A partial of it left by an older run: the blob is complete now.
-    for (const ext of ['map', 'data', 'obao'] as const) await rm(this.#path('partial', hex, ext), { force: true });
+    // A partial of it that an older run left is ignored (has() comes first) and removed by open().
     return 'complete';
   }
 
