@@ -4,8 +4,10 @@
  * HashSeq is the model). The manifest is canonical JSON (UTF-8, entries sorted by path):
  *
  * ```json
- * {"octopii-collection":1,"entries":[{"path":"a/b.txt","root":"<64 hex>","size":12}]}
+ * {"octopii-collection":1,"entries":[{"path":"a/b.txt","root":"<64 hex>","size":12},{"path":"run.sh","root":"…","size":80,"mode":493}]}
  * ```
+ * `mode` (optional, 0o755 = 493 or 0o644 = 420) keeps the executable bit: a file any of whose
+ * execute bits was set is 0o755, others have no `mode` (written 0o644); no other bits travel.
  * Paths are relative, '/'-separated; a manifest with an absolute path, a `..`, `.` or empty
  * segment, a backslash or NUL, or duplicate paths is refused (INVALID_ARGUMENT) before anything
  * is written — a collection from a peer can never write outside the export directory.
@@ -24,7 +26,12 @@ export interface CollectionEntry {
   root: string;
   /** File size, bytes. */
   size: number;
+  /** 0o755 for an executable file; absent otherwise (written 0o644). */
+  mode?: number;
 }
+
+/** The only mode a manifest carries: executable (see the module note). */
+export const EXECUTABLE_MODE = 0o755;
 
 const MANIFEST_KEY = 'octopii-collection';
 
@@ -44,7 +51,9 @@ export function encodeManifest(entries: readonly CollectionEntry[]): Uint8Array 
     checkCollectionPath(e.path);
     if (i > 0 && sorted[i - 1]!.path === e.path) throw new OctopiiError('INVALID_ARGUMENT', `duplicate collection path ${JSON.stringify(e.path)}`);
   });
-  return new TextEncoder().encode(JSON.stringify({ [MANIFEST_KEY]: 1, entries: sorted.map((e) => ({ path: e.path, root: e.root, size: e.size })) }));
+  return new TextEncoder().encode(
+    JSON.stringify({ [MANIFEST_KEY]: 1, entries: sorted.map((e) => ({ path: e.path, root: e.root, size: e.size, ...(e.mode === EXECUTABLE_MODE ? { mode: EXECUTABLE_MODE } : {}) })) }),
+  );
 }
 
 /** Parses and checks a manifest. Throws INVALID_ARGUMENT for anything unsafe or malformed. */
@@ -59,11 +68,11 @@ export function decodeManifest(bytes: Uint8Array): CollectionEntry[] {
   if (!d || d[MANIFEST_KEY] !== 1 || !Array.isArray(d.entries)) throw new OctopiiError('INVALID_ARGUMENT', 'not a version-1 collection manifest');
   const entries = d.entries.map((e: unknown) => {
     const o = e as Partial<CollectionEntry>;
-    if (typeof o?.path !== 'string' || typeof o.root !== 'string' || !Number.isSafeInteger(o.size) || (o.size as number) < 0) {
+    if (typeof o?.path !== 'string' || typeof o.root !== 'string' || !Number.isSafeInteger(o.size) || (o.size as number) < 0 || (o.mode !== undefined && o.mode !== EXECUTABLE_MODE)) {
       throw new OctopiiError('INVALID_ARGUMENT', `malformed collection entry ${JSON.stringify(e)}`);
     }
     parseRoot(o.root);
-    return { path: o.path, root: o.root, size: o.size as number };
+    return { path: o.path, root: o.root, size: o.size as number, ...(o.mode === EXECUTABLE_MODE ? { mode: EXECUTABLE_MODE } : {}) };
   });
   encodeManifest(entries); // path and duplicate checks
   return entries;
@@ -103,8 +112,8 @@ export const ADD_FILES_IN_FLIGHT = 8;
 async function addFiles(store: BlobStore, files: ReadonlyArray<{ file: string; path: string }>, tag: string): Promise<CollectionEntry[]> {
   const entries = new Array<CollectionEntry>(files.length);
   await eachLimited(files, ADD_FILES_IN_FLIGHT, async (f, i) => {
-    const root = await store.add(f.file, { tag: `${tag}.${i}` });
-    entries[i] = { path: f.path, root: rootHex(root), size: await store.size(root) };
+    const [root, st] = await Promise.all([store.add(f.file, { tag: `${tag}.${i}` }), stat(f.file)]);
+    entries[i] = { path: f.path, root: rootHex(root), size: await store.size(root), ...(st.mode & 0o111 ? { mode: EXECUTABLE_MODE } : {}) };
   });
   return entries;
 }
@@ -173,13 +182,14 @@ export async function exportCollection(store: BlobStore, root: Uint8Array, outDi
   await eachLimited(entries, ADD_FILES_IN_FLIGHT, async (e) => {
     const target = join(outDir, ...e.path.split('/'));
     await mkdir(join(target, '..'), { recursive: true });
-    const fh = await open(target, 'w');
+    const fh = await open(target, 'w', e.mode ?? 0o644);
     try {
       const r = parseRoot(e.root);
       for (let off = 0; off < e.size; off += 16 << 20) {
         const part = await store.read(r, { offset: off, length: Math.min(16 << 20, e.size - off) });
         await fh.write(part, 0, part.byteLength, off);
       }
+      await fh.chmod(e.mode ?? 0o644); // an existing file keeps its mode through open()
       await fh.datasync();
     } finally {
       await fh.close();

@@ -1,12 +1,12 @@
 /**
  * `octopii share` / `get` / `blobs` as a user runs them: child processes (bin/octopii.js), real
  * QUIC on 127.0.0.1, real directories and stores in os.tmpdir(). A nested fixture tree is shared
- * and fetched byte for byte; a `get` killed part way is run again and moves exactly the blocks
+ * and fetched byte for byte (the executable bit kept); a `get` killed part way is run again and moves exactly the blocks
  * its store still lacks; two sharers of the same tree both serve one `get`; bad tickets are
  * usage errors.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readCollection } from '../../src/blobs/collection.js';
 import { BlobStore } from '../../src/blobs/store.js';
@@ -24,6 +24,7 @@ beforeAll(async () => {
   await mkdir(join(tree, 'sub', 'deeper', 'deepest'), { recursive: true });
   await mkdir(join(tree, 'other'), { recursive: true });
   await writeRandomFile(join(tree, 'big.bin'), 3 * BLOCK_BYTES + 12_345);
+  await chmod(join(tree, 'big.bin'), 0o755); // executable: comes out 0755
   await writeRandomFile(join(tree, 'sub', 'middle.bin'), 2 * BLOCK_BYTES + 1);
   await writeRandomFile(join(tree, 'sub', 'deeper', 'small.bin'), 10_000);
   await writeFile(join(tree, 'sub', 'deeper', 'deepest', 'empty'), '');
@@ -102,6 +103,8 @@ describe('octopii share / get', () => {
       paths: ['big.bin', 'other/copy.bin', 'other/notes.txt', 'sub/deeper/deepest/empty', 'sub/deeper/small.bin', 'sub/middle.bin'],
       equal: true,
     });
+    const modes = await Promise.all(['big.bin', 'sub/middle.bin'].map(async (p) => ((await stat(join(out, 'tree', p))).mode & 0o777).toString(8)));
+    expect(modes).toEqual(['755', '644']);
     const again = await get('b', [a.ticket], join(root, 'out-1b'));
     expect(again.code, again.stderr).toBe(0);
     expect(again.last).toMatchObject({ event: 'done', fetchedBytes: 0, missingBytes: 0 });
