@@ -63,6 +63,7 @@ export async function runShare(paths: string[], opts: ShareOptions): Promise<voi
     ]);
     const tag = opts.tag ?? tagFromName('share', basename(resolve(paths[0]!)));
     const t0 = performance.now();
+    if (!opts.json) process.stderr.write(`adding ${paths.join(' ')} to ${storeDir} (identical files are stored once)…\n`);
     const added = await addPaths(store, paths, { tag });
     const bytes = added.entries.reduce((a, e) => a + e.size, 0);
     const addMs = performance.now() - t0;
