@@ -149,7 +149,7 @@ export async function addPaths(
     } catch (e) {
       throw toOctopiiError(e, 'SOURCE_NOT_FOUND');
     }
-    const name = basename(abs);
+    const name = basename(abs) || 'root'; // `share /`
     if (st.isDirectory()) {
       const inside: Array<{ file: string; rel: string }> = [];
       await walk(abs, abs, inside, skipped);
