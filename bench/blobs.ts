@@ -1,7 +1,7 @@
 /**
  * Shipping Lane v2 (blobs) figures. Prints figures only; never fails on speed.
  *
- *   npm run bench:blobs -- [--mib N]      (default 256 MiB per row)
+ *   npm run bench:blobs -- [--mib N] [--fetch-only]     (default 256 MiB per row)
  *
  * - tree: for block sizes 256 KiB, 1 MiB and 4 MiB — leaf hashing throughput through the
  *   HashPool (SharedArrayBuffer blocks, 4 jobs in flight, the way the store hashes), outboard
@@ -9,17 +9,20 @@
  *   4 KiB read (hash the covering block + check its leaf) — the figures behind BLOCK_BYTES
  *   (src/blobs/tree.ts).
  * - store: `BlobStore.add` of a file (MB/s) and `read` of the whole blob verified.
- * - fetch: `fetchBlob` between two nodes over quinn on 127.0.0.1 (every block verified, three
- *   fdatasyncs per block), MB/s and the fetcher's event-loop delay p99
- *   (`perf_hooks.monitorEventLoopDelay`), hashing in the pool.
+ * - fetch: `fetchBlob` between two nodes over quinn on 127.0.0.1 (every block verified, group
+ *   commit of the verified-block map), MB/s and the fetcher's event-loop delay p99
+ *   (`perf_hooks.monitorEventLoopDelay`), hashing in the pool — between two lane v1 transfers of
+ *   the same file by the same node pair (the baseline, same run), and the ratio fetch/lane.
  *
  * Figures (this shared 2-core machine, 128–256 MiB; other engineers' jobs make them vary by
  * ±30 %): tree 830 / 1,050 / 1,210 MB/s for 256 KiB / 1 MiB / 4 MiB blocks; store add
  * 450–630 MB/s, verified read 225–355 MB/s; fetch over quinn 81 MB/s (34 MB/s before group
- * commit of the verified-block map), fetcher loop p99 12.8 ms.
+ * commit of the verified-block map), fetcher loop p99 12.8 ms. Against the lane in the same run
+ * (128 MiB, `--fetch-only`, three runs, load average ~10): fetch 76 / 87 / 114 MB/s, lane v1
+ * 106+55 / 68+50 / 77+109 MB/s, fetch/lane 0.95 / 1.47 / 1.22.
  */
 import { performance } from 'node:perf_hooks';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
@@ -89,6 +92,12 @@ async function storeRow(pool: HashPool): Promise<void> {
   }
 }
 
+/**
+ * One node pair (quinn, 127.0.0.1, both in this process as in the fetch row), the same bytes
+ * moved three ways back to back: lane v1 (`transferToPeers` of the file, the receiver hashing and
+ * fsyncing it), blob fetch (every block verified against the root before it is written), and
+ * lane again; the ratio is blob fetch over the mean of the two lane runs.
+ */
 async function fetchRow(pool: HashPool): Promise<void> {
   const { BlobStore } = await import('../src/blobs/store.js');
   const { serveBlobs } = await import('../src/blobs/provide.js');
@@ -98,15 +107,27 @@ async function fetchRow(pool: HashPool): Promise<void> {
   const { monitorEventLoopDelay } = await import('node:perf_hooks');
   const dir = await mkdtemp(join(tmpdir(), 'octopii-bench-fetch-'));
   const start = (name: string) =>
-    OctopiiNode.start({ listen: '127.0.0.1:0', transport: 'quinn', identity: generateIdentity(), dataDir: join(dir, name), runtime: { hasher: pool } });
+    OctopiiNode.start({ listen: '127.0.0.1:0', transport: 'quinn', identity: generateIdentity(), dataDir: join(dir, name), receiveDir: join(dir, `${name}-rx`), runtime: { hasher: pool } });
   const a = await start('a');
   const b = await start('b');
   try {
     const data = new Uint8Array(total);
     for (let off = 0; off < total; off += 65536) randomFillSync(data, off, 65536);
+    const file = join(dir, 'input');
+    await writeFile(file, data);
     const provider = await BlobStore.open(join(dir, 'pa'), { hasher: pool });
-    const root = await provider.add(data);
+    const root = await provider.add(file);
     serveBlobs(a, provider);
+    const lane = async (): Promise<number> => {
+      const t0 = performance.now();
+      const [r] = await a.transferToPeers({ kind: 'file', path: file }, [{ address: b.address, nodeId: b.nodeId }]);
+      const secs = (performance.now() - t0) / 1000;
+      if (!r?.success) throw new Error(`lane run failed: ${JSON.stringify(r?.error)}`);
+      await rm(join(dir, 'b-rx'), { recursive: true, force: true });
+      await mkdir(join(dir, 'b-rx'));
+      return total / secs / 1e6;
+    };
+    const lane1 = await lane();
     const fetcher = await BlobStore.open(join(dir, 'pb'), { hasher: pool });
     const h = monitorEventLoopDelay({ resolution: 1 });
     h.enable();
@@ -114,7 +135,12 @@ async function fetchRow(pool: HashPool): Promise<void> {
     const r = await fetchBlob(b, { address: a.address, nodeId: a.nodeId }, root, fetcher);
     const secs = (performance.now() - t0) / 1000;
     h.disable();
-    console.log(`fetch quinn ${r.status}  ${((total / secs) / 1e6).toFixed(0)} MB/s  loop p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms  (${total / MIB} MiB)`);
+    const blob = total / secs / 1e6;
+    const lane2 = await lane();
+    console.log(
+      `fetch quinn ${r.status}  ${blob.toFixed(0)} MB/s  loop p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms   lane v1 same pair ${lane1.toFixed(0)} / ${lane2.toFixed(0)} MB/s` +
+        `   fetch/lane ${(blob / ((lane1 + lane2) / 2)).toFixed(2)}  (${total / MIB} MiB)`,
+    );
   } finally {
     await b.stop();
     await a.stop();
@@ -124,8 +150,10 @@ async function fetchRow(pool: HashPool): Promise<void> {
 
 const pool = new HashPool({ threads: 2 });
 try {
-  for (const b of [256 * 1024, MIB, 4 * MIB]) await treeRow(pool, b);
-  await storeRow(pool);
+  if (!process.argv.includes('--fetch-only')) {
+    for (const b of [256 * 1024, MIB, 4 * MIB]) await treeRow(pool, b);
+    await storeRow(pool);
+  }
   await fetchRow(pool);
 } finally {
   await pool.destroy();

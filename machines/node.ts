@@ -218,6 +218,16 @@ export const supervisorMachine = setup({
         };
       },
     }),
+    /**
+     * Drops the exited child's actor from XState's own `children` (XState keeps a completed or
+     * crashed child there, with its last snapshot, until it is stopped): without this a node that
+     * runs an actor per transfer or per fetched blob held every finished one — memory, and an
+     * O(children) copy on every spawn and stop (7,830 blob fetches: RSS 1 GB, 4.6 s of CPU in
+     * XState's resolveStop). Our record of it stays in `context.children` until pruned.
+     */
+    releaseExited: enqueueActions(({ event, enqueue }) => {
+      enqueue.stopChild((event as ExitEvent).actorId);
+    }),
     /** Forgets the oldest stopped children beyond `keepStopped` (spawn order). */
     pruneStopped: assign(({ context }) => {
       const stopped = Object.values(context.children).filter((c) => c.status === 'stopped');
@@ -341,13 +351,13 @@ export const supervisorMachine = setup({
         // A child ended: by crash (error) or by completing. Decide, in order:
         'xstate.error.actor.*': [
           { guard: not('isRunningChild') }, // stopped on purpose, or unknown: ignore
-          { guard: not('wantsRestart'), actions: ['recordExit', 'pruneStopped'] },
+          { guard: not('wantsRestart'), actions: ['recordExit', 'releaseExited', 'pruneStopped'] },
           { guard: 'restartIntensityExceeded', target: 'escalated', actions: ['recordExit', 'recordEscalation'] },
           { actions: ['recordExit', 'scheduleRestart'] },
         ],
         'xstate.done.actor.*': [
           { guard: not('isRunningChild') },
-          { guard: not('wantsRestart'), actions: ['recordExit', 'pruneStopped'] },
+          { guard: not('wantsRestart'), actions: ['recordExit', 'releaseExited', 'pruneStopped'] },
           { guard: 'restartIntensityExceeded', target: 'escalated', actions: ['recordExit', 'recordEscalation'] },
           { actions: ['recordExit', 'scheduleRestart'] },
         ],

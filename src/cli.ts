@@ -7,6 +7,9 @@
  *                 [--observe [HOST:PORT]] [--observe-token T] [--log-level L]
  *   octopii send  FILE --to HOST:PORT [--to ...] [--peer-id ID ... | --insecure] [--json]
  *                 [--timeout MS] [--identity FILE] [--transport T] [--config FILE] [--fix-permissions]
+ *   octopii share PATH… [--listen HOST:PORT] [--advertise HOST:PORT] [--store DIR] [--tag T] [--json]
+ *   octopii get   TICKET… [--dir DIR] [--store DIR] [--tag T] [--json]
+ *   octopii blobs list | add PATH… | rm TAG… | gc   [--store DIR] [--json]
  *   octopii call  SERVICE.METHOD ['{json}'] --to HOST:PORT --peer-id ID [--deadline MS]
  *   octopii methods --to HOST:PORT --peer-id ID
  *   octopii cluster init|start --nodes N --dir DIR [--observe] | cluster run CONFIG [--observe [HOST:PORT]] | cluster status --dir DIR
@@ -29,7 +32,8 @@
 import { Command, CommanderError, Help, InvalidArgumentError, Option, type OutputConfiguration } from 'commander';
 import { readFileSync } from 'node:fs';
 import { toOctopiiError } from './errors.js';
-import { addressArg, millisecondsArg, nodeIdArg, repeatable, sizeArg } from './cli/options.js';
+import { addressArg, millisecondsArg, nodeIdArg, repeatable, sizeArg, tagArg, ticketArg } from './cli/options.js';
+import type { BlobTicket } from './blobs/ticket.js';
 
 /** Exit code of a usage or configuration error. */
 export const EXIT_USAGE = 2;
@@ -51,6 +55,7 @@ const transportOption = () => new Option('--transport <name>', 'node-to-node tra
 const identityOption = () => new Option('--identity <file>', 'identity file, Ed25519 PKCS#8 PEM, mode 0600 (default: <data-dir>/identity.pem)');
 const dataDirOption = () => new Option('--data-dir <dir>', 'node data directory (default: ~/.octopii, or $OCTOPII_DATA_DIR)');
 const fixPermissionsOption = () => new Option('--fix-permissions', 'chmod the identity file to 0600 if group or others can access it, instead of refusing it');
+const storeOption = () => new Option('--store <dir>', 'blob store directory (default: <data-dir>/blobs)');
 const configOption = () => new Option('--config <file>', 'JSON config file (src/config.ts schema); flags and OCTOPII_* env vars override it');
 
 /**
@@ -243,6 +248,70 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
       const { replayCommand } = await import('./cli/replay.js');
       await replayCommand({ file, ...(opts.listen ? { address: opts.listen } : {}) });
     });
+
+  program
+    .command('share')
+    .description('add files and directories to the blob store as one collection, print a ticket, and serve it until SIGINT/SIGTERM')
+    .argument('<path...>', 'files and directories to share (each under its own name)')
+    .addOption(new Option('--listen <host:port>', 'address to listen on (default 0.0.0.0:0: all interfaces, any free port)').argParser(addressArg))
+    .addOption(new Option('--advertise <host:port>', 'address to put in the ticket (default: the listen address; for a wildcard listen, the first non-loopback IPv4 address)').argParser(addressArg))
+    .addOption(storeOption())
+    .addOption(new Option('--tag <name>', 'tag that keeps the collection in the store (default: share-<name of the first path>)').argParser(tagArg))
+    .option('--json', 'print one JSON line (ticket, root, files, bytes, nodeId, address) instead of the bare ticket')
+    .addOption(identityOption())
+    .addOption(dataDirOption())
+    .addOption(configOption())
+    .addOption(transportOption())
+    .addOption(fixPermissionsOption())
+    .action(async (paths: string[], opts) => {
+      const { runShare } = await import('./cli/share.js');
+      await runShare(paths, opts);
+    });
+
+  program
+    .command('get')
+    .description('fetch what a ticket names (resuming, every block verified, from all its providers at once) and write the files under DIR')
+    .argument('<ticket...>', 'ticket printed by `octopii share`; several tickets for the same content pool their providers')
+    .option('--dir <dir>', 'where to write the files (default: the current directory)')
+    .addOption(storeOption())
+    .addOption(new Option('--tag <name>', 'tag that keeps the fetched collection in the store (default: get-<first 16 hex of the root>)').argParser(tagArg))
+    .option('--json', 'print JSON lines (manifest, progress, done|failed) on stdout')
+    .addOption(identityOption())
+    .addOption(dataDirOption())
+    .addOption(configOption())
+    .addOption(transportOption())
+    .addOption(fixPermissionsOption())
+    .action(async (tickets: string[], opts) => {
+      // Commander runs argument parsers on variadic arguments one by one only with a previous value: decode here.
+      const decoded: BlobTicket[] = [];
+      for (const t of tickets) {
+        try {
+          decoded.push(ticketArg(t));
+        } catch (e) {
+          program.error(`error: argument '${t.length > 40 ? `${t.slice(0, 40)}…` : t}' is invalid. ${(e as Error).message}`, { exitCode: EXIT_USAGE, code: 'octopii.badTicket' });
+        }
+      }
+      const { runGet } = await import('./cli/get.js');
+      process.exitCode = await runGet(decoded, opts);
+    });
+
+  const blobs = program.command('blobs').description("manage the node's blob store (no node is started)");
+  const blobsCommand = (name: 'list' | 'add' | 'rm' | 'gc', description: string, arg?: string) => {
+    const c = blobs.command(name).description(description);
+    if (arg) c.argument(arg);
+    c.addOption(storeOption()).addOption(dataDirOption()).addOption(configOption()).option('--json', 'print JSON lines');
+    if (name === 'add') c.addOption(new Option('--tag <name>', 'tag for the collection (default: add-<name of the first path>)').argParser(tagArg));
+    return c.action(async (...all: unknown[]) => {
+      const args = (arg ? all[0] : []) as string[];
+      const opts = all[arg ? 1 : 0] as import('./cli/blobs.js').BlobsOptions;
+      const { runBlobs } = await import('./cli/blobs.js');
+      await runBlobs(name, args, opts);
+    });
+  };
+  blobsCommand('list', 'list every blob, complete or partial (verified blocks), with its size and tags');
+  blobsCommand('add', 'add files and directories as one collection (as share does, without serving); prints its root', '<path...>');
+  blobsCommand('rm', "remove tags (a collection's tag takes its members' tags along), then delete the blobs no tag names", '<tag...>');
+  blobsCommand('gc', 'delete every blob, complete or partial, that no tag names');
 
   program
     .command('send')

@@ -4,16 +4,18 @@
  * HashSeq is the model). The manifest is canonical JSON (UTF-8, entries sorted by path):
  *
  * ```json
- * {"octopii-collection":1,"entries":[{"path":"a/b.txt","root":"<64 hex>","size":12}]}
+ * {"octopii-collection":1,"entries":[{"path":"a/b.txt","root":"<64 hex>","size":12},{"path":"run.sh","root":"…","size":80,"mode":493}]}
  * ```
+ * `mode` (optional, 0o755 = 493 or 0o644 = 420) keeps the executable bit: a file any of whose
+ * execute bits was set is 0o755, others have no `mode` (written 0o644); no other bits travel.
  * Paths are relative, '/'-separated; a manifest with an absolute path, a `..`, `.` or empty
  * segment, a backslash or NUL, or duplicate paths is refused (INVALID_ARGUMENT) before anything
  * is written — a collection from a peer can never write outside the export directory.
- * `addDirectory` tags the manifest `tag` and each member `tag.<n>`, so gc() keeps them.
+ * `addDirectory` and `addPaths` tag the manifest `tag` and each member `tag.<n>`, so gc() keeps them.
  */
-import { mkdir, open, readdir } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { OctopiiError } from '../errors.js';
+import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { BlobStore } from './store.js';
 import { parseRoot, rootHex } from './tree.js';
 
@@ -24,7 +26,12 @@ export interface CollectionEntry {
   root: string;
   /** File size, bytes. */
   size: number;
+  /** 0o755 for an executable file; absent otherwise (written 0o644). */
+  mode?: number;
 }
+
+/** The only mode a manifest carries: executable (see the module note). */
+export const EXECUTABLE_MODE = 0o755;
 
 const MANIFEST_KEY = 'octopii-collection';
 
@@ -44,7 +51,9 @@ export function encodeManifest(entries: readonly CollectionEntry[]): Uint8Array 
     checkCollectionPath(e.path);
     if (i > 0 && sorted[i - 1]!.path === e.path) throw new OctopiiError('INVALID_ARGUMENT', `duplicate collection path ${JSON.stringify(e.path)}`);
   });
-  return new TextEncoder().encode(JSON.stringify({ [MANIFEST_KEY]: 1, entries: sorted.map((e) => ({ path: e.path, root: e.root, size: e.size })) }));
+  return new TextEncoder().encode(
+    JSON.stringify({ [MANIFEST_KEY]: 1, entries: sorted.map((e) => ({ path: e.path, root: e.root, size: e.size, ...(e.mode === EXECUTABLE_MODE ? { mode: EXECUTABLE_MODE } : {}) })) }),
+  );
 }
 
 /** Parses and checks a manifest. Throws INVALID_ARGUMENT for anything unsafe or malformed. */
@@ -59,37 +68,102 @@ export function decodeManifest(bytes: Uint8Array): CollectionEntry[] {
   if (!d || d[MANIFEST_KEY] !== 1 || !Array.isArray(d.entries)) throw new OctopiiError('INVALID_ARGUMENT', 'not a version-1 collection manifest');
   const entries = d.entries.map((e: unknown) => {
     const o = e as Partial<CollectionEntry>;
-    if (typeof o?.path !== 'string' || typeof o.root !== 'string' || !Number.isSafeInteger(o.size) || (o.size as number) < 0) {
+    if (typeof o?.path !== 'string' || typeof o.root !== 'string' || !Number.isSafeInteger(o.size) || (o.size as number) < 0 || (o.mode !== undefined && o.mode !== EXECUTABLE_MODE)) {
       throw new OctopiiError('INVALID_ARGUMENT', `malformed collection entry ${JSON.stringify(e)}`);
     }
     parseRoot(o.root);
-    return { path: o.path, root: o.root, size: o.size as number };
+    return { path: o.path, root: o.root, size: o.size as number, ...(o.mode === EXECUTABLE_MODE ? { mode: EXECUTABLE_MODE } : {}) };
   });
   encodeManifest(entries); // path and duplicate checks
   return entries;
 }
 
-async function walk(dir: string, base: string, out: string[]): Promise<void> {
+/** Regular files under `dir` (absolute path, and path relative to `base`); counts what is skipped (symlinks, sockets, devices). */
+async function walk(dir: string, base: string, out: Array<{ file: string; rel: string }>, skipped: { count: number }): Promise<void> {
   for (const d of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, d.name);
-    if (d.isDirectory()) await walk(p, base, out);
-    else if (d.isFile()) out.push(relative(base, p));
-    // symlinks, sockets, devices: not part of a collection
+    if (d.isDirectory()) await walk(p, base, out, skipped);
+    else if (d.isFile()) out.push({ file: p, rel: relative(base, p) });
+    else skipped.count++; // symlinks, sockets, devices: not part of a collection
   }
 }
 
-/** Adds every regular file under `dir` and the manifest; returns the manifest's root and the entries. */
+/** Runs `task` over `items` with at most `limit` running at once; rejects with the first error (the rest still settle). */
+export async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { e: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length && !failure) {
+      const i = next++;
+      try {
+        await task(items[i]!, i);
+      } catch (e) {
+        failure ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.e;
+}
+
+/** Files added at once by {@link addPaths}: each add waits on two fdatasyncs, so several overlap them (measured on `node_modules`, 7,830 files: 31 s one at a time). */
+export const ADD_FILES_IN_FLIGHT = 8;
+
+async function addFiles(store: BlobStore, files: ReadonlyArray<{ file: string; path: string }>, tag: string): Promise<CollectionEntry[]> {
+  const entries = new Array<CollectionEntry>(files.length);
+  await eachLimited(files, ADD_FILES_IN_FLIGHT, async (f, i) => {
+    const [root, st] = await Promise.all([store.add(f.file, { tag: `${tag}.${i}` }), stat(f.file)]);
+    entries[i] = { path: f.path, root: rootHex(root), size: await store.size(root), ...(st.mode & 0o111 ? { mode: EXECUTABLE_MODE } : {}) };
+  });
+  return entries;
+}
+
+/** Adds every regular file under `dir` and the manifest (paths relative to `dir`); returns the manifest's root and the entries. */
 export async function addDirectory(store: BlobStore, dir: string, options: { tag: string }): Promise<{ root: Uint8Array; entries: CollectionEntry[] }> {
-  const files: string[] = [];
-  await walk(dir, dir, files);
-  files.sort();
-  const entries: CollectionEntry[] = [];
-  for (const [i, f] of files.entries()) {
-    const root = await store.add(join(dir, f), { tag: `${options.tag}.${i}` });
-    entries.push({ path: f.split(sep).join('/'), root: rootHex(root), size: await store.size(root) });
-  }
+  const found: Array<{ file: string; rel: string }> = [];
+  await walk(dir, dir, found, { count: 0 });
+  const files = found.map((f) => ({ file: f.file, path: f.rel.split(sep).join('/') })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const entries = await addFiles(store, files, options.tag);
   const root = await store.add(encodeManifest(entries), { tag: options.tag });
   return { root, entries };
+}
+
+/**
+ * Adds files and directories as one collection, each under its own name (`share a.txt dir/`
+ * gives `a.txt`, `dir/x`, `dir/sub/y` — what `cp -r` would make): the manifest tagged `tag`,
+ * member i `tag.<i>`. Symlinks and special files are skipped and counted. Throws
+ * SOURCE_NOT_FOUND for a missing path, INVALID_ARGUMENT when two paths have the same name.
+ */
+export async function addPaths(
+  store: BlobStore,
+  paths: readonly string[],
+  options: { tag: string },
+): Promise<{ root: Uint8Array; entries: CollectionEntry[]; skipped: number }> {
+  const found: Array<{ file: string; path: string }> = [];
+  const skipped = { count: 0 };
+  for (const p of paths) {
+    const abs = resolve(p);
+    let st;
+    try {
+      st = await stat(abs);
+    } catch (e) {
+      throw toOctopiiError(e, 'SOURCE_NOT_FOUND');
+    }
+    const name = basename(abs) || 'root'; // `share /`
+    if (st.isDirectory()) {
+      const inside: Array<{ file: string; rel: string }> = [];
+      await walk(abs, abs, inside, skipped);
+      for (const f of inside) found.push({ file: f.file, path: [name, ...f.rel.split(sep)].join('/') });
+    } else if (st.isFile()) found.push({ file: abs, path: name });
+    else throw new OctopiiError('INVALID_ARGUMENT', `${p} is neither a file nor a directory`);
+  }
+  found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (let i = 1; i < found.length; i++) {
+    if (found[i - 1]!.path === found[i]!.path) throw new OctopiiError('INVALID_ARGUMENT', `two of the paths give the same name ${JSON.stringify(found[i]!.path)}`);
+  }
+  const entries = await addFiles(store, found, options.tag);
+  const root = await store.add(encodeManifest(entries), { tag: options.tag });
+  return { root, entries, skipped: skipped.count };
 }
 
 /** The checked entries of the collection `root` (its manifest read verified). */
@@ -97,23 +171,29 @@ export async function readCollection(store: BlobStore, root: Uint8Array): Promis
   return decodeManifest(await store.read(root, { offset: 0, length: await store.size(root) }));
 }
 
-/** Writes every file of collection `root` under `outDir` (each read verified, 16 MiB at a time). Every path is checked before the first write. */
+/**
+ * Writes every file of collection `root` under `outDir` (each read verified, 16 MiB at a time,
+ * {@link ADD_FILES_IN_FLIGHT} files at once, each fdatasync'd). Every path is checked before
+ * the first write. Throws INVALID_ARGUMENT (unsafe manifest), BLOB_NOT_FOUND (a member not in
+ * the store), BLOCK_MISMATCH, DISK_FULL, PERMISSION_DENIED, IO_ERROR.
+ */
 export async function exportCollection(store: BlobStore, root: Uint8Array, outDir: string): Promise<CollectionEntry[]> {
   const entries = await readCollection(store, root);
-  for (const e of entries) {
+  await eachLimited(entries, ADD_FILES_IN_FLIGHT, async (e) => {
     const target = join(outDir, ...e.path.split('/'));
     await mkdir(join(target, '..'), { recursive: true });
-    const fh = await open(target, 'w');
+    const fh = await open(target, 'w', e.mode ?? 0o644);
     try {
       const r = parseRoot(e.root);
       for (let off = 0; off < e.size; off += 16 << 20) {
         const part = await store.read(r, { offset: off, length: Math.min(16 << 20, e.size - off) });
         await fh.write(part, 0, part.byteLength, off);
       }
+      await fh.chmod(e.mode ?? 0o644); // an existing file keeps its mode through open()
       await fh.datasync();
     } finally {
       await fh.close();
     }
-  }
+  });
   return entries;
 }

@@ -1,5 +1,5 @@
 /** Small filesystem helpers of the blob store: existence, a write made durable, a directory fsync. */
-import { open, stat, writeFile } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 
 export async function exists(path: string): Promise<boolean> {
   try {
@@ -10,11 +10,12 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Writes `bytes` to a new `path` and fdatasyncs it, on one file handle. */
 export async function writeFileSynced(path: string, bytes: Uint8Array, before: () => void): Promise<void> {
   before();
-  await writeFile(path, bytes);
-  const fh = await open(path, 'r+');
+  const fh = await open(path, 'w');
   try {
+    await fh.writeFile(bytes);
     await fh.datasync();
   } finally {
     await fh.close();

@@ -4,6 +4,8 @@ export { BlobStore, type BlobStoreOptions, type BlockHasher, type BlockProof, ty
 export { serveBlobs, blobProvideLogic, type ServeBlobsOptions } from './provide.js';
 export { fetchBlob, blobFetchLogic, FETCH_BLOCKS_IN_FLIGHT, type FetchBlobOptions } from './fetch.js';
 export { encodeTicket, decodeTicket, type BlobTicket } from './ticket.js';
-export { addDirectory, readCollection, exportCollection, encodeManifest, decodeManifest, checkCollectionPath, type CollectionEntry } from './collection.js';
+export { addDirectory, addPaths, readCollection, exportCollection, encodeManifest, decodeManifest, checkCollectionPath, EXECUTABLE_MODE, type CollectionEntry } from './collection.js';
+export { fetchCollection, COLLECTION_BLOBS_IN_FLIGHT, type CollectionFetchOptions, type CollectionFetchResult, type CollectionProgress } from './fetchCollection.js';
+export { listBlobs, type BlobListing } from './inventory.js';
 export { fetchBlobMulti, type MultiFetchResult, type MultiFetchOptions, type ProviderReport } from './multi.js';
 export type { BlobFetchOutput } from '../../machines/blobFetch.js';

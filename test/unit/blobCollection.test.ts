@@ -1,5 +1,5 @@
 /** Collections (src/blobs/collection.ts): a directory round trip, unsafe manifests refused. */
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -51,5 +51,24 @@ describe('collections', () => {
     const root = await store.add(manifestWith(path));
     await expect(exportCollection(store, root, join(dir, 'out'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(await readdir(dir)).not.toContain('out');
+  });
+});
+
+describe('collections keep the executable bit', () => {
+  it('a file with an execute bit comes out 0755, the others 0644', async () => {
+    await chmod(join(dir, 'in', 'a.txt'), 0o700);
+    await chmod(join(dir, 'in', 'sub', 'b.bin'), 0o600);
+    const store = await BlobStore.open(join(dir, 'store'));
+    const { root } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
+    await exportCollection(store, root, join(dir, 'out'));
+    const modes = await Promise.all(['a.txt', 'sub/b.bin', 'sub/deeper/c'].map(async (p) => ((await stat(join(dir, 'out', p))).mode & 0o777).toString(8)));
+    expect(modes).toEqual(['755', '644', '644']);
+  });
+
+  it('refuses a manifest with any other mode', async () => {
+    const store = await BlobStore.open(join(dir, 'store'));
+    const manifest = { 'octopii-collection': 1, entries: [{ path: 'x', root: rootHex(rootOf(new Uint8Array(0))), size: 0, mode: 0o4755 }] };
+    const root = await store.add(new TextEncoder().encode(JSON.stringify(manifest)));
+    await expect(readCollection(store, root)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });

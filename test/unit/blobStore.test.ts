@@ -210,6 +210,41 @@ describe('BlobStore import of verified blocks', () => {
   });
 });
 
+describe('BlobStore: a one-block blob from the network', () => {
+  const SMALL = deterministicBytes('blob-store-small', 10_000);
+  const SMALL_ROOT = rootOf(SMALL);
+  const smallProvider = async () => {
+    const s = await BlobStore.open(join(dir, 'provider'));
+    await s.add(SMALL);
+    return s;
+  };
+
+  it('goes straight into blobs/: complete, readable, no partial or staging file left', async () => {
+    const p = await smallProvider();
+    const s = await BlobStore.open(join(dir, 'fetcher'));
+    const { data, proof } = await p.blockWithProof(SMALL_ROOT, 0);
+    expect(await s.putBlock(SMALL_ROOT, 0, data, proof)).toBe('complete');
+    const back = await (await BlobStore.open(join(dir, 'fetcher'))).read(SMALL_ROOT, { offset: 0, length: SMALL.byteLength });
+    expect({
+      intact: Buffer.from(back).equals(Buffer.from(SMALL)),
+      partial: await readdir(join(dir, 'fetcher', 'partial')),
+      tmp: await readdir(join(dir, 'fetcher', 'tmp')),
+    }).toEqual({ intact: true, partial: [], tmp: [] });
+  });
+
+  it('on a full disk fails with DISK_FULL and leaves nothing visible', async () => {
+    const p = await smallProvider();
+    const s = await BlobStore.open(join(dir, 'fetcher'), {
+      beforeWrite: (file) => {
+        if (file === 'outboard') throw enospc();
+      },
+    });
+    const { data, proof } = await p.blockWithProof(SMALL_ROOT, 0);
+    await expect(s.putBlock(SMALL_ROOT, 0, data, proof)).rejects.toMatchObject({ code: 'DISK_FULL' });
+    expect({ missing: await s.missing(SMALL_ROOT), tmp: await readdir(join(dir, 'fetcher', 'tmp')) }).toEqual({ missing: null, tmp: [] });
+  });
+});
+
 describe('BlobStore tags and gc', () => {
   it('collects untagged blobs and keeps tagged ones', async () => {
     const s = await BlobStore.open(dir);

@@ -293,6 +293,24 @@ describe('node supervisor', () => {
   });
 });
 
+describe('node supervisor: finished children', () => {
+  it('releases the actors of children that completed or crashed without a restart (XState would keep them listed)', async () => {
+    const clock = new SimulatedClock();
+    const sup = startSupervisor(clock, { intensity: 3, periodMs: 5_000 });
+    const running = longRunningChild();
+    sup.send({ type: 'SPAWN', id: 'long', logic: running.logic });
+    for (let i = 0; i < 20; i++) {
+      const child = controlledChild(clock);
+      sup.send({ type: 'SPAWN', id: `t${i}`, logic: child.logic, restart: 'temporary' });
+      if (i % 2 === 0) child.instances[0]!.finish({ status: 'acknowledged' });
+      else child.instances[0]!.crash(new OctopiiError('IO_ERROR', 'disk'));
+      await flush();
+    }
+    expect(Object.keys(sup.getSnapshot().children)).toEqual(['long']);
+    sup.send({ type: 'STOP' });
+  });
+});
+
 describe('node supervisor: exits it must ignore', () => {
   it.each(['xstate.done.actor', 'xstate.error.actor'])('ignores a late %s event of a child stopped on purpose (no restart)', async (prefix) => {
     const clock = new SimulatedClock();

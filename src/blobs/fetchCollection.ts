@@ -1,0 +1,169 @@
+/**
+ * Fetching a whole collection (src/blobs/collection.ts) into a store: the manifest first, then
+ * every member blob the store does not hold complete, {@link COLLECTION_BLOBS_IN_FLIGHT} blobs at
+ * once — from one provider with one blobFetch machine per blob (src/blobs/fetch.ts), from several
+ * with the multi-source fetch (src/blobs/multi.ts), each blob starting at the next provider in
+ * turn. What the store already holds — whole blobs,
+ * or the verified blocks of a partial one from an interrupted run — is not asked for again, and
+ * a blob that several files share is fetched once. The manifest is tagged `tag` and member i
+ * `tag.<i>` before their blocks arrive, so a gc() cannot take a partial fetch away.
+ *
+ *   const r = await fetchCollection(node, ticket.providers, ticket.root, store, { tag: 'got' });
+ *   if (r.status === 'complete') await exportCollection(store, ticket.root, './out');
+ */
+import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
+import type { OctopiiNode, PeerRef } from '../node/node.js';
+import { eachLimited, readCollection, type CollectionEntry } from './collection.js';
+import { fetchBlob } from './fetch.js';
+import { fetchBlobMulti, type ProviderReport } from './multi.js';
+import type { BlobStore } from './store.js';
+import { BLOCK_BYTES, parseRoot, rootHex } from './tree.js';
+
+/** Member blobs fetched at once: small files cost a stream and a few fdatasyncs each, so several overlap. */
+export const COLLECTION_BLOBS_IN_FLIGHT = 8;
+
+export interface CollectionProgress {
+  /** Bytes this run fetched, verified and wrote so far. */
+  fetchedBytes: number;
+  /** Bytes still missing when the members were listed (what this run has to fetch). */
+  toFetchBytes: number;
+  /** Member blobs complete in the store so far, of `totalBlobs` (distinct roots). */
+  doneBlobs: number;
+  totalBlobs: number;
+}
+
+export interface CollectionFetchOptions {
+  /** Tag of the manifest; member i gets `tag.<i>` (src/blobs/store.ts tag names). */
+  tag: string;
+  /** Called as blocks land and blobs complete. */
+  onProgress?: (p: CollectionProgress) => void;
+  /** Called once the manifest is held, with its entries, before any member is fetched. */
+  onManifest?: (entries: CollectionEntry[]) => void;
+}
+
+export interface CollectionFetchResult {
+  status: 'complete' | 'failed';
+  /** The manifest's entries (empty when the manifest itself could not be fetched). */
+  entries: CollectionEntry[];
+  /** Bytes of all files in the collection. */
+  totalBytes: number;
+  /** Bytes this run moved over the network (verified and written), manifest included. */
+  fetchedBytes: number;
+  /** Bytes that were missing from the store when this run started listing members (manifest excluded). */
+  missingBytes: number;
+  /** Per provider, summed over every blob. */
+  providers: ProviderReport[];
+  error: ErrorInfo | null;
+}
+
+/** Bytes of the block ranges `ranges` of a blob of `size` bytes. */
+export const rangeBytes = (ranges: ReadonlyArray<readonly [number, number]>, size: number): number =>
+  ranges.reduce((a, [s, e]) => a + Math.max(0, Math.min(e * BLOCK_BYTES, size) - s * BLOCK_BYTES), 0);
+
+/**
+ * Fetches collection `root` and its members into `store` from `peers` (at least one). Never
+ * rejects for a provider's failure: resolves `failed` with the error (BLOB_NOT_FOUND,
+ * BLOCK_MISMATCH, UNAVAILABLE, INVALID_ARGUMENT for an unsafe manifest …); what was verified
+ * stays in the store for the next run. Throws INVALID_ARGUMENT for an empty provider list.
+ */
+export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef[], root: Uint8Array, store: BlobStore, options: CollectionFetchOptions): Promise<CollectionFetchResult> {
+  if (peers.length === 0) throw new OctopiiError('INVALID_ARGUMENT', 'a fetch needs at least one provider');
+  const reports = new Map<string, ProviderReport>(peers.map((p) => [p.address, { peer: p.address, blocks: 0, bytes: 0, ms: 0, bytesPerMs: 0, dropped: null }]));
+  let fetchedBytes = 0;
+  let turn = 0;
+  const progress: CollectionProgress = { fetchedBytes: 0, toFetchBytes: 0, doneBlobs: 0, totalBlobs: 0 };
+  const emit = () => options.onProgress?.({ ...progress, fetchedBytes });
+
+  /** One blob, complete or failed; the bytes it moved counted as they land. */
+  const fetchOne = async (blob: Uint8Array): Promise<ErrorInfo | null> => {
+    if (peers.length === 1) {
+      const peer = peers[0]!;
+      let seen = 0;
+      const t0 = node.clock.now();
+      const r = await fetchBlob(node, peer, blob, store, {
+        onProgress: (_blocks, bytes) => {
+          fetchedBytes += bytes - seen;
+          seen = bytes;
+          emit();
+        },
+      });
+      fetchedBytes += r.bytes - seen;
+      const rep = reports.get(peer.address)!;
+      rep.blocks += r.blocks;
+      rep.bytes += r.bytes;
+      rep.ms += node.clock.now() - t0;
+      rep.bytesPerMs = rep.ms > 0 ? rep.bytes / rep.ms : 0;
+      if (r.error) rep.dropped = r.error;
+      return r.status === 'complete' ? null : (r.error ?? { code: 'UNAVAILABLE', message: 'fetch failed' });
+    }
+    // Each blob starts at the next provider: a one-block blob comes whole from the first one
+    // asked, so without the rotation every small file would come from peers[0].
+    const k = turn++ % peers.length;
+    const r = await fetchBlobMulti(node, [...peers.slice(k), ...peers.slice(0, k)], blob, store);
+    for (const p of r.providers) {
+      const rep = reports.get(p.peer)!;
+      rep.blocks += p.blocks;
+      rep.bytes += p.bytes;
+      rep.ms += p.ms;
+      rep.bytesPerMs = rep.ms > 0 ? rep.bytes / rep.ms : 0;
+      if (p.dropped) rep.dropped = p.dropped;
+      fetchedBytes += p.bytes;
+    }
+    emit();
+    return r.status === 'complete' ? null : r.error;
+  };
+
+  const result = (status: 'complete' | 'failed', entries: CollectionEntry[], missingBytes: number, error: ErrorInfo | null): CollectionFetchResult => ({
+    status,
+    entries,
+    totalBytes: entries.reduce((a, e) => a + e.size, 0),
+    fetchedBytes,
+    missingBytes,
+    providers: [...reports.values()],
+    error,
+  });
+
+  await store.setTag(options.tag, root);
+  const manifestError = (await store.has(root)) ? null : await fetchOne(root);
+  if (manifestError) return result('failed', [], 0, manifestError);
+  let entries: CollectionEntry[];
+  try {
+    entries = await readCollection(store, root);
+  } catch (e) {
+    return result('failed', [], 0, toOctopiiError(e).toJSON());
+  }
+  options.onManifest?.(entries);
+
+  // Tags first (only those that do not already name the member: a resumed run rewrites none).
+  const tags = await store.tags();
+  await eachLimited(entries, COLLECTION_BLOBS_IN_FLIGHT, async (e, i) => {
+    if (tags.get(`${options.tag}.${i}`) !== e.root) await store.setTag(`${options.tag}.${i}`, parseRoot(e.root));
+  });
+
+  // Distinct roots and what each still lacks (the verified-block maps: nothing is read or hashed).
+  const sizes = new Map(entries.map((e) => [e.root, e.size]));
+  const todo: Array<{ root: Uint8Array; bytes: number }> = [];
+  for (const [hex, size] of sizes) {
+    const blob = parseRoot(hex);
+    const missing = await store.missing(blob);
+    if (missing !== null && missing.length === 0) continue;
+    todo.push({ root: blob, bytes: missing === null ? size : rangeBytes(missing, size) });
+  }
+  progress.totalBlobs = sizes.size;
+  progress.doneBlobs = sizes.size - todo.length;
+  progress.toFetchBytes = todo.reduce((a, t) => a + t.bytes, 0);
+  emit();
+
+  let failure: ErrorInfo | null = null;
+  await eachLimited(todo, COLLECTION_BLOBS_IN_FLIGHT, async (t) => {
+    if (failure) return;
+    const error = await fetchOne(t.root);
+    if (error) {
+      failure ??= { ...error, message: `blob ${rootHex(t.root)}: ${error.message}` };
+      return;
+    }
+    progress.doneBlobs++;
+    emit();
+  });
+  return result(failure ? 'failed' : 'complete', entries, progress.toFetchBytes, failure);
+}
