@@ -32,7 +32,7 @@ const against = flag('--against');
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'octopii-startup-'));
-const env = { ...process.env, OCTOPII_DATA_DIR: dataDir };
+const env: NodeJS.ProcessEnv = { ...process.env, OCTOPII_DATA_DIR: dataDir };
 for (const k of Object.keys(env)) if (k.startsWith('OCTOPII_') && k !== 'OCTOPII_DATA_DIR') delete env[k];
 
 interface Case {
