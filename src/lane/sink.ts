@@ -59,7 +59,7 @@ function memorySink(size: number): OpenedSink {
   };
 }
 
-/** Streams to a temporary file in `dir`; `commit(sha256)` fsyncs it and renames it to `finalPath(sha256)`. */
+/** Streams to a temporary file in `dir`; `commit(sha256)` fdatasyncs it (the data and its size; the rename and the directory fsync below make the name durable) and renames it to `finalPath(sha256)`. */
 async function fileSink(dir: string, tmpBase: string, finalPath: (sha256: string) => string): Promise<OpenedSink> {
   const tmp = join(dir, `.${tmpBase}.${randomBytes(6).toString('hex')}.part`);
   let path: string | undefined;
@@ -93,7 +93,7 @@ async function fileSink(dir: string, tmpBase: string, finalPath: (sha256: string
     async commit(sha256) {
       path = finalPath(sha256);
       try {
-        await fh!.sync();
+        await fh!.datasync();
         await close();
         await rename(tmp, path);
         committed = true;
