@@ -2,11 +2,12 @@
 // The `octopii` command. It runs the build in dist/ (`npm run build`, which `npm ci` runs through
 // `prepare`) when that build is newer than every file under src/ and machines/; otherwise — no
 // build yet, or a source edited since — it runs the sources through tsx's loader, so a checkout
-// never runs stale code (only slower: tsx costs ~0.4 s of CPU at start-up).
+// never runs stale code (only slower: tsx costs ~0.4 s of CPU at start-up). Inside node_modules
+// (an installed package) the build is used whenever it exists, without comparing times.
 // The shebang carries src/nodeFlags.ts NODE_FLAGS (keep them in step); `node bin/octopii.js`
 // runs without them unless given: `node --initial-old-space-size=64 bin/octopii.js`.
 // OCTOPII_FROM_SOURCE=1 forces the sources.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +28,9 @@ function newestUnder(dir) {
 }
 
 function buildIsFresh() {
+  // An installed package (a dependency, or `npm i -g`): nobody edits its sources, and its files
+  // all carry npm's one mtime — skip the scan (~180 stats, 5–15 ms of start-up).
+  if (root.split(/[\\/]/).includes('node_modules')) return existsSync(built);
   let builtAt;
   try {
     builtAt = statSync(built).mtimeMs;

@@ -9,13 +9,12 @@
  * OCTOPII_LOG_LEVEL (fatal | error | warn | info | debug | trace | silent). A value
  * that does not parse is an INVALID_ARGUMENT naming the variable, never a NaN in the config.
  */
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { OctopiiError } from './errors.js';
 import { isNodeId } from './identity.js';
 import { parseSize } from './size.js';
+import { defaultDataDir, ENV_OF, identityFileOf } from './configPaths.js';
 
 export { parseSize };
 
@@ -29,7 +28,7 @@ export const NodeConfigSchema = z.object({
   /** Address to listen on, `HOST:PORT` (port 0 = any free port). */
   listen: z.string().default('127.0.0.1:0'),
   /** Node data directory (identity, state). */
-  dataDir: z.string().default(join(homedir(), '.octopii')),
+  dataDir: z.string().default(defaultDataDir()),
   /** Identity file (PKCS#8 PEM Ed25519); default `<dataDir>/identity.pem`. */
   identityFile: z.string().optional(),
   transport: TransportName.default(DEFAULT_TRANSPORT),
@@ -129,24 +128,6 @@ function fromEnv(env: NodeJS.ProcessEnv, issues: EnvIssue[]): Partial<NodeConfig
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
-/** Env variable of each field set from the environment, for error messages. */
-const ENV_OF: Readonly<Record<string, string>> = {
-  listen: 'OCTOPII_LISTEN',
-  dataDir: 'OCTOPII_DATA_DIR',
-  identityFile: 'OCTOPII_IDENTITY',
-  transport: 'OCTOPII_TRANSPORT',
-  allowPeers: 'OCTOPII_ALLOW_PEERS',
-  insecure: 'OCTOPII_INSECURE',
-  maxReceiveBytes: 'OCTOPII_MAX_RECEIVE_BYTES',
-  quinnThreads: 'OCTOPII_QUINN_THREADS',
-  hashThreads: 'OCTOPII_HASH_THREADS',
-  logLevel: 'OCTOPII_LOG_LEVEL',
-  'limits.incomingPerPeer': 'OCTOPII_MAX_INCOMING_PER_PEER',
-  'limits.incomingPerNode': 'OCTOPII_MAX_INCOMING',
-  'limits.connections': 'OCTOPII_MAX_CONNECTIONS',
-  'limits.receiveStallMs': 'OCTOPII_RECEIVE_STALL_MS',
-};
-
 /**
  * Validated configuration from `options` over `OCTOPII_*` env vars over an optional JSON file.
  * Throws INVALID_ARGUMENT listing every invalid field as `field: reason`, and for a value taken
@@ -186,8 +167,7 @@ export function loadConfig(
   return cfg;
 }
 
-export const identityFileOf = (cfg: Pick<NodeConfig, 'dataDir' | 'identityFile'>): string =>
-  cfg.identityFile ?? join(cfg.dataDir, 'identity.pem');
+export { identityFileOf };
 
 /** Where one effective setting came from. */
 export type ConfigSource = 'default' | 'file' | 'env' | 'option';

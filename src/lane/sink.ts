@@ -1,5 +1,5 @@
 /**
- * Lane sinks: memory (capped), file or blob (temp name → fsync → rename only after the checksum
+ * Lane sinks: memory (capped), file or blob (temp name → fdatasync → rename only after the checksum
  * matched, to a fixed path or to `<dir>/<sha256>`; removed otherwise), or a custom
  * {@link LaneSinkHandle}. A sink is opened only after the announced size passed the cap and the
  * first data byte arrived, so a rejected or stalled transfer allocates and creates nothing.
@@ -11,6 +11,16 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { LaneSink, LaneSinkHandle } from './types.js';
+
+/**
+ * Write-back step of a file sink, bytes: each time this much more has been written, an
+ * fdatasync(2) is started in the background (at most one at a time; the writes go on), so the
+ * disk writes the file while the rest arrives and the fdatasync before the acknowledgement has
+ * only the tail to flush. Without it the whole file sits dirty in the page cache (Linux starts
+ * writing back only past dirty_background_ratio, ~10% of RAM, or after 30 s) and the final sync
+ * writes all of it while the sender waits: ~2.5 s per GiB on a 400 MB/s disk.
+ */
+export const SINK_WRITEBACK_BYTES = 32 << 20;
 
 /** Default cap of a memory sink: 64 MiB. */
 export const MEMORY_SINK_MAX_BYTES = 64 << 20;
@@ -59,7 +69,7 @@ function memorySink(size: number): OpenedSink {
   };
 }
 
-/** Streams to a temporary file in `dir`; `commit(sha256)` fsyncs it and renames it to `finalPath(sha256)`. */
+/** Streams to a temporary file in `dir`; `commit(sha256)` fdatasyncs it (the data and its size; the rename and the directory fsync below make the name durable) and renames it to `finalPath(sha256)`. */
 async function fileSink(dir: string, tmpBase: string, finalPath: (sha256: string) => string): Promise<OpenedSink> {
   const tmp = join(dir, `.${tmpBase}.${randomBytes(6).toString('hex')}.part`);
   let path: string | undefined;
@@ -70,11 +80,27 @@ async function fileSink(dir: string, tmpBase: string, finalPath: (sha256: string
     throw ioError(e, `cannot create ${tmp}`);
   }
   let position = 0;
+  let syncedTo = 0;
+  let writeback: Promise<void> | undefined;
+  let writebackError: unknown;
+  const startWriteback = () => {
+    syncedTo = position;
+    writeback = fh!.datasync().then(
+      () => {
+        writeback = undefined;
+      },
+      (e: unknown) => {
+        writeback = undefined;
+        writebackError ??= e;
+      },
+    );
+  };
   let committed = false;
   let closed = false;
   const close = async () => {
     if (closed || !fh) return;
     closed = true;
+    await writeback; // never rejects; a handle is not closed under a running fdatasync
     await fh.close().catch(() => undefined);
   };
   return {
@@ -86,14 +112,18 @@ async function fileSink(dir: string, tmpBase: string, finalPath: (sha256: string
           off += bytesWritten;
           position += bytesWritten;
         }
+        if (writebackError !== undefined) throw writebackError;
       } catch (e) {
         throw ioError(e, `write to ${tmp} failed`);
       }
+      if (!writeback && position - syncedTo >= SINK_WRITEBACK_BYTES) startWriteback();
     },
     async commit(sha256) {
       path = finalPath(sha256);
       try {
-        await fh!.sync();
+        await writeback;
+        if (writebackError !== undefined) throw writebackError;
+        await fh!.datasync();
         await close();
         await rename(tmp, path);
         committed = true;

@@ -205,6 +205,25 @@ describe('lane-v1-peer (the independent Rust implementation) against itself', ()
   });
 });
 
+describe('lane-v1-peer serve --sync data (fdatasync before the status byte, the baseline of bench/cli-vs-quinn.ts)', () => {
+  it('receives from lane-v1-peer send and from octopii send --insecure with matching SHA-256', async () => {
+    const server = await peerServe('127.0.0.1:0', '--sync', 'data');
+    const a = await makeFile(1024 * 1024 + 7);
+    const send = peer('send', a.path, '--to', server.address);
+    expect(await exitOf(send), `lane-v1-peer send failed: ${send.stderr()}`).toBe(0);
+    const first = await server.proc.waitFor((e) => e.event === 'received' && e.sha256 === a.sha256, 'the first received line');
+    expect(first).toMatchObject({ status: 0, bytes: 1024 * 1024 + 7 });
+    expect(await sha256File(String(first.file))).toBe(a.sha256);
+    const b = await makeFile(65_537);
+    const { code, proc } = await octopiiSend(b.path, server.address, true);
+    expect(code, `${JSON.stringify(proc.events)}\n${proc.stderr()}`).toBe(0);
+    const second = await server.proc.waitFor((e) => e.event === 'received' && e.sha256 === b.sha256, 'the second received line');
+    expect(second).toMatchObject({ status: 0, bytes: 65_537 });
+    expect(await sha256File(String(second.file))).toBe(b.sha256);
+    expect(await stop(server.proc)).toBe(0);
+  });
+});
+
 describe('octopii serve --insecure receives from lane-v1-peer send', () => {
   it.each([
     ['127.0.0.1:0', 0],

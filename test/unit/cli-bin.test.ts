@@ -14,8 +14,9 @@ import { OCTOPII_BIN } from '../helpers/cliProcess.js';
 const NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
 const main = (name: string) => `export async function main() { process.stdout.write('${name}\\n'); return 0; }\n`;
 
-async function scratchPackage(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'octopii-bin-'));
+async function scratchPackage(under?: string): Promise<string> {
+  const root = under ?? (await mkdtemp(join(tmpdir(), 'octopii-bin-')));
+  await mkdir(root, { recursive: true });
   await mkdir(join(root, 'bin'));
   await copyFile(OCTOPII_BIN, join(root, 'bin', 'octopii.js'));
   await symlink(NODE_MODULES, join(root, 'node_modules'));
@@ -50,6 +51,22 @@ describe('bin/octopii.js', () => {
       expect(run(root)).toBe('src');
     } finally {
       await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('inside node_modules (an installed package) runs the build whenever it exists, without comparing times', async () => {
+    const top = await mkdtemp(join(tmpdir(), 'octopii-bin-installed-'));
+    const root = await scratchPackage(join(top, 'node_modules', 'octopii'));
+    try {
+      expect(run(root)).toBe('src');
+      await mkdir(join(root, 'dist', 'src'), { recursive: true });
+      await writeFile(join(root, 'dist', 'src', 'cli.js'), main('dist'));
+      await at(root, 'dist/src/cli.js', 1_000);
+      await at(root, 'src/cli.ts', 2_000); // newer than the build: a checkout would run the sources
+      expect(run(root)).toBe('dist');
+      expect(run(root, { OCTOPII_FROM_SOURCE: '1' })).toBe('src');
+    } finally {
+      await rm(top, { recursive: true, force: true });
     }
   });
 });

@@ -31,7 +31,7 @@ async function modulesLoadedBy(args: string[], env: NodeJS.ProcessEnv = {}): Pro
   return (await readFile(log, 'utf8')).split('\n').filter(Boolean);
 }
 
-const HEAVY = [/node_modules\/xstate\//, /node_modules\/piscina\//, /@matrixai\/quic/, /libp2p-quic/, /\/src\/node\.[jt]s$/, /\/src\/transport\/(quinn|matrixai)\.[jt]s$/, /\/src\/hash\//, /\/machines\//];
+const HEAVY = [/node_modules\/xstate\//, /node_modules\/piscina\//, /@matrixai\/quic/, /libp2p-quic/, /\/src\/node\.[jt]s$/, /\/src\/transport\/(quinn|matrixai)\.[jt]s$/, /\/src\/hash\//, /\/machines\//, /node_modules\/zod\//];
 
 describe('lazy loading', () => {
   it.each([
@@ -39,7 +39,7 @@ describe('lazy loading', () => {
     [['--help'], 'sources'],
     [['send', '--help'], 'sources'],
     [['id'], 'build if fresh'],
-  ])('octopii %j (%s) loads no QUIC, piscina, xstate or node runtime', async (args, from) => {
+  ])('octopii %j (%s) loads no QUIC, piscina, xstate, zod or node runtime', async (args, from) => {
     const urls = await modulesLoadedBy(args, from === 'sources' ? { OCTOPII_FROM_SOURCE: '1' } : {});
     // the hook saw the CLI load (the sources, or the build when bin/octopii.js finds it fresh)
     expect(urls.some((u) => u.endsWith('/src/cli.ts') || u.endsWith('/dist/src/cli.js'))).toBe(true);

@@ -8,7 +8,7 @@
 //!   receiver -> sender: 1 status byte (0 OK, 1 checksum mismatch, 2 error)
 //!
 //! Commands:
-//!   lane-v1-peer serve --listen HOST:PORT --dir DIR [--once] [--request-client-cert]
+//!   lane-v1-peer serve --listen HOST:PORT --dir DIR [--once] [--request-client-cert] [--sync all|data]
 //!     stdout: {"event":"listening","address":"HOST:PORT"} first, then one
 //!     {"event":"received","bytes":N,"sha256":"hex","file":"path","status":S,"clientCert":B}
 //!     per transfer (B: whether the client presented a certificate).
@@ -16,6 +16,10 @@
 //!     --request-client-cert: ask every client for a certificate (a CertificateRequest) but
 //!     admit it without one, and accept any certificate; by default no client certificate is
 //!     asked for, as the seed's Rust Octopii server (rustls `with_no_client_auth`).
+//!     --sync: how the received file is made durable before the status byte is sent: `all`
+//!     (the default) fsync(2) — data and metadata, tokio `File::sync_all`; `data` fdatasync(2) —
+//!     data and the metadata needed to read it back (the size), `File::sync_data`, as octopii's
+//!     receiver does before its acknowledgement (the fair baseline of bench/cli-vs-quinn.ts).
 //!     --once: print the first transfer's line and exit(0) ~20 ms after handing its status
 //!     byte to quinn, without finishing the stream or closing the connection (the sender
 //!     sees the process vanish, as a receiver that exits right after answering). The delay is
@@ -48,9 +52,18 @@ const STATUS_ERROR: u8 = 2;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// How a received file is made durable before the status byte (`--sync`).
+#[derive(Clone, Copy)]
+enum SyncMode {
+    /// fsync(2): data and all metadata.
+    All,
+    /// fdatasync(2): data and the metadata needed to read it (the size).
+    Data,
+}
+
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  lane-v1-peer serve --listen HOST:PORT --dir DIR [--once] [--request-client-cert]\n  lane-v1-peer send FILE --to HOST:PORT [--no-client-cert]"
+        "usage:\n  lane-v1-peer serve --listen HOST:PORT --dir DIR [--once] [--request-client-cert] [--sync all|data]\n  lane-v1-peer send FILE --to HOST:PORT [--no-client-cert]"
     );
     std::process::exit(64);
 }
@@ -192,7 +205,7 @@ fn transport() -> Arc<quinn::TransportConfig> {
 
 // ---------------------------------------------------------------- serve
 
-async fn serve(listen: SocketAddr, dir: PathBuf, once: bool, request_client_cert: bool) -> Result<(), BoxError> {
+async fn serve(listen: SocketAddr, dir: PathBuf, once: bool, request_client_cert: bool, sync: SyncMode) -> Result<(), BoxError> {
     tokio::fs::create_dir_all(&dir).await?;
     let (cert, key) = self_signed()?;
     let builder = rustls::ServerConfig::builder().with_safe_defaults();
@@ -237,7 +250,7 @@ async fn serve(listen: SocketAddr, dir: PathBuf, once: bool, request_client_cert
                         let dir = dir.clone();
                         tokio::spawn(async move {
                             let n = counter.fetch_add(1, Ordering::SeqCst);
-                            receive_one(send, recv, &dir, n, once, client_cert).await;
+                            receive_one(send, recv, &dir, n, once, client_cert, sync).await;
                         });
                     }
                 });
@@ -255,9 +268,9 @@ async fn serve(listen: SocketAddr, dir: PathBuf, once: bool, request_client_cert
 /// With `once`, the process exits right after the status byte is handed to quinn (no FIN,
 /// no wait for its acknowledgement, no CONNECTION_CLOSE), like a receiver process that ends
 /// as soon as it has answered.
-async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, dir: &Path, n: u64, once: bool, client_cert: bool) {
+async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, dir: &Path, n: u64, once: bool, client_cert: bool, sync: SyncMode) {
     let file = dir.join(format!("received-{}-{}.bin", std::process::id(), n));
-    let result = receive_into(&mut recv, &file).await;
+    let result = receive_into(&mut recv, &file, sync).await;
     let (status, bytes, digest, error) = match result {
         Ok((bytes, computed, expected)) => {
             let status = if computed == expected { STATUS_OK } else { STATUS_MISMATCH };
@@ -295,7 +308,7 @@ async fn receive_one(mut send: quinn::SendStream, mut recv: quinn::RecvStream, d
     emit(line);
 }
 
-async fn receive_into(recv: &mut quinn::RecvStream, file: &Path) -> Result<(u64, [u8; 32], [u8; 32]), BoxError> {
+async fn receive_into(recv: &mut quinn::RecvStream, file: &Path, sync: SyncMode) -> Result<(u64, [u8; 32], [u8; 32]), BoxError> {
     let mut header = [0u8; 8];
     recv.read_exact(&mut header).await?;
     let size = u64::from_le_bytes(header);
@@ -313,7 +326,11 @@ async fn receive_into(recv: &mut quinn::RecvStream, file: &Path) -> Result<(u64,
         out.write_all(&buf[..got]).await?;
         remaining -= got as u64;
     }
-    out.sync_all().await?;
+    out.flush().await?;
+    match sync {
+        SyncMode::All => out.sync_all().await?,
+        SyncMode::Data => out.sync_data().await?,
+    }
     drop(out);
     let mut expected = [0u8; 32];
     recv.read_exact(&mut expected).await?;
@@ -398,7 +415,12 @@ async fn main() {
             };
             let once = args.iter().any(|a| a == "--once");
             let request_client_cert = args.iter().any(|a| a == "--request-client-cert");
-            let result = async { serve(resolve(&listen)?, PathBuf::from(dir), once, request_client_cert).await }.await;
+            let sync = match flag(&args, "--sync").as_deref() {
+                None | Some("all") => SyncMode::All,
+                Some("data") => SyncMode::Data,
+                Some(_) => usage(),
+            };
+            let result = async { serve(resolve(&listen)?, PathBuf::from(dir), once, request_client_cert, sync).await }.await;
             match result {
                 Ok(()) => 0,
                 Err(e) => {
