@@ -119,7 +119,7 @@ export class RpcChannel {
           burst = 0;
           await nextTurn();
         }
-        const f = await reader.next();
+        const f = reader.poll() ?? (await reader.next());
         if (f === null) break;
         if ('oversized' in f) {
           this.#h.onBadFrame(f.id, new OctopiiError('TOO_LARGE', `rpc message of ${f.oversized} bytes (max ${this.#max})`));
