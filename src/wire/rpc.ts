@@ -144,8 +144,31 @@ export function encodeFrame(id: number, body: Uint8Array, max = DEFAULT_MAX_MESS
 
 /** One message as a frame (the call ID goes to the header). Throws TOO_LARGE over `max`. */
 export function encodeRpcMessage(m: RpcMessage, max = DEFAULT_MAX_MESSAGE_BYTES): Uint8Array {
-  const { id, ...rest } = m;
-  return encodeFrame(id, encode(rest) as Uint8Array, max);
+  return encodeFrame(m.id, encodeRpcBody(m, max), max);
+}
+
+/**
+ * The CBOR body of `m` (its map without the ID), unframed: a writer that batches frames puts
+ * each body straight behind its header in the batch, with no frame-sized copy per message.
+ * Throws TOO_LARGE over `max`.
+ */
+export function encodeRpcBody(m: RpcMessage, max = DEFAULT_MAX_MESSAGE_BYTES): Uint8Array {
+  const { id: _id, ...rest } = m;
+  const body = encode(rest) as Uint8Array;
+  if (body.byteLength > max) throw new OctopiiError('TOO_LARGE', `rpc message of ${body.byteLength} bytes (max ${max})`);
+  return body;
+}
+
+/** Writes the frame header `length u32 BE ‖ id u32 BE` of a `length`-byte body at `out[at]`. */
+export function writeFrameHeader(out: Uint8Array, at: number, id: number, length: number): void {
+  out[at] = length >>> 24;
+  out[at + 1] = (length >>> 16) & 0xff;
+  out[at + 2] = (length >>> 8) & 0xff;
+  out[at + 3] = length & 0xff;
+  out[at + 4] = id >>> 24;
+  out[at + 5] = (id >>> 16) & 0xff;
+  out[at + 6] = (id >>> 8) & 0xff;
+  out[at + 7] = id & 0xff;
 }
 
 /** A frame → a validated message. Throws PROTOCOL_ERROR (not CBOR, not a message). */
