@@ -40,7 +40,7 @@ const CALL_ENDED = new RpcError('CANCELLED', 'call ended');
  * and stops; `credit(n)` grants the callee n more messages.
  */
 export function startAttempt(
-  channel: () => Promise<Channel>,
+  channel: () => Channel | Promise<Channel>,
   def: MethodDef,
   call: ClientCallInfo,
   input: unknown,
@@ -123,9 +123,9 @@ export function startAttempt(
         fail(new OctopiiError('PROTOCOL_ERROR', `unexpected "${m.t}" from the callee`));
     }
   };
-  void (async () => {
+  const run = async (c: Channel | Promise<Channel>): Promise<void> => {
     try {
-      chan = await channel();
+      chan = c instanceof Promise ? await c : c;
     } catch (e) {
       return fail(RpcError.of(e, call.method, 'UNAVAILABLE'));
     }
@@ -155,7 +155,16 @@ export function startAttempt(
       attemptApi.cancel();
       report.failed(RpcError.of(e, call.method, 'INTERNAL'));
     }
-  })();
+  };
+  // An open channel: the request goes out in this turn (an async function runs synchronously
+  // up to its first await).
+  let c: Channel | Promise<Channel>;
+  try {
+    c = channel();
+  } catch (e) {
+    c = Promise.reject(e);
+  }
+  void run(c);
   return attemptApi;
 }
 

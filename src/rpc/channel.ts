@@ -11,13 +11,13 @@
  * (setImmediate), so a burst of thousands of calls cannot starve timers and keep-alives (a peer
  * found dead because its pong waited behind our own burst).
  *
- * Writing: messages are framed at once (TOO_LARGE thrown to the sender) and written in batches —
- * all frames queued in one turn of the event loop go out as one write (Nagle-like coalescing
- * without a timer).
+ * Writing: messages are encoded at once (TOO_LARGE thrown to the sender) and written in batches —
+ * all frames queued in one turn of the event loop go out as one write, each header and body put
+ * straight into the batch buffer (Nagle-like coalescing without a timer).
  */
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { DuplexStream } from '../transport/types.js';
-import { FrameReader, decodeRpcMessage, encodeRpcMessage, type RpcMessage } from '../wire/rpc.js';
+import { FrameReader, decodeRpcMessage, encodeRpcBody, writeFrameHeader, type RpcMessage } from '../wire/rpc.js';
 
 /** Messages handled per event-loop turn before the read loop yields. */
 export const YIELD_EVERY = 64;
@@ -37,7 +37,9 @@ export class RpcChannel {
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #max: number;
   readonly #h: ChannelHandlers;
+  /** Bodies to write and their call IDs (framed when the batch is built). */
   #queue: Uint8Array[] = [];
+  #ids: number[] = [];
   #queued = 0;
   #writing = false;
   #closed = false;
@@ -60,9 +62,10 @@ export class RpcChannel {
   /** Frames and queues `m`. Throws TOO_LARGE (nothing sent), CONNECTION_CLOSED after close. */
   send(m: RpcMessage): void {
     if (this.#closed) throw new OctopiiError('CONNECTION_CLOSED', 'rpc stream is closed');
-    const frame = encodeRpcMessage(m, this.#max);
-    this.#queue.push(frame);
-    this.#queued += frame.byteLength;
+    const body = encodeRpcBody(m, this.#max);
+    this.#queue.push(body);
+    this.#ids.push(m.id);
+    this.#queued += 8 + body.byteLength;
     if (!this.#writing) {
       this.#writing = true;
       queueMicrotask(() => void this.#flush());
@@ -85,16 +88,16 @@ export class RpcChannel {
     try {
       while (this.#queue.length > 0 && !this.#closed) {
         const parts = this.#queue;
+        const ids = this.#ids;
         this.#queue = [];
-        let buf: Uint8Array;
-        if (parts.length === 1) buf = parts[0]!;
-        else {
-          buf = new Uint8Array(this.#queued);
-          let off = 0;
-          for (const p of parts) {
-            buf.set(p, off);
-            off += p.byteLength;
-          }
+        this.#ids = [];
+        const buf = new Uint8Array(this.#queued);
+        let off = 0;
+        for (let i = 0; i < parts.length; i++) {
+          const p = parts[i]!;
+          writeFrameHeader(buf, off, ids[i]!, p.byteLength);
+          buf.set(p, off + 8);
+          off += 8 + p.byteLength;
         }
         this.#queued -= buf.byteLength;
         this.bytesOut += buf.byteLength;
@@ -119,7 +122,7 @@ export class RpcChannel {
           burst = 0;
           await nextTurn();
         }
-        const f = await reader.next();
+        const f = reader.poll() ?? (await reader.next());
         if (f === null) break;
         if ('oversized' in f) {
           this.#h.onBadFrame(f.id, new OctopiiError('TOO_LARGE', `rpc message of ${f.oversized} bytes (max ${this.#max})`));

@@ -19,15 +19,15 @@ import { rpcCallMachine, type RpcCallOutput } from '../../machines/rpcCall.js';
 import { rpcCallsLogic } from '../../machines/rpcCalls.js';
 import type { OctopiiError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
-import type { Logger } from '../runtime/logger.js';
 import type { DuplexStream } from '../transport/types.js';
 import { RpcChannel } from './channel.js';
 import { parseWith, rpcError, startAttempt, type Channel } from './attempt.js';
-import { REQUEST_ID_KEY, type RpcCallListener } from './callRecord.js';
 import { RpcError } from './errors.js';
 import { InboundQueue } from './flow.js';
 import { runClientChain, type ClientCallInfo, type ClientInterceptor } from './interceptors.js';
 import type { CallOptions, Client, MethodDef, ServiceDef } from './service.js';
+import type { Logger } from '../runtime/logger.js';
+import { REQUEST_ID_KEY, type RpcCallListener } from './callRecord.js';
 
 export interface RpcPeer {
   address: string;
@@ -78,6 +78,8 @@ interface PeerState {
   key: string;
   peer: RpcPeer;
   channel: Promise<Channel> | null;
+  /** The channel once open (calls on it send at once, without awaiting `channel`). */
+  ready: Channel | null;
   breaker: Actor<typeof breakerMachine>;
   admission: Actor<typeof admissionMachine>;
   calls: AnyActorRef | null;
@@ -175,6 +177,7 @@ export class RpcClient {
     if (!ps?.channel) return;
     const p = ps.channel;
     ps.channel = null;
+    ps.ready = null;
     void p.then((c) => c.ch.abort(error)).catch(() => undefined);
   }
 
@@ -212,7 +215,7 @@ export class RpcClient {
       admission.on('reject', (e) => waiters.get(e.ticket)?.(false));
       breaker.start();
       admission.start();
-      ps = { key, peer, channel: null, breaker, admission, calls: null, waiters };
+      ps = { key, peer, channel: null, ready: null, breaker, admission, calls: null, waiters };
       this.#peers.set(key, ps);
     }
     return ps;
@@ -236,6 +239,7 @@ export class RpcClient {
         },
         onClose: (e) => {
           if (ps.channel === p) ps.channel = null;
+          if (ps.ready === state) ps.ready = null;
           const why = e && e.code === 'UNAVAILABLE' ? e : new RpcError('UNAVAILABLE', `rpc stream to ${ps.key} closed${e ? `: ${e.message}` : ''}`);
           for (const a of [...state.calls.values()]) a.onFail(why);
           state.calls.clear();
@@ -244,9 +248,14 @@ export class RpcClient {
       return state;
     })();
     ps.channel = p;
-    p.catch(() => {
-      if (ps.channel === p) ps.channel = null;
-    });
+    p.then(
+      (state) => {
+        if (ps.channel === p && !state.ch.closed) ps.ready = state;
+      },
+      () => {
+        if (ps.channel === p) ps.channel = null;
+      },
+    );
     return p;
   }
 
@@ -266,14 +275,30 @@ export class RpcClient {
     return runClientChain(this.#interceptors, call, (c) => this.#run(ps, def, c, options));
   }
 
-  /** {@link #runCall}, recording its outcome once (also when it fails before its call actor starts). */
+  /** Admission, breaker, then the call actor. Returns the result (unary, client) or the output queue (server, bidi). */
   #run(ps: PeerState, def: MethodDef, call: ClientCallInfo, options: CallOptions): Promise<unknown> {
     const t0 = this.#host.clock.now();
+    // The outcome is recorded once: when the call actor settles, or here when the call fails before it starts.
     const rec = { done: false, record: (code: string) => this.#record(ps, call, code, t0, rec) };
-    return this.#runCall(ps, def, call, options, rec).catch((e: unknown) => {
+    const fail = (e: unknown): Promise<never> => {
       rec.record((e as OctopiiError).code ?? 'UNKNOWN');
-      throw e;
-    });
+      return Promise.reject(e);
+    };
+    const start = (input: unknown): Promise<unknown> => {
+      try {
+        return this.#start(ps, def, call, options, input, t0, rec);
+      } catch (e) {
+        return fail(e);
+      }
+    };
+    try {
+      const input = this.#pass(ps, def, call);
+      const admitting = this.#admit(ps, call);
+      // Admitted at once (the usual case): no promise hop before the call starts.
+      return admitting ? admitting.then(() => start(input), fail) : start(input);
+    } catch (e) {
+      return fail(e);
+    }
   }
 
   #record(ps: PeerState, call: ClientCallInfo, code: string, t0: number, rec: { done: boolean }): void {
@@ -286,24 +311,50 @@ export class RpcClient {
     log?.debug({ event: 'rpc.call', call: r.requestId, method: r.method, peer: r.peer, code, ms: r.ms });
   }
 
-  /** Admission, breaker, then the call actor. */
-  async #runCall(ps: PeerState, def: MethodDef, call: ClientCallInfo, options: CallOptions, rec: { record(code: string): void }): Promise<unknown> {
-    const shape = call.stream;
-    const streamingIn = shape === 'client' || shape === 'bidi';
-    const streamingOut = shape === 'server' || shape === 'bidi';
+  /** Input schema, cancellation and breaker checks before admission; returns the parsed input. Throws RpcError. */
+  #pass(ps: PeerState, def: MethodDef, call: ClientCallInfo): unknown {
+    const streamingIn = call.stream === 'client' || call.stream === 'bidi';
     const input = streamingIn ? call.input : parseWith(def.input, call.input, 'BAD_INPUT', call.method);
     if (call.signal?.aborted) throw new RpcError('CANCELLED', `${call.method}: cancelled before it started`, { method: call.method });
     const breaker = ps.breaker.getSnapshot();
     if (!canPass(breaker)) throw new RpcError('UNAVAILABLE', `${call.method}: circuit to ${ps.key} is open`, { method: call.method });
     if (breaker.value === 'halfOpen') ps.breaker.send({ type: 'TRIAL' });
-    const t0 = this.#host.clock.now();
-    const admitting = this.#admit(ps, call);
-    if (admitting) await admitting;
-    const deadlineMs = Math.max(0, call.deadlineMs - (this.#host.clock.now() - t0));
+    return input;
+  }
 
+  /** Starts the call actor once admitted; the promise settles when its chart reaches a final state. */
+  #start(ps: PeerState, def: MethodDef, call: ClientCallInfo, options: CallOptions, input: unknown, t0: number, rec: { record(code: string): void }): Promise<unknown> {
+    const shape = call.stream;
+    const streamingIn = shape === 'client' || shape === 'bidi';
+    const streamingOut = shape === 'server' || shape === 'bidi';
+    const deadlineMs = Math.max(0, call.deadlineMs - (this.#host.clock.now() - t0));
     if (this.#closed) throw RpcError.of(this.#closed, call.method);
-    let settleOuter!: (o: RpcCallOutput) => void;
-    const settled = new Promise<RpcCallOutput>((r) => (settleOuter = r));
+    let resolveCall!: (v: unknown) => void;
+    let rejectCall!: (e: unknown) => void;
+    const promise = new Promise<unknown>((res, rej) => {
+      resolveCall = res;
+      rejectCall = rej;
+    });
+    let over = false;
+    // Runs once, in the call actor's final-state action (or from close()).
+    const settleOuter = (o: RpcCallOutput): void => {
+      if (over) return;
+      over = true;
+      this.#settlers.delete(settleOuter);
+      call.signal?.removeEventListener('abort', onAbort);
+      ps.admission.send({ type: 'RELEASE' });
+      const code = o.error?.code ?? 'OK';
+      this.stats.outcomes.set(code, (this.stats.outcomes.get(code) ?? 0) + 1);
+      rec.record(code);
+      const b = ps.breaker.getSnapshot();
+      if (o.error && BREAKER_CODES.has(o.error.code)) ps.breaker.send({ type: 'FAILURE' });
+      else if (b.value !== 'closed' || b.context.failures > 0) ps.breaker.send({ type: 'SUCCESS' });
+      if (outputs) {
+        if (o.outcome === 'done') outputs.end();
+        else outputs.fail(rpcError(o.error!, call.method));
+      } else if (o.outcome === 'done') resolveCall(result);
+      else rejectCall(rpcError(o.error!, call.method));
+    };
     this.#settlers.add(settleOuter);
     let result: unknown;
     let actor!: AnyActorRef;
@@ -317,7 +368,7 @@ export class RpcClient {
     const io: CallIO = {
       current: null,
       start: () => {
-        io.current = startAttempt(() => this.#channel(ps, call.signal), def, call, input, deadlineMs - (this.#host.clock.now() - t0), options, {
+        io.current = startAttempt(() => ps.ready ?? this.#channel(ps, call.signal), def, call, input, deadlineMs - (this.#host.clock.now() - t0), options, {
           sent: () => actor.send({ type: 'SENT' }),
           first: () => actor.send({ type: 'FIRST' }),
           data: (p) => {
@@ -343,27 +394,8 @@ export class RpcClient {
       actor.start();
     }
     const onAbort = () => actor.send({ type: 'CANCEL', error: { code: 'CANCELLED', message: `${call.method}: cancelled by the caller` } });
-    call.signal?.addEventListener('abort', onAbort, { once: true });
-
-    const finish = settled.then((o) => {
-      this.#settlers.delete(settleOuter);
-      call.signal?.removeEventListener('abort', onAbort);
-      ps.admission.send({ type: 'RELEASE' });
-      this.stats.outcomes.set(o.error?.code ?? 'OK', (this.stats.outcomes.get(o.error?.code ?? 'OK') ?? 0) + 1);
-      rec.record(o.error?.code ?? 'OK');
-      const b = ps.breaker.getSnapshot();
-      if (o.error && BREAKER_CODES.has(o.error.code)) ps.breaker.send({ type: 'FAILURE' });
-      else if (b.value !== 'closed' || b.context.failures > 0) ps.breaker.send({ type: 'SUCCESS' });
-      return o;
-    });
-
-    if (outputs) {
-      void finish.then((o) => (o.outcome === 'done' ? outputs.end() : outputs.fail(rpcError(o.error!, call.method))));
-      return outputs;
-    }
-    const o = await finish;
-    if (o.outcome !== 'done') throw rpcError(o.error!, call.method);
-    return result;
+    if (!over) call.signal?.addEventListener('abort', onAbort, { once: true });
+    return outputs ? Promise.resolve(outputs) : promise;
   }
 
   /** The peer's `<key>/rpc` parent of call actors under the supervisor (spawned anew if it stopped). */

@@ -40,7 +40,10 @@ interface Registered {
 interface ServerCall {
   id: number;
   method: string;
-  abort: AbortController;
+  /** Made on first use of the handler's signal (most unary handlers never look at it). */
+  abort: AbortController | null;
+  /** Why the call was stopped (set once; the signal, if made, fires with it). */
+  stopped: OctopiiError | null;
   inputs: InboundQueue<unknown> | null;
   credit: CreditGate;
   timer: unknown;
@@ -133,7 +136,7 @@ export class RpcServer {
     };
     const fail = (call: ServerCall, error: OctopiiError) => {
       if (call.done) return;
-      if (!call.abort.signal.aborted) call.abort.abort(error);
+      stopCall(call, error);
       call.inputs?.fail(error);
       call.credit.fail(error);
       if (!channel.closed) send({ t: 'err', id: call.id, e: toWire(error) });
@@ -172,7 +175,7 @@ export class RpcServer {
         this.#channels.get(key)?.delete(channel);
         const why = new RpcError('UNAVAILABLE', `rpc stream from ${key} closed${error ? `: ${error.message}` : ''}`);
         for (const call of [...calls.values()]) {
-          if (!call.abort.signal.aborted) call.abort.abort(why);
+          stopCall(call, why);
           call.inputs?.fail(why);
           call.credit.fail(why);
           finish(call, 'UNAVAILABLE');
@@ -253,7 +256,8 @@ export class RpcServer {
     const call: ServerCall = {
       id: req.id,
       method: req.m,
-      abort: new AbortController(),
+      abort: null,
+      stopped: null,
       inputs: null,
       credit: new CreditGate(),
       timer: undefined,
@@ -283,7 +287,9 @@ export class RpcServer {
       return Object.keys(headers).length ? headers : undefined;
     };
     const ctx: CallContext = {
-      signal: call.abort.signal,
+      get signal() {
+        return signalOf(call);
+      },
       metadata: req.md ?? {},
       peer: s.peer,
       method: req.m,
@@ -306,11 +312,27 @@ export class RpcServer {
     const handler = reg.handlers[name] as (a: unknown, c: CallContext) => unknown;
     const run = async (): Promise<void> => {
       const input = streamingIn ? validated(call.inputs!, parseIn) : parseIn(req.p);
-      const result = await runServerChain(
-        this.#interceptors,
-        { method: req.m, stream: shape, peer: s.peer, requestId, metadata: ctx.metadata, signal: ctx.signal, input: streamingIn ? undefined : input },
-        async () => handler(input, ctx),
-      );
+      // No interceptors and a handler that answers synchronously: the reply goes out in this
+      // same turn (no promise hop per call).
+      const r =
+        this.#interceptors.length === 0
+          ? handler(input, ctx)
+          : runServerChain(
+              this.#interceptors,
+              {
+                method: req.m,
+                stream: shape,
+                peer: s.peer,
+                requestId,
+                metadata: ctx.metadata,
+                get signal() {
+                  return signalOf(call);
+                },
+                input: streamingIn ? undefined : input,
+              },
+              async () => handler(input, ctx),
+            );
+      const result = typeof (r as PromiseLike<unknown> | null)?.then === 'function' ? await r : r;
       if (call.done) return;
       if (oneWay) return s.finish(call, 'OK');
       if (shape === 'unary' || shape === 'client') {
@@ -323,7 +345,7 @@ export class RpcServer {
       }
       const it = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
       const onAbort = () => void it.return?.().catch(() => undefined);
-      call.abort.signal.addEventListener('abort', onAbort, { once: true });
+      signalOf(call).addEventListener('abort', onAbort, { once: true });
       try {
         for (;;) {
           const r = await it.next();
@@ -335,7 +357,7 @@ export class RpcServer {
           if (!s.send({ t: 'data', id: call.id, p, ...(md ? { md } : {}) })) return s.finish(call, 'TOO_LARGE');
         }
       } finally {
-        call.abort.signal.removeEventListener('abort', onAbort);
+        call.abort!.signal.removeEventListener('abort', onAbort);
       }
       if (call.done) return;
       const md = { ...(takeHeaders() ?? {}), ...trailers };
@@ -357,6 +379,22 @@ export class RpcServer {
       s.fail(call, err);
     });
   }
+}
+
+/** The handler's AbortSignal of `call`, made on first use (aborted at once if the call already stopped). */
+function signalOf(call: ServerCall): AbortSignal {
+  if (!call.abort) {
+    call.abort = new AbortController();
+    if (call.stopped) call.abort.abort(call.stopped);
+  }
+  return call.abort.signal;
+}
+
+/** Stops `call` with `why` (once): its signal, if anyone took it, fires. */
+function stopCall(call: ServerCall, why: OctopiiError): void {
+  if (call.stopped) return;
+  call.stopped = why;
+  call.abort?.abort(why);
 }
 
 /** `queue` with each message checked by `parse` (which throws BAD_INPUT). */

@@ -101,7 +101,11 @@ export function validateRpcMessage(id: number, m: unknown): RpcMessage {
   if (!o || typeof o !== 'object' || Array.isArray(o) || o instanceof Uint8Array) return bad('not a map');
   if (!isU32(id)) return bad('call id');
   if ('id' in o) bad('id inside the map');
-  const done = <T>(): T => ({ ...o, id }) as T;
+  // The map was just decoded and is ours: the ID goes in without a copy.
+  const done = <T>(): T => {
+    o.id = id;
+    return o as T;
+  };
   if (o.md !== undefined && !validMetadata(o.md)) bad(`${String(o.t)}.md`);
   if (o.fin !== undefined && o.fin !== true) bad(`${String(o.t)}.fin`);
   switch (o.t) {
@@ -140,8 +144,31 @@ export function encodeFrame(id: number, body: Uint8Array, max = DEFAULT_MAX_MESS
 
 /** One message as a frame (the call ID goes to the header). Throws TOO_LARGE over `max`. */
 export function encodeRpcMessage(m: RpcMessage, max = DEFAULT_MAX_MESSAGE_BYTES): Uint8Array {
-  const { id, ...rest } = m;
-  return encodeFrame(id, encode(rest) as Uint8Array, max);
+  return encodeFrame(m.id, encodeRpcBody(m, max), max);
+}
+
+/**
+ * The CBOR body of `m` (its map without the ID), unframed: a writer that batches frames puts
+ * each body straight behind its header in the batch, with no frame-sized copy per message.
+ * Throws TOO_LARGE over `max`.
+ */
+export function encodeRpcBody(m: RpcMessage, max = DEFAULT_MAX_MESSAGE_BYTES): Uint8Array {
+  const { id: _id, ...rest } = m;
+  const body = encode(rest) as Uint8Array;
+  if (body.byteLength > max) throw new OctopiiError('TOO_LARGE', `rpc message of ${body.byteLength} bytes (max ${max})`);
+  return body;
+}
+
+/** Writes the frame header `length u32 BE ‖ id u32 BE` of a `length`-byte body at `out[at]`. */
+export function writeFrameHeader(out: Uint8Array, at: number, id: number, length: number): void {
+  out[at] = length >>> 24;
+  out[at + 1] = (length >>> 16) & 0xff;
+  out[at + 2] = (length >>> 8) & 0xff;
+  out[at + 3] = length & 0xff;
+  out[at + 4] = id >>> 24;
+  out[at + 5] = (id >>> 16) & 0xff;
+  out[at + 6] = (id >>> 8) & 0xff;
+  out[at + 7] = id & 0xff;
 }
 
 /** A frame → a validated message. Throws PROTOCOL_ERROR (not CBOR, not a message). */
@@ -184,26 +211,8 @@ export class FrameReader {
 
   async next(): Promise<Frame | OversizedFrame | null> {
     for (;;) {
-      if (this.#skip > 0) {
-        const drop = Math.min(this.#skip, this.#buffered);
-        this.#take(drop);
-        this.#skip -= drop;
-      }
-      if (this.#skip === 0 && this.#buffered >= 8) {
-        const head = this.#peek(8);
-        const v = new DataView(head.buffer, head.byteOffset, 8);
-        const len = v.getUint32(0, false);
-        const id = v.getUint32(4, false);
-        if (len > this.max) {
-          this.#take(8);
-          this.#skip = len;
-          return { id, oversized: len };
-        }
-        if (this.#buffered >= 8 + len) {
-          this.#take(8);
-          return { id, body: this.#take(len) };
-        }
-      }
+      const f = this.poll();
+      if (f !== undefined) return f;
       const r = await this.reader.read();
       if (r.done) {
         if (this.#buffered === 0 && this.#skip === 0) return null;
@@ -214,6 +223,33 @@ export class FrameReader {
         this.#buffered += r.value.byteLength;
       }
     }
+  }
+
+  /**
+   * The next frame if it is already buffered (no read, no promise), else undefined: a read loop
+   * drains a chunk's frames synchronously and awaits `next()` only when it needs bytes.
+   */
+  poll(): Frame | OversizedFrame | undefined {
+    if (this.#skip > 0) {
+      const drop = Math.min(this.#skip, this.#buffered);
+      this.#drop(drop);
+      this.#skip -= drop;
+    }
+    if (this.#skip === 0 && this.#buffered >= 8) {
+      const h = this.#peek(8);
+      const len = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
+      const id = ((h[4]! << 24) | (h[5]! << 16) | (h[6]! << 8) | h[7]!) >>> 0;
+      if (len > this.max) {
+        this.#drop(8);
+        this.#skip = len;
+        return { id, oversized: len };
+      }
+      if (this.#buffered >= 8 + len) {
+        this.#drop(8);
+        return { id, body: this.#take(len) };
+      }
+    }
+    return undefined;
   }
 
   /** Releases the underlying reader's lock after cancelling it. */
@@ -233,6 +269,20 @@ export class FrameReader {
       if (off === n) break;
     }
     return out;
+  }
+
+  /** Discards `n` buffered bytes (n ≤ buffered). */
+  #drop(n: number): void {
+    this.#buffered -= n;
+    while (n > 0) {
+      const c = this.#chunks[0]!;
+      if (c.byteLength > n) {
+        this.#chunks[0] = c.subarray(n);
+        return;
+      }
+      n -= c.byteLength;
+      this.#chunks.shift();
+    }
   }
 
   #take(n: number): Uint8Array {

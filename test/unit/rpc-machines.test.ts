@@ -93,6 +93,20 @@ describe('rpcCall machine', () => {
     c.actor.send({ type: 'FAILED', error: unavailable });
     expect(c.actor.getSnapshot().output).toEqual({ outcome: 'failed', attempts: 1, error: unavailable });
   });
+
+  it('its output names the final state reached: done, cancelled, deadlineExceeded', () => {
+    const done = call();
+    done.actor.send({ type: 'DONE' });
+    const cancelled = call();
+    cancelled.actor.send({ type: 'CANCEL' });
+    const late = call({ deadlineMs: 50 });
+    late.clock.increment(50);
+    expect([done.actor.getSnapshot().output, cancelled.actor.getSnapshot().output, late.actor.getSnapshot().output]).toEqual([
+      { outcome: 'done', attempts: 1 },
+      { outcome: 'cancelled', attempts: 1, error: { code: 'CANCELLED', message: 'call cancelled' } },
+      { outcome: 'deadlineExceeded', attempts: 1, error: { code: 'DEADLINE_EXCEEDED', message: 'kv.get: deadline of 50 ms exceeded' } },
+    ]);
+  });
 });
 
 describe('breaker machine', () => {

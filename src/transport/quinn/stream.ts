@@ -8,12 +8,17 @@ import type { NativeStream } from './binding.js';
 import { Cancel } from './cancel.js';
 import type { QuinnConnection } from './connection.js';
 
-/** Read sizes (bytes): the binding allocates the full size per `read(n)`, so they adapt. */
-const MIN_READ = 16 << 10;
+/**
+ * Read sizes (bytes): the binding allocates the full size per `read(n)`, so they adapt. The
+ * floor is small because an rpc stream's reads are small (a few frames): at 16 KiB each read
+ * of ~1 KiB allocated 16 KiB, and the garbage collector took a fifth of an RPC benchmark's CPU
+ * (bench/rpc-profile.ts); a bulk stream doubles its way up to MAX_READ within a few reads.
+ */
+const MIN_READ = 2 << 10;
 const MAX_READ = 1 << 20;
 
 /**
- * One bidirectional quinn stream as Web Streams. Reads pull adaptive chunks (16 KiB–1 MiB, one
+ * One bidirectional quinn stream as Web Streams. Reads pull adaptive chunks (2 KiB–1 MiB, one
  * chunk buffered ahead); writes resolve once quinn has taken the bytes into its send buffer
  * (bounded by the peer's flow-control window), which is the backpressure. Chunks written must
  * not be modified until their write resolves.

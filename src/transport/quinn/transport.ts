@@ -27,7 +27,7 @@
  *    limit: both are bounded here by our own timeouts (CONNECT_TIMEOUT, STREAM_LIMIT).
  *  - Every binding error has code `Unknown`; `mapError` (quinn/errors.ts) turns quinn's messages into
  *    OctopiiError codes.
- *  - `Stream.read(n)` allocates n bytes per call; reads here adapt between 16 KiB and 1 MiB.
+ *  - `Stream.read(n)` allocates n bytes per call; reads here adapt between 2 KiB and 1 MiB.
  *  - The binding's `Stream` holds one mutex per direction across a pending read/write, so a
  *    reset cannot overtake a pending native call: `QuinnStream.abort` (quinn/stream.ts) errors the Web
  *    Streams at once, and the native reset goes out when the pending call ends (at once in the
