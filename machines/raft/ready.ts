@@ -4,7 +4,9 @@
  */
 import { OctopiiError } from '../../src/errors.js';
 import { stableTo } from './log.js';
-import { hardState, softState, view, type RaftState } from './state.js';
+import { releasePendingReads } from './readIndex.js';
+import { bcastAppend, maybeCommit } from './replication.js';
+import { hardState, selfStable, softState, view, type RaftState } from './state.js';
 import type { HardState, Ready, SoftState } from './types.js';
 
 /** What one ADVANCE acknowledges: counts of what the Ready held, and what is now durable / applied. */
@@ -33,6 +35,7 @@ export function ready(s: RaftState): Ready {
     readStates: s.readStates,
     rejections: s.rejections,
     mustSync: entries.length > 0 || hs.term !== s.prevHard.term || hs.vote !== s.prevHard.vote,
+    sendBeforeSync: s.role === 'leader' && hs.term === s.prevHard.term && hs.vote === s.prevHard.vote,
     ...(sameHard(hs, s.prevHard) ? {} : { hardState: hs }),
     ...(ss.lead === s.prevSoft.lead && ss.role === s.prevSoft.role ? {} : { softState: ss }),
   };
@@ -80,4 +83,9 @@ export function advance(s: RaftState, ack: ReadyAck): void {
   if (ack.softState) s.prevSoft = ack.softState;
   if (ack.stable) s.unstable = stableTo(s.unstable, ack.stable.index, ack.stable.term);
   s.applied = Math.max(s.applied, ack.applied);
+  // A leader's own entries count toward the quorum from here on (they were sent before they were durable).
+  if (selfStable(s) && maybeCommit(s)) {
+    releasePendingReads(s);
+    bcastAppend(s);
+  }
 }

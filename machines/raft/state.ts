@@ -209,27 +209,50 @@ export function becomeCandidate(s: RaftState): void {
   s.role = 'candidate';
 }
 
-/** A new leader tracks every follower in probe state and appends a no-op of its term (dissertation §6.4, Raft §5.4.2). */
+/**
+ * A new leader tracks every follower in probe state and appends a no-op of its term (dissertation
+ * §6.4, Raft §5.4.2). Its own `match` starts at its durable log: entries still in the unstable
+ * tail count only once the driver reports them stable (see {@link selfStable}).
+ */
 export function becomeLeader(s: RaftState): void {
   if (s.role === 'follower') throw new OctopiiError('INTERNAL', 'raft: follower cannot become leader');
   reset(s, s.term);
   s.role = 'leader';
   s.lead = s.cfg.id;
   const last = view(s).lastIndex();
-  for (const v of s.cfg.voters) s.progress[v] = newProgress(last + 1, v === s.cfg.id ? last : 0);
+  for (const v of s.cfg.voters) s.progress[v] = newProgress(last + 1, v === s.cfg.id ? stableLast(s) : 0);
   s.progress[s.cfg.id] = { ...s.progress[s.cfg.id]!, state: 'replicate', recentActive: true };
   appendEntries(s, [new Uint8Array(0)]);
 }
 
-/** Leader: append `data` as new entries of its term to the unstable tail; its own match follows. */
+/** Index of the last entry the driver reported durable (below the unstable tail). */
+export const stableLast = (s: RaftState): number => Math.min(s.unstable.offset - 1, s.storage.lastIndex());
+
+/**
+ * Leader: its own entries up to {@link stableLast} are durable — only now do they count toward a
+ * quorum (dissertation §10.2.1: the leader writes to its disk in parallel with replicating, and
+ * counts itself once its write completes; etcd-io/raft's self MsgStorageAppendResp). True when
+ * its `match` grew.
+ */
+export function selfStable(s: RaftState): boolean {
+  const self = s.progress[s.cfg.id];
+  const durable = stableLast(s);
+  if (s.role !== 'leader' || !self || durable <= self.match) return false;
+  s.progress[s.cfg.id] = { ...self, match: durable, next: Math.max(self.next, durable + 1) };
+  return true;
+}
+
+/**
+ * Leader: append `data` as new entries of its term to the unstable tail. Its own `next` follows;
+ * its `match` waits until the entries are durable ({@link selfStable}).
+ */
 export function appendEntries(s: RaftState, data: readonly Uint8Array[]): Entry[] {
   const last = view(s).lastIndex();
   const entries = data.map((d, i) => ({ term: s.term, index: last + 1 + i, data: d }));
   if (entries.length === 0) return entries;
   s.unstable = appendUnstable(s.unstable, entries);
   const self = s.progress[s.cfg.id]!;
-  const newLast = last + entries.length;
-  s.progress[s.cfg.id] = { ...self, match: newLast, next: newLast + 1 };
+  s.progress[s.cfg.id] = { ...self, next: last + entries.length + 1 };
   return entries;
 }
 

@@ -11,8 +11,9 @@
  *   const rd = node.ready();
  *   if (rd.hardState) storage.setHardState(rd.hardState);
  *   storage.append(rd.entries);
- *   if (rd.mustSync) storage.sync();      // durable before anything is sent
- *   for (const m of rd.messages) transport.send(m);
+ *   if (rd.sendBeforeSync) for (const m of rd.messages) transport.send(m);   // a leader: in parallel with its write
+ *   if (rd.mustSync) storage.sync();      // durable before anything else is sent, and before advance
+ *   if (!rd.sendBeforeSync) for (const m of rd.messages) transport.send(m);
  *   for (const e of rd.committedEntries) apply(e);
  *   node.advance(rd);
  * }

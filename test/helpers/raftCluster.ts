@@ -49,9 +49,10 @@ export class RaftCluster {
   }
 
   /**
-   * Handle one Ready of `id` like a driver: write, sync when `mustSync`, send, apply, advance.
-   * Returns it, or null when none. With `crashBeforeSync` the node dies after writing: nothing
-   * becomes durable, nothing is sent or applied (restart it from `storage.durableCopy()`).
+   * Handle one Ready of `id` like a driver: write, sync when `mustSync`, send (before the sync
+   * when `sendBeforeSync`), apply, advance. Returns it, or null when none. With
+   * `crashBeforeSync` the node dies after writing (and after sending, when `sendBeforeSync`):
+   * nothing becomes durable or applied (restart it from `storage.durableCopy()`).
    */
   processReady(id: number, crashBeforeSync = false): Ready | null {
     const n = this.get(id);
@@ -59,9 +60,10 @@ export class RaftCluster {
     const rd = n.node.ready();
     if (rd.hardState) n.storage.setHardState(rd.hardState);
     n.storage.append(rd.entries);
+    if (rd.sendBeforeSync) this.queue.push(...rd.messages);
     if (crashBeforeSync) return rd;
     if (rd.mustSync) n.storage.sync();
-    this.queue.push(...rd.messages);
+    if (!rd.sendBeforeSync) this.queue.push(...rd.messages);
     n.applied.push(...rd.committedEntries);
     for (const f of this.onReady) f(id, rd);
     n.node.advance(rd);
