@@ -71,6 +71,11 @@ export interface RaftState {
   /** Hard and soft state as of the last ADVANCE: Ready reports only changes. */
   prevHard: HardState;
   prevSoft: SoftState;
+  /**
+   * The last entry the driver reported durable (ADVANCE of a synced Ready, or DURABLE); the log
+   * up to it is on disk while the log still holds that entry (Log Matching). 0/0: none.
+   */
+  durable: { readonly index: number; readonly term: number };
 }
 
 /** What a node starts from: its config, the driver's storage and the persisted hard state. */
@@ -121,6 +126,7 @@ export function initialState({ cfg, storage, hardState, applied = 0 }: RaftInput
     rejections: [],
     prevHard: hs,
     prevSoft: { lead: NONE, role: 'follower' },
+    durable: { index: last, term: last > 0 ? storage.term(last) : 0 },
   };
   resetRandomizedElectionTimeout(s);
   return s;
@@ -225,11 +231,25 @@ export function becomeLeader(s: RaftState): void {
   appendEntries(s, [new Uint8Array(0)]);
 }
 
-/** Index of the last entry the driver reported durable (below the unstable tail). */
-export const stableLast = (s: RaftState): number => Math.min(s.unstable.offset - 1, s.storage.lastIndex());
+/** Index of the last entry the driver reported durable and still in the log (0 when that entry was replaced). */
+export function stableLast(s: RaftState): number {
+  const d = s.durable;
+  return d.index > 0 && view(s).term(d.index) === d.term ? d.index : 0;
+}
 
 /**
- * Leader: its own entries up to {@link stableLast} are durable — only now do they count toward a
+ * The driver reports the log durable through (`index`, `term`). Durability reports arrive in
+ * write order; one whose entry is no longer in the log, or that is behind a still valid marker,
+ * changes nothing.
+ */
+export function markDurable(s: RaftState, index: number, term: number): void {
+  if (index < 1 || view(s).term(index) !== term) return;
+  if (index <= s.durable.index && stableLast(s) === s.durable.index && s.durable.index > 0) return;
+  s.durable = { index, term };
+}
+
+/**
+ * Leader: its own entries up to {@link stableLast} are durable — only then do they count toward a
  * quorum (dissertation §10.2.1: the leader writes to its disk in parallel with replicating, and
  * counts itself once its write completes; etcd-io/raft's self MsgStorageAppendResp). True when
  * its `match` grew.

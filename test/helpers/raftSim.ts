@@ -206,12 +206,14 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
     }
     // Time.
     for (const id of up) if (calm || r.chance(0.9)) c.get(id).node.tick();
+    // Background syncs of leaders' writes (sendBeforeSync Readies acknowledged early) complete.
+    for (const id of up) if (c.get(id).syncing && (calm || r.chance(0.5))) c.finishSync(id);
     // Drivers: persist, send, apply.
     for (const id of r.chance(0.5) ? up : [...up].reverse()) {
       if (!calm && r.chance(0.1)) continue; // a slow driver
       const before = c.queue.length;
       const crashBeforeSync = !calm && r.chance(0.005 * k) && down.size + 1 < size;
-      const rd = c.processReady(id, crashBeforeSync);
+      const rd = c.processReady(id, crashBeforeSync, !calm && r.chance(0.5));
       if (!rd) continue;
       const post = (sent: Message[]) => {
         for (const m of sent) {

@@ -304,6 +304,29 @@ describe("raft: the leader's write in parallel with replication (dissertation §
     ]);
   });
 
+  it('a Ready acknowledged before its sync (durable: false) counts the leader only at DURABLE', () => {
+    const { n, storage } = leader();
+    n.propose(enc.encode('x'));
+    const rd = n.ready();
+    storage.append(rd.entries);
+    n.advance(rd, { durable: false });
+    expect(n.hasReady()).toBe(false); // the entries were handed over: not in the next Ready again
+    n.step(message({ type: 'MsgAppResp', from: 2, to: 1, term: 1, index: 2 }));
+    expect(n.status().commit).toBe(1);
+    storage.sync();
+    n.durable(2, 1);
+    expect(n.status()).toMatchObject({ commit: 2 });
+    expect(n.status().progress[1]!.match).toBe(2);
+  });
+
+  it('only a sendBeforeSync Ready may be acknowledged before its sync (INVALID_ARGUMENT)', () => {
+    const { n } = node();
+    n.campaign();
+    const rd = n.ready();
+    expect(rd.sendBeforeSync).toBe(false);
+    expect(() => n.advance(rd, { durable: false })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+
   it('two followers commit an entry the leader has not yet made durable', () => {
     const { n } = leader();
     n.propose(enc.encode('x'));
