@@ -22,9 +22,10 @@
  *    `NOT_LEADER`; answered in `Ready.readStates`.
  *  - `CAMPAIGN` — start an election now.
  *  - `ADVANCE { ack }` — the driver handled a Ready (`ackOf(readyOf(snapshot))`); for a Ready with
- *    `sendBeforeSync` it may do so before its write is synced (`ackOf(rd, { durable: false })`)
- *  - `DURABLE { index, term }` — …and report the sync later: the log is durable through that
- *    entry (a leader's own entries count toward the quorum from then on, dissertation §10.2.1).
+ *    `sendBeforeSync` it may do so before its write is synced (`ackOf(rd, { durable: false })`).
+ *  - `DURABLE { index, term }` — that background write is synced: the log is durable through
+ *    that entry (a leader's own entries count toward the quorum from then on, dissertation
+ *    §10.2.1; etcd-io/raft's self-addressed MsgStorageAppendResp).
  *
  * Output is data: {@link readyOf} reads the pending {@link Ready} from a snapshot. The log is
  * not in the context: the machine reads the driver's storage through the {@link LogReader} in
