@@ -377,7 +377,10 @@ export class RpcClient {
             return true;
           },
           done: () => actor.send({ type: 'DONE' }),
-          failed: (e) => actor.send({ type: 'FAILED', error: e.toJSON() }),
+          // A call actor stopped with its node (close) has settled already: nothing to tell it.
+          failed: (e) => {
+            if (actor.getSnapshot().status === 'active') actor.send({ type: 'FAILED', error: e.toJSON() });
+          },
         });
       },
       settle: (o) => settleOuter(o),
