@@ -231,6 +231,12 @@ export class OctopiiNode {
     return ref;
   }
 
+  /** Stops the supervised child `id` (OTP's `terminate_child`); does nothing for an unknown or stopped child, or a stopped node. */
+  stopChild(id: string): void {
+    if (this.#supervisor.getSnapshot().status !== 'active') return;
+    this.#supervisor.send({ type: 'STOP_CHILD', id });
+  }
+
   /** The peers this node knows, with their state. */
   peers(): PeerInfo[] {
     const snap = this.#supervisor.getSnapshot();

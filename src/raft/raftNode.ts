@@ -136,6 +136,10 @@ export class RaftHost<R = unknown> {
       electionTick: o.electionTick ?? 10,
       heartbeatTick: o.heartbeatTick ?? 1,
       applied: 0,
+    }, {
+      // Under the node's supervisor as `raft:<id>`: in its actor tree, its inspection events and the observe page.
+      spawn: (logic, input) => o.node.spawn(`raft:${o.self}`, logic, { input, restart: 'temporary' }),
+      stop: () => o.node.stopChild(`raft:${o.self}`),
     });
     this.#transport = new RaftTransport({ node: o.node, self: o.self, members: o.members, writeTimeoutMs: this.#tickMs * (o.electionTick ?? 10), onMessage: (m) => this.#step(m) });
     this.#schedule();

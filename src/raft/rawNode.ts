@@ -20,7 +20,7 @@
  * }
  * ```
  */
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { ackOf, raftMachine, readyOf, type Message, type RaftEvent, type RaftMachineInput, type Ready, type Role } from '../../machines/raft.js';
 import type { Progress } from '../../machines/raft/progress.js';
 import { hasReady } from '../../machines/raft/ready.js';
@@ -42,17 +42,30 @@ export interface RaftStatus {
   readonly progress: Readonly<Record<number, Progress>>;
 }
 
+/**
+ * Where the raft actor runs: by default a root actor of its own; with `spawn`, a child of a
+ * supervisor (a node's: `node.spawn`), so it shows in the node's actor tree and its inspection
+ * events, and `stop` stops it there.
+ */
+export interface RawNodeHost {
+  spawn(logic: typeof raftMachine, input: RaftMachineInput): AnyActorRef;
+  stop(): void;
+}
+
 export class RawNode {
   readonly #actor: Actor<typeof raftMachine>;
+  readonly #host: RawNodeHost | undefined;
 
   #error: unknown = undefined;
 
   /** Throws what the machine threw: INVALID_ARGUMENT for a bad input, INTERNAL for a broken invariant. */
-  constructor(input: RaftMachineInput) {
-    this.#actor = createActor(raftMachine, { input });
+  constructor(input: RaftMachineInput, host?: RawNodeHost) {
+    this.#host = host;
+    this.#actor = host ? (host.spawn(raftMachine, input) as Actor<typeof raftMachine>) : createActor(raftMachine, { input });
     // An action that throws puts the actor in its error state; surface it synchronously instead.
     this.#actor.subscribe({ error: (e) => (this.#error = e) });
-    this.#actor.start();
+    if (!host) this.#actor.start();
+    else if (this.#actor.getSnapshot().status === 'error') this.#error = this.#actor.getSnapshot().error;
     this.#check();
   }
 
@@ -140,7 +153,8 @@ export class RawNode {
   }
 
   stop(): void {
-    this.#actor.stop();
+    if (this.#host) this.#host.stop();
+    else this.#actor.stop();
   }
 
   #do(event: RaftEvent): void {

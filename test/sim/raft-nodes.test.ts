@@ -19,6 +19,21 @@ describe('kv cluster on the simulated network', () => {
     expect(await s.until(() => s.leader() !== undefined, 10_000)).toBe(true);
   });
 
+  it("each member's raft actor runs under its node's supervisor as raft:<id>, its state the member's role", async () => {
+    sim = await KvSim.create(3, 1);
+    const s = sim;
+    await s.until(() => s.leader() !== undefined, 10_000);
+    const roles = [...s.running.entries()].map(([id, m]) => {
+      const node = s.world.node(m.name).inspect().tree.children.find((c) => c.id === `raft:${id}`);
+      return [node?.machine, node?.state === m.host.raw.status().role];
+    });
+    expect(roles).toEqual([
+      ['raft', true],
+      ['raft', true],
+      ['raft', true],
+    ]);
+  });
+
   it('a write acknowledged by the leader is read back after the leader crashes', async () => {
     sim = await KvSim.create(3, 2);
     const s = sim;
