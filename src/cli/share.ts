@@ -10,6 +10,10 @@
  * The ticket names this node's ID and the address peers should dial: `--advertise HOST:PORT`,
  * else the listen address — for a wildcard listen (0.0.0.0, the default) the first non-internal
  * IPv4 address of this host (127.0.0.1 when it has none) with the bound port.
+ *
+ * `--max-upload-rate SIZE` / `--max-upload-rate-per-peer SIZE` (bytes per second, e.g. `10MB`;
+ * over the config's `blobs.maxUploadRate` / `blobs.maxUploadRatePerPeer`) cap what the node
+ * uploads in all and to each fetcher (token buckets, src/blobs/uploadLimits.ts).
  */
 import { networkInterfaces } from 'node:os';
 import { basename, resolve } from 'node:path';
@@ -26,6 +30,9 @@ export interface ShareOptions extends IdentityFlags, StoreFlags {
   tag?: string;
   json?: boolean;
   transport?: 'quinn' | 'matrixai';
+  /** Upload caps, bytes per second (over the config's `blobs.maxUploadRate*`). */
+  maxUploadRate?: number;
+  maxUploadRatePerPeer?: number;
 }
 
 /** The address to put in the ticket for a node bound to `bound` (see the file header). */
@@ -69,7 +76,11 @@ export async function runShare(paths: string[], opts: ShareOptions): Promise<voi
     const addMs = performance.now() - t0;
     const node = await OctopiiNode.start({ ...cfg, identity, runtime: { hasher: pool } });
     try {
-      serveBlobs(node, store);
+      const maxUploadRate = opts.maxUploadRate ?? cfg.blobs.maxUploadRate;
+      const maxUploadRatePerPeer = opts.maxUploadRatePerPeer ?? cfg.blobs.maxUploadRatePerPeer;
+      serveBlobs(node, store, {
+        limits: { ...(maxUploadRate !== undefined ? { maxUploadRate } : {}), ...(maxUploadRatePerPeer !== undefined ? { maxUploadRatePerPeer } : {}) },
+      });
       const address = advertisedAddress(node.address, opts.advertise);
       const ticket = encodeTicket({ root: added.root, providers: [{ nodeId: node.nodeId, address }] });
       const root = rootHex(added.root);
