@@ -1,7 +1,7 @@
 /**
  * Shipping Lane v2 (blobs) figures. Prints figures only; never fails on speed.
  *
- *   npm run bench:blobs -- [--mib N] [--fetch-only]     (default 256 MiB per row)
+ *   npm run bench:blobs -- [--mib N] [--fetch-only] [--caps-only] [--cap MB/s]   (default 256 MiB per row)
  *
  * - tree: for block sizes 256 KiB, 1 MiB and 4 MiB — leaf hashing throughput through the
  *   HashPool (SharedArrayBuffer blocks, 4 jobs in flight, the way the store hashes), outboard
@@ -13,13 +13,19 @@
  *   commit of the verified-block map), MB/s and the fetcher's event-loop delay p99
  *   (`perf_hooks.monitorEventLoopDelay`), hashing in the pool — between two lane v1 transfers of
  *   the same file by the same node pair (the baseline, same run), and the ratio fetch/lane.
+ * - caps: upload caps as separate uplinks (src/blobs/uploadLimits.ts): providers capped at
+ *   `--cap` MB/s each (default 20, below what one receiver takes here), over quinn on 127.0.0.1;
+ *   one capped provider (the baseline: its rate over the cap is the cap's accuracy), then two
+ *   capped providers at once (`fetchBlobMulti`), then one again; the ratio two/one (target ≥ 1.6).
  *
  * Figures (this shared 2-core machine, 128–256 MiB; other engineers' jobs make them vary by
  * ±30 %): tree 830 / 1,050 / 1,210 MB/s for 256 KiB / 1 MiB / 4 MiB blocks; store add
  * 450–630 MB/s, verified read 225–355 MB/s; fetch over quinn 81 MB/s (34 MB/s before group
  * commit of the verified-block map), fetcher loop p99 12.8 ms. Against the lane in the same run
  * (128 MiB, `--fetch-only`, three runs, load average ~10): fetch 76 / 87 / 114 MB/s, lane v1
- * 106+55 / 68+50 / 77+109 MB/s, fetch/lane 0.95 / 1.47 / 1.22.
+ * 106+55 / 68+50 / 77+109 MB/s, fetch/lane 0.95 / 1.47 / 1.22. Caps (128 MiB, `--caps-only`,
+ * load average ~7): at 20 MB/s per provider one provider 20.0 / 19.8 MB/s (99–100 % of the cap),
+ * two 38.3 / 34.0 MB/s, two/one 1.91 / 1.72; at 30 MB/s one 28.3 / 29.4 (96 %), two 55.7, 1.93.
  */
 import { performance } from 'node:perf_hooks';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -148,13 +154,64 @@ async function fetchRow(pool: HashPool): Promise<void> {
   }
 }
 
+/**
+ * One receiver, two providers each holding the blob and capped at `cap` bytes/s per node: fetch
+ * from one (fetchBlobMulti with one provider), from both, and from one again, each into a fresh
+ * store; prints MB/s, the one-provider rate over the cap, and two over the mean of the ones.
+ */
+async function capsRow(pool: HashPool, cap: number): Promise<void> {
+  const { BlobStore } = await import('../src/blobs/store.js');
+  const { serveBlobs } = await import('../src/blobs/provide.js');
+  const { fetchBlobMulti } = await import('../src/blobs/multi.js');
+  const { OctopiiNode } = await import('../src/node.js');
+  const { generateIdentity } = await import('../src/identity.js');
+  const dir = await mkdtemp(join(tmpdir(), 'octopii-bench-caps-'));
+  const start = (name: string) =>
+    OctopiiNode.start({ listen: '127.0.0.1:0', transport: 'quinn', identity: generateIdentity(), dataDir: join(dir, name), runtime: { hasher: pool } });
+  const nodes = [await start('p1'), await start('p2'), await start('r')];
+  const [p1, p2, r] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
+  try {
+    const data = new Uint8Array(total);
+    for (let off = 0; off < total; off += 65536) randomFillSync(data, off, 65536);
+    const file = join(dir, 'input');
+    await writeFile(file, data);
+    let root: Uint8Array | undefined;
+    for (const [i, p] of [p1, p2].entries()) {
+      const store = await BlobStore.open(join(dir, `s${i}`), { hasher: pool });
+      root = await store.add(file);
+      serveBlobs(p, store, { limits: { maxUploadRate: cap } });
+    }
+    let run = 0;
+    const fetchFrom = async (providers: Array<typeof p1>): Promise<number> => {
+      const store = await BlobStore.open(join(dir, `r${run++}`), { hasher: pool });
+      const t0 = performance.now();
+      const res = await fetchBlobMulti(r, providers.map((p) => ({ address: p.address, nodeId: p.nodeId })), root!, store);
+      const secs = (performance.now() - t0) / 1000;
+      if (res.status !== 'complete') throw new Error(`caps run failed: ${JSON.stringify(res.error)}`);
+      return total / secs / 1e6;
+    };
+    const one1 = await fetchFrom([p1]);
+    const two = await fetchFrom([p1, p2]);
+    const one2 = await fetchFrom([p2]);
+    const one = (one1 + one2) / 2;
+    console.log(
+      `caps  cap ${(cap / 1e6).toFixed(0)} MB/s per provider   one ${one1.toFixed(1)} / ${one2.toFixed(1)} MB/s (${((one / (cap / 1e6)) * 100).toFixed(0)} % of the cap)` +
+        `   two ${two.toFixed(1)} MB/s   two/one ${(two / one).toFixed(2)}  (${total / MIB} MiB)`,
+    );
+  } finally {
+    for (const n of nodes.reverse()) await n.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const pool = new HashPool({ threads: 2 });
 try {
-  if (!process.argv.includes('--fetch-only')) {
+  if (!process.argv.includes('--fetch-only') && !process.argv.includes('--caps-only')) {
     for (const b of [256 * 1024, MIB, 4 * MIB]) await treeRow(pool, b);
     await storeRow(pool);
   }
-  await fetchRow(pool);
+  if (!process.argv.includes('--caps-only')) await fetchRow(pool);
+  await capsRow(pool, Number(arg('--cap') ?? 20) * 1e6);
 } finally {
   await pool.destroy();
 }
