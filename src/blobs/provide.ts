@@ -5,7 +5,9 @@
  * below do its I/O: read the request, stream the header, every requested block with its proof
  * — each block read from the store verified against the outboard before it leaves — and END;
  * or an ERROR frame (BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE, PROTOCOL_ERROR, TIMEOUT …). Writes
- * await the stream (QUIC flow control is the backpressure). With upload limits (node-wide and
+ * await the stream (QUIC flow control is the backpressure). When the request accepts a codec,
+ * each block goes compressed (BLOCK_Z) if that shrinks it (src/blobs/codec.ts), else as is; the
+ * proof is always over the uncompressed block. With upload limits (node-wide and
  * per peer, bytes/s: src/blobs/uploadLimits.ts) each block reserves its bytes first and, when
  * it must wait, the machine shows `streaming.throttled` for the wait (on the node's clock).
  *
@@ -17,7 +19,8 @@ import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
 import { ByteReader } from '../lane/bytes.js';
 import type { OctopiiNode } from '../node/node.js';
 import type { DuplexStream } from '../transport/types.js';
-import { encodeBlockFrameHead, encodeEndFrame, encodeErrorFrame, encodeHeaderFrame, readBlobRequest } from '../wire/blobs.js';
+import { CODEC, encodeBlockFrameHead, encodeCompressedBlockFrameHead, encodeEndFrame, encodeErrorFrame, encodeHeaderFrame, readBlobRequest } from '../wire/blobs.js';
+import { compressBlock } from './codec.js';
 import type { BlobStore } from './store.js';
 import { UploadLimits, type UploadLimitOptions } from './uploadLimits.js';
 import { BLOCK_BYTES, blockCount, parseRoot, rootHex } from './tree.js';
@@ -25,8 +28,15 @@ import { BLOCK_BYTES, blockCount, parseRoot, rootHex } from './tree.js';
 export interface ServeBlobsOptions {
   /** Test seam: a provider that lies. Returns the bytes to send for block `index` instead of `data`. */
   tamper?: (index: number, data: Uint8Array) => Uint8Array;
-  /** Called once per block sent (index, payload bytes, the fetcher: `peer:<nodeId>` or `addr:<host:port>`). */
-  onBlock?: (index: number, bytes: number, peer: string) => void;
+  /** Test seam: a provider that lies after compressing. Returns the payload to send instead of `payload` (`compressed`: a BLOCK_Z). */
+  tamperWire?: (index: number, payload: Uint8Array, compressed: boolean) => Uint8Array;
+  /**
+   * Called once per block sent: index, block bytes (uncompressed), the fetcher
+   * (`peer:<nodeId>` or `addr:<host:port>`), payload bytes on the wire (compressed or not).
+   */
+  onBlock?: (index: number, bytes: number, peer: string, wireBytes: number) => void;
+  /** Compress blocks for fetchers that accept it (default true). */
+  compress?: boolean;
   /** Request and per-block write deadline, ms (default 30,000). */
   idleMs?: number;
   /** Upload caps, bytes per second: the whole node's and each peer's (default none). */
@@ -56,11 +66,17 @@ export const blobProvideLogic = blobProvideMachine.provide({
       const size = await store.size(req.root);
       const n = blockCount(size);
       if (req.ranges[0]![0] >= n) throw new OctopiiError('RANGE_NOT_SATISFIABLE', `blocks from ${req.ranges[0]![0]} of a ${n}-block blob`);
-      return { root: rootHex(req.root), ranges: req.ranges.map(([s, e]): [number, number] => [s, Math.min(e, n)]).filter(([s, e]) => s < e), size };
+      return {
+        root: rootHex(req.root),
+        ranges: req.ranges.map(([s, e]): [number, number] => [s, Math.min(e, n)]).filter(([s, e]) => s < e),
+        size,
+        codecs: handlesOf(input.handles).options.compress === false ? [] : (req.accept ?? []),
+      };
     }),
     pump: fromCallback<EventObject, { handles: unknown; request: ProvideRequest }>(({ input, sendBack, receive }) => {
       const { writer: w, store, options, limits, peer, now } = handlesOf(input.handles);
       const root = parseRoot(input.request.root);
+      const brotli = input.request.codecs?.includes(CODEC.BROTLI) ?? false;
       let stopped = false;
       let resume: (() => void) | null = null;
       receive((e) => {
@@ -82,11 +98,13 @@ export const blobProvideLogic = blobProvideMachine.provide({
           for (let i = start; i < end && !stopped; i++) {
             const { data, proof } = await store.blockWithProof(root, i);
             const out = options.tamper ? options.tamper(i, data) : data;
-            await tokens(out.byteLength);
+            const z = brotli ? await compressBlock(out) : null;
+            const payload = options.tamperWire ? options.tamperWire(i, z ?? out, z !== null) : (z ?? out);
+            await tokens(payload.byteLength);
             if (stopped) return;
-            await w.write(encodeBlockFrameHead(i, proof.siblings, out.byteLength));
-            await w.write(out);
-            options.onBlock?.(i, out.byteLength, peer);
+            await w.write(z ? encodeCompressedBlockFrameHead(i, proof.siblings, CODEC.BROTLI, out.byteLength, payload.byteLength) : encodeBlockFrameHead(i, proof.siblings, payload.byteLength));
+            await w.write(payload);
+            options.onBlock?.(i, out.byteLength, peer, payload.byteLength);
             if (!stopped) sendBack({ type: 'SENT', index: i, bytes: out.byteLength });
           }
         }
