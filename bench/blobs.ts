@@ -1,7 +1,7 @@
 /**
  * Shipping Lane v2 (blobs) figures. Prints figures only; never fails on speed.
  *
- *   npm run bench:blobs -- [--mib N] [--fetch-only] [--caps-only] [--cap MB/s]   (default 256 MiB per row)
+ *   npm run bench:blobs -- [--mib N] [--fetch-only] [--caps-only] [--codec-only] [--cap MB/s]   (default 256 MiB per row)
  *
  * - tree: for block sizes 256 KiB, 1 MiB and 4 MiB — leaf hashing throughput through the
  *   HashPool (SharedArrayBuffer blocks, 4 jobs in flight, the way the store hashes), outboard
@@ -17,6 +17,10 @@
  *   `--cap` MB/s each (default 20, below what one receiver takes here), over quinn on 127.0.0.1;
  *   one capped provider (the baseline: its rate over the cap is the cap's accuracy), then two
  *   capped providers at once (`fetchBlobMulti`), then one again; the ratio two/one (target ≥ 1.6).
+ * - codec: brotli quality 1 (the blobs codec, src/blobs/codec.ts) and deflateRaw level 1 on a
+ *   1 MiB block of this repository's node_modules JavaScript and on 1 MiB of random bytes:
+ *   compressed/raw and MB/s each way (one thread, sync). Then `fetchBlob` over quinn of a blob
+ *   of that JavaScript with compression off, on, off: MB/s and payload bytes on the wire.
  *
  * Figures (this shared 2-core machine, 128–256 MiB; other engineers' jobs make them vary by
  * ±30 %): tree 830 / 1,050 / 1,210 MB/s for 256 KiB / 1 MiB / 4 MiB blocks; store add
@@ -204,14 +208,100 @@ async function capsRow(pool: HashPool, cap: number): Promise<void> {
   }
 }
 
+/** `bytes` of JavaScript from node_modules (compressible as real source is), concatenated and repeated as needed. */
+async function sourceBytes(bytes: number): Promise<Uint8Array> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const out = new Uint8Array(bytes);
+  let n = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (n >= bytes || n >= 64 * MIB) return;
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.name.endsWith('.js')) {
+        const b = await readFile(p);
+        out.set(b.subarray(0, bytes - n), n);
+        n += Math.min(b.byteLength, bytes - n);
+      }
+    }
+  };
+  await walk(join(process.cwd(), 'node_modules'));
+  for (let off = n; off < bytes; off += n) out.copyWithin(off, 0, Math.min(n, bytes - off));
+  return out;
+}
+
+async function codecRow(pool: HashPool): Promise<void> {
+  const zlib = await import('node:zlib');
+  const text = await sourceBytes(MIB);
+  const random = randomFillSync(new Uint8Array(MIB));
+  const codecs: Array<[string, (b: Uint8Array) => Uint8Array, (b: Uint8Array) => Uint8Array]> = [
+    ['brotli q1', (b) => zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 1, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.byteLength } }), (b) => zlib.brotliDecompressSync(b)],
+    ['deflateRaw 1', (b) => zlib.deflateRawSync(b, { level: 1 }), (b) => zlib.inflateRawSync(b)],
+  ];
+  for (const [name, c, d] of codecs) {
+    for (const [label, block] of [['source', text], ['random', random]] as const) {
+      let z = c(block);
+      const reps = 8;
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) z = c(block);
+      const cs = (performance.now() - t0) / 1000 / reps;
+      const t1 = performance.now();
+      for (let i = 0; i < reps; i++) d(z);
+      const ds = (performance.now() - t1) / 1000 / reps;
+      console.log(`codec ${name.padEnd(12)} ${label}  ${(z.byteLength / block.byteLength).toFixed(3)} of the block   compress ${(MIB / cs / 1e6).toFixed(0)} MB/s   decompress ${(MIB / ds / 1e6).toFixed(0)} MB/s`);
+    }
+  }
+  const { BlobStore } = await import('../src/blobs/store.js');
+  const { serveBlobs } = await import('../src/blobs/provide.js');
+  const { fetchBlob } = await import('../src/blobs/fetch.js');
+  const { OctopiiNode } = await import('../src/node.js');
+  const { generateIdentity } = await import('../src/identity.js');
+  const dir = await mkdtemp(join(tmpdir(), 'octopii-bench-codec-'));
+  const start = (name: string) =>
+    OctopiiNode.start({ listen: '127.0.0.1:0', transport: 'quinn', identity: generateIdentity(), dataDir: join(dir, name), runtime: { hasher: pool } });
+  const a = await start('a');
+  const b = await start('b');
+  try {
+    const data = await sourceBytes(total);
+    const file = join(dir, 'input');
+    await writeFile(file, data);
+    const provider = await BlobStore.open(join(dir, 'pa'), { hasher: pool });
+    const root = await provider.add(file);
+    serveBlobs(a, provider);
+    let run = 0;
+    const once = async (compression: boolean): Promise<{ mbs: number; wire: number }> => {
+      const store = await BlobStore.open(join(dir, `f${run++}`), { hasher: pool });
+      let wire = 0;
+      const t0 = performance.now();
+      const r = await fetchBlob(b, { address: a.address, nodeId: a.nodeId }, root, store, { compression, onWire: (_i, _b, w) => (wire += w) });
+      const secs = (performance.now() - t0) / 1000;
+      if (r.status !== 'complete') throw new Error(`codec run failed: ${JSON.stringify(r.error)}`);
+      return { mbs: total / secs / 1e6, wire };
+    };
+    const off1 = await once(false);
+    const on = await once(true);
+    const off2 = await once(false);
+    console.log(
+      `codec fetch quinn (node_modules source)  off ${off1.mbs.toFixed(0)} / ${off2.mbs.toFixed(0)} MB/s   on ${on.mbs.toFixed(0)} MB/s, ${(on.wire / total).toFixed(3)} of the bytes on the wire` +
+        `   on/off ${(on.mbs / ((off1.mbs + off2.mbs) / 2)).toFixed(2)}  (${total / MIB} MiB)`,
+    );
+  } finally {
+    await b.stop();
+    await a.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const pool = new HashPool({ threads: 2 });
 try {
-  if (!process.argv.includes('--fetch-only') && !process.argv.includes('--caps-only')) {
+  const only = ['--fetch-only', '--caps-only', '--codec-only'].find((f) => process.argv.includes(f));
+  if (!only) {
     for (const b of [256 * 1024, MIB, 4 * MIB]) await treeRow(pool, b);
     await storeRow(pool);
   }
-  if (!process.argv.includes('--caps-only')) await fetchRow(pool);
-  await capsRow(pool, Number(arg('--cap') ?? 20) * 1e6);
+  if (!only || only === '--fetch-only') await fetchRow(pool);
+  if (!only || only === '--caps-only') await capsRow(pool, Number(arg('--cap') ?? 20) * 1e6);
+  if (!only || only === '--codec-only') await codecRow(pool);
 } finally {
   await pool.destroy();
 }

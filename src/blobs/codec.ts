@@ -1,11 +1,11 @@
 /**
  * Per-block compression for the `blobs` stream kind (BLOCK_Z frames, src/wire/blobs.ts):
  * brotli at quality 1 from node:zlib, run on libuv's thread pool (the async form), so neither
- * side's event loop stalls on a block. Chosen by measurement on 1 MiB blocks (this machine,
- * Node 20, one thread): brotli q1 compresses JavaScript source to 0.11 of its size at 349 MB/s
- * and gives up on random bytes at 1,280 MB/s, decompressing at 438 MB/s; deflateRaw level 1
- * reached 0.22 at 95 MB/s and spent 31 MB/s on random bytes (`node` one-off, see the blobs
- * section of docs/PROTOCOL.md).
+ * side's event loop stalls on a block. Chosen by measurement on 1 MiB blocks (`codec` rows of
+ * `npm run bench:blobs`; this shared 2-core machine, Node 20, one thread): on node_modules
+ * JavaScript brotli q1 reached 0.196 of the block at 180–349 MB/s (decompress 239–438 MB/s),
+ * deflateRaw level 1 0.214 at 95–105 MB/s; on random bytes brotli gives up at 500–1,280 MB/s,
+ * deflateRaw at 30 MB/s. A 32 KiB probe keeps the cost on incompressible blocks at 1/32 of that.
  *
  *   const z = await compressBlock(block);              // null: it does not pay, send it as is
  *   const raw = await decompressBlock(CODEC.BROTLI, z!, block.byteLength);
@@ -21,15 +21,25 @@ const decompress = promisify(brotliDecompress);
 /** Codecs this version decodes, in the order it prefers them (a fetch request's accept list). */
 export const SUPPORTED_CODECS: readonly Codec[] = [CODEC.BROTLI];
 
+/** Bytes of a block compressed first as a probe; a probe that saves less than 1/8 sends the block as is. */
+export const PROBE_BYTES = 32 * 1024;
+
+const brotliQ1 = (data: Uint8Array) =>
+  compress(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 1, [constants.BROTLI_PARAM_SIZE_HINT]: data.byteLength, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_GENERIC } });
+
 /**
- * `block` compressed (brotli quality 1), or null when that saves less than 1/32 of its length
- * (not worth the fetcher's decompression) — incompressible blocks go as they are.
+ * `block` compressed (brotli quality 1), or null when that does not pay: when its first
+ * {@link PROBE_BYTES} compressed save less than 1/8 (random or already-compressed data costs
+ * 1/32 of a block's compression, not all of it), or when the whole block saves less than 1/32
+ * (not worth the fetcher's decompression).
  */
 export async function compressBlock(block: Uint8Array): Promise<Uint8Array | null> {
   if (block.byteLength < 64) return null;
-  const out = await compress(block, {
-    params: { [constants.BROTLI_PARAM_QUALITY]: 1, [constants.BROTLI_PARAM_SIZE_HINT]: block.byteLength, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_GENERIC },
-  });
+  if (block.byteLength > 2 * PROBE_BYTES) {
+    const probe = await brotliQ1(block.subarray(0, PROBE_BYTES));
+    if (probe.byteLength > PROBE_BYTES - PROBE_BYTES / 8) return null;
+  }
+  const out = await brotliQ1(block);
   return out.byteLength <= block.byteLength - block.byteLength / 32 ? new Uint8Array(out.buffer, out.byteOffset, out.byteLength) : null;
 }
 

@@ -1,7 +1,7 @@
 /** Per-block compression (src/blobs/codec.ts): brotli where it pays, bounded and typed decompression. */
 import { randomFillSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compressBlock, decompressBlock } from '../../src/blobs/codec.js';
+import { compressBlock, decompressBlock, PROBE_BYTES } from '../../src/blobs/codec.js';
 import { CODEC } from '../../src/wire/blobs.js';
 
 const MiB = 1 << 20;
@@ -17,6 +17,12 @@ describe('compressBlock', () => {
 
   it('leaves an incompressible block as it is (null)', async () => {
     expect(await compressBlock(random)).toBeNull();
+  });
+
+  it('judges a block by its first PROBE_BYTES: random there, the block goes as it is', async () => {
+    const mixed = text.slice();
+    mixed.set(random.subarray(0, PROBE_BYTES), 0);
+    expect(await compressBlock(mixed)).toBeNull();
   });
 });
 
