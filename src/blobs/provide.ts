@@ -94,19 +94,29 @@ export const blobProvideLogic = blobProvideMachine.provide({
       };
       void (async () => {
         await w.write(encodeHeaderFrame(input.request.size, BLOCK_BYTES));
-        for (const [start, end] of input.request.ranges) {
-          for (let i = start; i < end && !stopped; i++) {
-            const { data, proof } = await store.blockWithProof(root, i);
-            const out = options.tamper ? options.tamper(i, data) : data;
-            const z = brotli ? await compressBlock(out) : null;
-            const payload = options.tamperWire ? options.tamperWire(i, z ?? out, z !== null) : (z ?? out);
-            await tokens(payload.byteLength);
-            if (stopped) return;
-            await w.write(z ? encodeCompressedBlockFrameHead(i, proof.siblings, CODEC.BROTLI, out.byteLength, payload.byteLength) : encodeBlockFrameHead(i, proof.siblings, payload.byteLength));
-            await w.write(payload);
-            options.onBlock?.(i, out.byteLength, peer, payload.byteLength);
-            if (!stopped) sendBack({ type: 'SENT', index: i, bytes: out.byteLength });
-          }
+        /** Block `i` read (verified against the outboard), tampered in tests, compressed when that pays: its frame head and payload. */
+        const prepare = async (i: number) => {
+          const { data, proof } = await store.blockWithProof(root, i);
+          const out = options.tamper ? options.tamper(i, data) : data;
+          const z = brotli ? await compressBlock(out) : null;
+          const payload = options.tamperWire ? options.tamperWire(i, z ?? out, z !== null) : (z ?? out);
+          const head = z ? encodeCompressedBlockFrameHead(i, proof.siblings, CODEC.BROTLI, out.byteLength, payload.byteLength) : encodeBlockFrameHead(i, proof.siblings, payload.byteLength);
+          return { i, raw: out.byteLength, head, payload };
+        };
+        const order = input.request.ranges.flatMap(([start, end]) => Array.from({ length: end - start }, (_, k) => start + k));
+        // With compression the next block is read and compressed while this one is written (one ahead).
+        let next = order.length > 0 ? prepare(order[0]!) : null;
+        for (let k = 0; k < order.length && next && !stopped; k++) {
+          const block = await next;
+          next = k + 1 < order.length && brotli ? prepare(order[k + 1]!) : null;
+          next?.catch(() => undefined); // awaited on the next turn; a failure there fails the stream
+          await tokens(block.payload.byteLength);
+          if (stopped) return;
+          await w.write(block.head);
+          await w.write(block.payload);
+          options.onBlock?.(block.i, block.raw, peer, block.payload.byteLength);
+          if (!stopped) sendBack({ type: 'SENT', index: block.i, bytes: block.raw });
+          if (!next && k + 1 < order.length) next = prepare(order[k + 1]!);
         }
         await w.write(encodeEndFrame());
         await w.close();
