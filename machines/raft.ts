@@ -21,7 +21,11 @@
  *    `leader` runs a heartbeat round, a `follower` forwards to its leader, others refuse
  *    `NOT_LEADER`; answered in `Ready.readStates`.
  *  - `CAMPAIGN` — start an election now.
- *  - `ADVANCE { ack }` — the driver handled a Ready (`ackOf(readyOf(snapshot))`).
+ *  - `ADVANCE { ack }` — the driver handled a Ready (`ackOf(readyOf(snapshot))`); for a Ready with
+ *    `sendBeforeSync` it may do so before its write is synced (`ackOf(rd, { durable: false })`).
+ *  - `DURABLE { index, term }` — that background write is synced: the log is durable through
+ *    that entry (a leader's own entries count toward the quorum from then on, dissertation
+ *    §10.2.1; etcd-io/raft's self-addressed MsgStorageAppendResp).
  *
  * Output is data: {@link readyOf} reads the pending {@link Ready} from a snapshot. The log is
  * not in the context: the machine reads the driver's storage through the {@link LogReader} in
@@ -31,7 +35,7 @@
  * states name it and `always` follows it, so a snapshot's `value` is the node's role.
  */
 import { assign, setup } from 'xstate';
-import { advance, ready, type ReadyAck } from './raft/ready.js';
+import { advance, durable, ready, type ReadyAck } from './raft/ready.js';
 import { draft, initialState, type RaftState } from './raft/state.js';
 import { campaign, forwardProposal, forwardRead, proposeAsLeader, readAsLeader, reject } from './raft/local.js';
 import { step, tickElection, tickHeartbeat, uncommittedFull } from './raft/step.js';
@@ -60,7 +64,8 @@ export type RaftEvent =
   | { type: 'PROPOSE'; data: Uint8Array }
   | { type: 'READ_INDEX'; context: string }
   | { type: 'CAMPAIGN' }
-  | { type: 'ADVANCE'; ack: ReadyAck };
+  | { type: 'ADVANCE'; ack: ReadyAck }
+  | { type: 'DURABLE'; index: number; term: number };
 
 /** Run a step function on a draft of the context and return the draft (every action's shape). */
 function run(context: RaftState, f: (s: RaftState) => void): RaftState {
@@ -95,6 +100,7 @@ export const raftMachine = setup({
     rejectRead: assign(({ context, event }) => run(context, (s) => event.type === 'READ_INDEX' && reject(s, 'readIndex', 'NOT_LEADER', event.context))),
     campaign: assign(({ context }) => run(context, campaign)),
     advance: assign(({ context, event }) => run(context, (s) => event.type === 'ADVANCE' && advance(s, event.ack))),
+    durable: assign(({ context, event }) => run(context, (s) => event.type === 'DURABLE' && durable(s, event.index, event.term))),
   },
 }).createMachine({
   id: 'raft',
@@ -107,6 +113,7 @@ export const raftMachine = setup({
   on: {
     MSG: { actions: 'step' },
     ADVANCE: { actions: 'advance' },
+    DURABLE: { actions: 'durable' },
     // Not a leader (states below override): refuse.
     PROPOSE: [{ guard: 'proposalTooLarge', actions: 'rejectTooLarge' }, { actions: 'rejectNotLeader' }],
     READ_INDEX: { actions: 'rejectRead' },

@@ -3,7 +3,7 @@
  * (Raft §5.2, §5.4.1; PreVote from Ongaro's dissertation §9.6; the lease check from §6.2/§4.2.3
  * that makes a node with a live leader ignore vote requests when CheckQuorum is on).
  */
-import { bcastAppend, maybeCommit } from './replication.js';
+import { bcastAppend } from './replication.js';
 import {
   becomeCandidate,
   becomeFollower,
@@ -64,8 +64,7 @@ function tally(s: RaftState): boolean {
   if (granted >= q) {
     if (s.role === 'preCandidate') campaign(s, 'real');
     else {
-      becomeLeader(s);
-      if (q === 1) maybeCommit(s); // a single voter commits its no-op at once
+      becomeLeader(s); // a single voter commits its no-op once the driver reports it stable
       bcastAppend(s);
     }
     return true;

@@ -4,7 +4,9 @@
  */
 import { OctopiiError } from '../../src/errors.js';
 import { stableTo } from './log.js';
-import { hardState, softState, view, type RaftState } from './state.js';
+import { releasePendingReads } from './readIndex.js';
+import { bcastAppend, maybeCommit } from './replication.js';
+import { hardState, markDurable, selfStable, softState, view, type RaftState } from './state.js';
 import type { HardState, Ready, SoftState } from './types.js';
 
 /** What one ADVANCE acknowledges: counts of what the Ready held, and what is now durable / applied. */
@@ -14,8 +16,13 @@ export interface ReadyAck {
   readonly rejections: number;
   readonly hardState?: HardState;
   readonly softState?: SoftState;
-  /** The last entry of `Ready.entries`, now durable. */
+  /** The last entry of `Ready.entries`, now written to storage. */
   readonly stable?: { readonly index: number; readonly term: number };
+  /**
+   * Whether that write is already durable (synced). False when the driver writes a leader's
+   * entries in the background (`sendBeforeSync`) and reports durability later with DURABLE.
+   */
+  readonly durable: boolean;
   /** The last committed entry handed out (and applied by the driver). */
   readonly applied: number;
 }
@@ -33,6 +40,7 @@ export function ready(s: RaftState): Ready {
     readStates: s.readStates,
     rejections: s.rejections,
     mustSync: entries.length > 0 || hs.term !== s.prevHard.term || hs.vote !== s.prevHard.vote,
+    sendBeforeSync: s.role === 'leader' && hs.term === s.prevHard.term && hs.vote === s.prevHard.vote,
     ...(sameHard(hs, s.prevHard) ? {} : { hardState: hs }),
     ...(ss.lead === s.prevSoft.lead && ss.role === s.prevSoft.role ? {} : { softState: ss }),
   };
@@ -54,8 +62,12 @@ export function hasReady(s: RaftState): boolean {
   );
 }
 
-/** The acknowledgement of `rd` once handled. */
-export function ackOf(rd: Ready): ReadyAck {
+/**
+ * The acknowledgement of `rd` once handled. `durable: false` (only for a Ready with
+ * `sendBeforeSync`): its entries are written but their sync is still under way.
+ */
+export function ackOf(rd: Ready, { durable = true }: { durable?: boolean } = {}): ReadyAck {
+  if (!durable && !rd.sendBeforeSync) throw new OctopiiError('INVALID_ARGUMENT', 'raft: only a Ready with sendBeforeSync may be acknowledged before its write is durable');
   const last = rd.entries[rd.entries.length - 1];
   const applied = rd.committedEntries[rd.committedEntries.length - 1];
   return {
@@ -65,6 +77,7 @@ export function ackOf(rd: Ready): ReadyAck {
     ...(rd.hardState ? { hardState: rd.hardState } : {}),
     ...(rd.softState ? { softState: rd.softState } : {}),
     ...(last ? { stable: { index: last.index, term: last.term } } : {}),
+    durable,
     applied: applied ? applied.index : 0,
   };
 }
@@ -78,6 +91,24 @@ export function advance(s: RaftState, ack: ReadyAck): void {
   s.rejections.splice(0, ack.rejections);
   if (ack.hardState) s.prevHard = ack.hardState;
   if (ack.softState) s.prevSoft = ack.softState;
-  if (ack.stable) s.unstable = stableTo(s.unstable, ack.stable.index, ack.stable.term);
+  if (ack.stable) {
+    s.unstable = stableTo(s.unstable, ack.stable.index, ack.stable.term);
+    if (ack.durable) markDurable(s, ack.stable.index, ack.stable.term);
+  }
   s.applied = Math.max(s.applied, ack.applied);
+  leaderSelfAck(s);
+}
+
+/** DURABLE: the driver's background write (of a `sendBeforeSync` Ready) is synced through (`index`, `term`). */
+export function durable(s: RaftState, index: number, term: number): void {
+  markDurable(s, index, term);
+  leaderSelfAck(s);
+}
+
+/** A leader's own entries count toward the quorum once durable (they were sent before). */
+function leaderSelfAck(s: RaftState): void {
+  if (selfStable(s) && maybeCommit(s)) {
+    releasePendingReads(s);
+    bcastAppend(s);
+  }
 }

@@ -71,6 +71,11 @@ export interface RaftState {
   /** Hard and soft state as of the last ADVANCE: Ready reports only changes. */
   prevHard: HardState;
   prevSoft: SoftState;
+  /**
+   * The last entry the driver reported durable (ADVANCE of a synced Ready, or DURABLE); the log
+   * up to it is on disk while the log still holds that entry (Log Matching). 0/0: none.
+   */
+  durable: { readonly index: number; readonly term: number };
 }
 
 /** What a node starts from: its config, the driver's storage and the persisted hard state. */
@@ -121,6 +126,7 @@ export function initialState({ cfg, storage, hardState, applied = 0 }: RaftInput
     rejections: [],
     prevHard: hs,
     prevSoft: { lead: NONE, role: 'follower' },
+    durable: { index: last, term: last > 0 ? storage.term(last) : 0 },
   };
   resetRandomizedElectionTimeout(s);
   return s;
@@ -209,27 +215,64 @@ export function becomeCandidate(s: RaftState): void {
   s.role = 'candidate';
 }
 
-/** A new leader tracks every follower in probe state and appends a no-op of its term (dissertation §6.4, Raft §5.4.2). */
+/**
+ * A new leader tracks every follower in probe state and appends a no-op of its term (dissertation
+ * §6.4, Raft §5.4.2). Its own `match` starts at its durable log: entries still in the unstable
+ * tail count only once the driver reports them stable (see {@link selfStable}).
+ */
 export function becomeLeader(s: RaftState): void {
   if (s.role === 'follower') throw new OctopiiError('INTERNAL', 'raft: follower cannot become leader');
   reset(s, s.term);
   s.role = 'leader';
   s.lead = s.cfg.id;
   const last = view(s).lastIndex();
-  for (const v of s.cfg.voters) s.progress[v] = newProgress(last + 1, v === s.cfg.id ? last : 0);
+  for (const v of s.cfg.voters) s.progress[v] = newProgress(last + 1, v === s.cfg.id ? stableLast(s) : 0);
   s.progress[s.cfg.id] = { ...s.progress[s.cfg.id]!, state: 'replicate', recentActive: true };
   appendEntries(s, [new Uint8Array(0)]);
 }
 
-/** Leader: append `data` as new entries of its term to the unstable tail; its own match follows. */
+/** Index of the last entry the driver reported durable and still in the log (0 when that entry was replaced). */
+export function stableLast(s: RaftState): number {
+  const d = s.durable;
+  return d.index > 0 && view(s).term(d.index) === d.term ? d.index : 0;
+}
+
+/**
+ * The driver reports the log durable through (`index`, `term`). Durability reports arrive in
+ * write order; one whose entry is no longer in the log, or that is behind a still valid marker,
+ * changes nothing.
+ */
+export function markDurable(s: RaftState, index: number, term: number): void {
+  if (index < 1 || view(s).term(index) !== term) return;
+  if (index <= s.durable.index && stableLast(s) === s.durable.index && s.durable.index > 0) return;
+  s.durable = { index, term };
+}
+
+/**
+ * Leader: its own entries up to {@link stableLast} are durable — only then do they count toward a
+ * quorum (dissertation §10.2.1: the leader writes to its disk in parallel with replicating, and
+ * counts itself once its write completes; etcd-io/raft's self MsgStorageAppendResp). True when
+ * its `match` grew.
+ */
+export function selfStable(s: RaftState): boolean {
+  const self = s.progress[s.cfg.id];
+  const durable = stableLast(s);
+  if (s.role !== 'leader' || !self || durable <= self.match) return false;
+  s.progress[s.cfg.id] = { ...self, match: durable, next: Math.max(self.next, durable + 1) };
+  return true;
+}
+
+/**
+ * Leader: append `data` as new entries of its term to the unstable tail. Its own `next` follows;
+ * its `match` waits until the entries are durable ({@link selfStable}).
+ */
 export function appendEntries(s: RaftState, data: readonly Uint8Array[]): Entry[] {
   const last = view(s).lastIndex();
   const entries = data.map((d, i) => ({ term: s.term, index: last + 1 + i, data: d }));
   if (entries.length === 0) return entries;
   s.unstable = appendUnstable(s.unstable, entries);
   const self = s.progress[s.cfg.id]!;
-  const newLast = last + entries.length;
-  s.progress[s.cfg.id] = { ...self, match: newLast, next: newLast + 1 };
+  s.progress[s.cfg.id] = { ...self, next: last + entries.length + 1 };
   return entries;
 }
 

@@ -10,7 +10,7 @@ import { handleVoteRequest, handleVoteResponse, inLease } from './election.js';
 export { tickElection } from './election.js';
 import { handleAppendEntries, handleHeartbeat } from './follower.js';
 import { handleReadAck, leaderReadIndex } from './readIndex.js';
-import { bcastAppend, bcastHeartbeat, handleAppendResponse, handleHeartbeatResponse, maybeCommit } from './replication.js';
+import { bcastAppend, bcastHeartbeat, handleAppendResponse, handleHeartbeatResponse } from './replication.js';
 import { appendEntries, becomeFollower, isMember, quorum, send, type RaftState } from './state.js';
 import { NONE, type Message } from './types.js';
 
@@ -104,13 +104,15 @@ function stepFollower(s: RaftState, m: Message): void {
   }
 }
 
-/** Leader: append proposals and replicate them (a single voter commits at once). */
+/**
+ * Leader: append proposals and replicate them at once, before they are durable here (a single
+ * voter commits when the driver reports them stable, see ADVANCE).
+ */
 export function leaderPropose(s: RaftState, data: readonly Uint8Array[]): void {
   if (data.length === 0) return;
   if (uncommittedFull(s, data)) return; // forwarded proposals over the limit are dropped; local ones are refused first
   appendEntries(s, data);
   for (const d of data) s.uncommittedBytes += d.length;
-  if (quorum(s) === 1) maybeCommit(s);
   bcastAppend(s);
 }
 

@@ -110,8 +110,10 @@ export interface Rejection {
 }
 
 /**
- * What the driver must do, in this order: persist `hardState` and `entries` (fsync when
- * `mustSync`), send `messages`, apply `committedEntries`, serve `readStates`; then `ADVANCE`.
+ * What the driver must do: persist `hardState` and `entries` (fsync when `mustSync`), send
+ * `messages` — after the write is durable, or at once when `sendBeforeSync` — apply
+ * `committedEntries` and serve `readStates` (both may happen before the write is durable: the
+ * entries are committed, so durable on a quorum); then `ADVANCE` once the write is durable.
  */
 export interface Ready {
   /** Present when lead or role changed since the last ADVANCE. */
@@ -125,8 +127,16 @@ export interface Ready {
   readonly messages: readonly Message[];
   readonly readStates: readonly ReadState[];
   readonly rejections: readonly Rejection[];
-  /** True when term/vote changed or entries must be written: the write must be durable before sending. */
+  /** True when term/vote changed or entries must be written: the write must be durable before ADVANCE. */
   readonly mustSync: boolean;
+  /**
+   * True when `messages` may be sent before (in parallel with) the write: this node is leader and
+   * its term and vote are already durable, so its messages rest on nothing the write adds — its
+   * own new entries count toward commitment only once ADVANCE reports them stable (dissertation
+   * §10.2.1; etcd's raft sends a leader's MsgApps before its WAL write). Otherwise send only
+   * after the write is durable (Raft §5: a vote or an append is answered once persisted).
+   */
+  readonly sendBeforeSync: boolean;
 }
 
 /** Tunables of one node. Ticks are the driver's unit of time (e.g. 100 ms each). */

@@ -12,7 +12,7 @@ import { receiveLane, sendLane, statSource, type LaneSink, type LaneSource, type
 import type { Clock } from '../runtime/clock.js';
 import type { Hasher } from '../runtime/types.js';
 import type { DuplexStream, PeerConnection } from '../transport/types.js';
-import type { PeerRef, ReceivedEvent, SendOptions } from './node.js';
+import type { PeerRef, ReceivedEvent, SendOptions } from './types.js';
 import type { TransferRegistry } from './transfers.js';
 
 /** What the lane functions need from the node. */

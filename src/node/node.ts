@@ -14,9 +14,9 @@
  * runs a whole node on the in-memory network under a simulated clock.
  */
 import { createActor, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { supervisorMachine, supervisedChild, type ChildInfo, type EscalationInfo, type RestartPolicy } from '../../machines/node.js';
+import { supervisorMachine, supervisedChild, type EscalationInfo, type RestartPolicy } from '../../machines/node.js';
 import type { PeerInput, PeerLink } from '../../machines/peer.js';
-import { loadConfig, identityFileOf, type NodeConfig, type NodeConfigInput } from '../config.js';
+import { loadConfig, identityFileOf, type NodeConfig } from '../config.js';
 import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
 import { loadOrCreateIdentity, type Identity } from '../identity.js';
 import { acceptHello } from '../router/control.js';
@@ -31,107 +31,15 @@ import { actorTree, groupByPeer, stateString, type ActorNode } from './inspect.j
 import { createPeerLogic, type PeerLogic } from './peerLogic.js';
 import { TransferRegistry } from './transfers.js';
 import { IncomingLimits } from './limits.js';
-import { defaultHasher, refuseLane, waitConnected } from './support.js';
+import { defaultHasher, refuseLane, sayGoodbye, waitConnected } from './support.js';
 import { receiveInbound, sendToPeers, type LaneHost } from './lanes.js';
-import type { LaneSource, TransferResult, LaneError } from '../lane/index.js';
-import { NodeRpc, type RpcOptions } from '../rpc/nodeRpc.js';
+import type { LaneSource, TransferResult } from '../lane/index.js';
+import { NodeRpc } from '../rpc/nodeRpc.js';
 import type { RpcPeer } from '../rpc/client.js';
 import type { CallOptions, Client, Handlers, ServiceDef } from '../rpc/service.js';
 
-/** A peer to talk to: where it listens and, optionally, the node ID it must prove. */
-export interface PeerRef {
-  /** `host:port` (IPv6: `[::1]:4000`). */
-  address: string;
-  /** Refuse the peer unless it proves this node ID (docs/PROTOCOL.md "Peer verification"). */
-  nodeId?: string;
-}
-
-/** One incoming transfer, verified or not (`octopii serve` prints these). */
-export interface ReceivedEvent {
-  ok: boolean;
-  /** Sender's node ID, or its address when it has none (`insecure`). */
-  peer: string;
-  /** Size announced by the sender, bytes. */
-  bytes: number;
-  /** Hex SHA-256 of the data ('' when not verified). */
-  sha256: string;
-  /** Final path (file receive, success only): `<receiveDir>/<sha256>`. */
-  file?: string;
-  /** The data (memory receive, success only). */
-  data?: Uint8Array;
-  durationMs: number;
-  error?: LaneError;
-}
-
-export interface SendOptions {
-  signal?: AbortSignal;
-  /** Inactivity timeout in ms (default 30,000); also bounds the connect (default 5,000). */
-  timeoutMs?: number;
-  onProgress?: (bytes: number) => void;
-}
-
-/** Keep-alive and reconnect settings of every peer actor. */
-export interface PeerOptions {
-  /** Idle time on a link before a ping, ms (default 1,000). */
-  keepAliveMs?: number;
-  /** An unanswered ping this long marks the peer dead, ms (default 2,500). */
-  deadAfterMs?: number;
-  /** Dial deadline including the hello, ms (default 5,000). */
-  dialTimeoutMs?: number;
-  /** Consecutive failed dials before a peer gives up (default 3). */
-  maxRetries?: number;
-  /** First redial delay, ms (default 200; doubles up to 5,000). */
-  retryInitialMs?: number;
-}
-
-export interface NodeStartOptions extends Partial<NodeConfigInput> {
-  /** Use this identity instead of the identity file. */
-  identity?: Identity;
-  /** Config file (JSON) read under the options and env vars. */
-  configFile?: string;
-  /** Clock, transport, hasher, logger (defaults: system clock, the configured QUIC transport, the shared hash pool, silent). */
-  runtime?: Partial<Runtime>;
-  peer?: PeerOptions;
-  /** RPC limits and defaults (src/rpc/nodeRpc.ts). */
-  rpc?: RpcOptions;
-}
-
-/** A peer came up, was lost (dead-peer detection, close) or could not be reached. */
-export interface PeerEventInfo {
-  type: 'peer.up' | 'peer.lost' | 'peer.unreachable';
-  /** Peer actor id (`peer:<nodeId>`, …). */
-  peer: string;
-  error?: ErrorInfo;
-}
-
-/** What `node.peers()` lists. */
-export interface PeerInfo {
-  /** Peer actor id: `peer:<nodeId>`, `addr:<host:port>` (dialled without a node ID) or `v1:<host:port>` (a seed v1 peer). */
-  id: string;
-  nodeId: string | null;
-  address: string | null;
-  protocol: 'octopii' | 'lane-v1';
-  /** Dotted state of the peer machine (`connected.alive`, `backoff`, `idle` …). */
-  state: string;
-  connected: boolean;
-  /** Stream kinds the peer serves (from its hello), while connected. */
-  kinds: string[];
-  connects: number;
-  losses: number;
-  lastError: ErrorInfo | null;
-  /** Transfers in flight with this peer. */
-  transfers: number;
-}
-
-/** The inspection of a node: its actor tree plus the supervisor's record of its children. */
-export interface NodeInspection {
-  nodeId: string;
-  address: string;
-  transport: string;
-  supervisor: string;
-  children: Record<string, ChildInfo>;
-  tree: ActorNode;
-}
+export type { NodeInspection, NodeStartOptions, PeerEventInfo, PeerInfo, PeerOptions, PeerRef, ReceivedEvent, SendOptions } from './types.js';
+import type { NodeInspection, NodeStartOptions, PeerEventInfo, PeerInfo, PeerOptions, PeerRef, ReceivedEvent, SendOptions } from './types.js';
 
 const AGENT = 'octopii-ts/0.1.0';
 /** How long a stopping node waits for its peers to close the links it said bye on, ms. */
@@ -500,27 +408,10 @@ export class OctopiiNode {
       this.#stopSignal.abort(escalation ? OctopiiError.from(escalation) : new OctopiiError('CLOSED', 'node is stopping'));
       // Say goodbye on every link first, so peers fail their work with this node at once
       // (UNAVAILABLE) rather than by a reset stream or a keep-alive deadline.
-      const snap = this.#supervisor.getSnapshot();
-      const byes: Promise<unknown>[] = [];
-      const closedByPeers: Promise<void>[] = [];
-      for (const id of Object.keys(snap.context.children)) {
-        if (!isPeerId(id)) continue;
-        const link = (supervisedChild(snap, id)?.getSnapshot() as { context?: { link?: PeerLink | null } } | undefined)?.context?.link;
-        const channel = link?.control as { close(reason: string): Promise<void> } | null | undefined;
-        if (!link || !channel) continue;
-        const conn = link.connection as PeerConnection;
-        closedByPeers.push(new Promise((resolve) => conn.onClose(() => resolve())));
-        byes.push(channel.close('node stopping').catch(() => undefined));
-      }
-      await Promise.all(byes);
-      // A peer that heard the bye closes the link itself and fails its work with this node as
-      // UNAVAILABLE; wait for that (briefly) before resetting streams, so that is what it sees.
-      let timer: unknown;
-      await Promise.race([
-        Promise.all(closedByPeers),
-        new Promise<void>((resolve) => (timer = this.clock.setTimeout(() => resolve(), BYE_GRACE_MS))),
-      ]);
-      this.clock.clearTimeout(timer);
+      const links = Object.keys(this.#supervisor.getSnapshot().context.children)
+        .filter(isPeerId)
+        .map((id) => (supervisedChild(this.#supervisor.getSnapshot(), id)?.getSnapshot() as { context?: { link?: PeerLink | null } } | undefined)?.context?.link);
+      await sayGoodbye(links, this.clock, BYE_GRACE_MS);
       this.#transfers.abortAll(escalation ? OctopiiError.from(escalation) : new OctopiiError('CLOSED', 'node is stopping'));
       if (this.#supervisor.getSnapshot().status === 'active') this.#supervisor.send({ type: 'STOP' });
       await this.transport.close();

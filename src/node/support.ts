@@ -1,6 +1,7 @@
 /**
  * What the node facade (./node.ts) does around its peers and transfers: wait for a peer actor's
- * link, refuse an incoming lane stream at a limit, and retain the shared hash pool.
+ * link, say goodbye on every link when stopping, refuse an incoming lane stream at a limit, and
+ * retain the shared hash pool.
  */
 import type { AnyActorRef } from 'xstate';
 import type { PeerLink } from '../../machines/peer.js';
@@ -8,7 +9,7 @@ import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
 import { encodeLaneReason } from '../lane/reason.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Runtime } from '../runtime/types.js';
-import type { DuplexStream } from '../transport/types.js';
+import type { DuplexStream, PeerConnection } from '../transport/types.js';
 
 /**
  * Refuses an incoming lane stream at once: status 2 (seed 001) and, on octopii's protocol, the
@@ -78,4 +79,26 @@ export function waitConnected(ref: AnyActorRef, address: string | undefined, clo
       finish(() => reject(new OctopiiError('UNAVAILABLE', 'peer is not connected and has no address to dial')));
     }
   });
+}
+
+/**
+ * Sends the control channel's bye on every link that has one, then waits until the peers have
+ * closed those links (a peer that heard the bye fails its work with this node as UNAVAILABLE and
+ * closes) or `graceMs` passed on `clock`, whichever is first — so that, not a reset stream, is
+ * what they see. Never throws.
+ */
+export async function sayGoodbye(links: ReadonlyArray<PeerLink | null | undefined>, clock: Clock, graceMs: number): Promise<void> {
+  const byes: Promise<unknown>[] = [];
+  const closedByPeers: Promise<void>[] = [];
+  for (const link of links) {
+    const channel = link?.control as { close(reason: string): Promise<void> } | null | undefined;
+    if (!link || !channel) continue;
+    const conn = link.connection as PeerConnection;
+    closedByPeers.push(new Promise((resolve) => conn.onClose(() => resolve())));
+    byes.push(channel.close('node stopping').catch(() => undefined));
+  }
+  await Promise.all(byes);
+  let timer: unknown;
+  await Promise.race([Promise.all(closedByPeers), new Promise<void>((resolve) => (timer = clock.setTimeout(() => resolve(), graceMs)))]);
+  clock.clearTimeout(timer);
 }

@@ -5,7 +5,8 @@
  * survives a crash — only at `sync()` (an fsync).
  *
  * Driver contract, per Ready: `setHardState` + `append`, then `sync()` when `rd.mustSync`,
- * and only then send the messages. `durableCopy()` is what a crash leaves behind.
+ * and only then send the messages (unless `rd.sendBeforeSync`: a leader's go out before the
+ * sync). `durableCopy()` is what a crash leaves behind.
  */
 import { OctopiiError } from '../errors.js';
 import type { Entry, HardState } from '../../machines/raft.js';

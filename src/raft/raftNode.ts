@@ -4,8 +4,10 @@
  * `tickMs`), steps messages from the `raft` stream kind (src/raft/transport.ts), and handles
  * each Ready in etcd's order: write entries and hard state to the {@link WalStorage} and, when
  * `mustSync`, wait for the WAL's group-committed fdatasync; only then send the messages (Raft §5:
- * a vote or an append is answered only once it is durable); apply committed entries to the
- * {@link StateMachine}; serve ReadIndex reads (dissertation §6.4); advance.
+ * a vote or an append is answered only once it is durable) — except a leader's, which go out
+ * while its own write runs (`Ready.sendBeforeSync`, dissertation §10.2.1); apply committed entries
+ * to the {@link StateMachine} (without waiting for the write: they are durable on a quorum);
+ * serve ReadIndex reads (dissertation §6.4); advance.
  *
  *   const host = await RaftHost.open({ node, dir, self: 1, members, stateMachine });
  *   const result = await host.propose(bytes, { timeoutMs: 5000 });   // the apply's result
@@ -353,7 +355,8 @@ export class RaftHost<R = unknown> {
     this.#node.logger.error({ event: 'raft.fatal', id: this.id, error: String(e) });
   }
 
-  #pendingReady: Ready | null = null;
+  /** A Ready whose write failed, kept to be written again first; what of it was already done. */
+  #pendingReady: { rd: Ready; sent: boolean; applied: boolean } | null = null;
 
   /**
    * The drain ends: cleared synchronously, so that a kick from a continuation that runs right
@@ -372,6 +375,13 @@ export class RaftHost<R = unknown> {
     }
   }
 
+  /**
+   * One Ready at a time: write it to the WAL's mirror; send its messages at once when
+   * `sendBeforeSync` (a leader: its disk write runs in parallel with the followers', dissertation
+   * §10.2.1); apply its committed entries (durable on a quorum already, so this need not wait for
+   * our own write — etcd's server applies in parallel with its WAL save too); wait for the
+   * fdatasync when `mustSync`; send the rest; advance.
+   */
   async #drain(): Promise<void> {
     let spins = 0;
     while (!this.#stopped) {
@@ -381,26 +391,36 @@ export class RaftHost<R = unknown> {
         throw new OctopiiError('INTERNAL', `raft ${this.id}: Ready does not drain: ${JSON.stringify({ status: this.raw.status(), rd: { ...rd, entries: rd.entries.length, committedEntries: rd.committedEntries.map((e) => e.index), messages: rd.messages.length } })}`);
       }
       // A Ready whose write failed is kept and written again before anything else.
-      let rd = this.#pendingReady;
-      if (!rd) this.#startReads();
-      if (!rd && this.#batch.length > 0) {
+      let job = this.#pendingReady;
+      if (!job) this.#startReads();
+      if (!job && this.#batch.length > 0) {
         if (this.raw.status().role === 'leader') this.#proposeBatch();
         else {
           const err = new NotLeaderError(this.id, this.raw.status().lead);
           for (const b of this.#batch.splice(0)) b.w.reject(err);
         }
       }
-      if (!rd) {
+      if (!job) {
         if (!this.raw.hasReady()) return this.#idle();
-        rd = this.raw.ready();
+        const rd = this.raw.ready();
         if (rd.hardState) this.storage.setHardState(rd.hardState);
         this.storage.append(rd.entries);
+        job = { rd, sent: false, applied: false };
+      }
+      const rd = job.rd;
+      if (rd.sendBeforeSync && !job.sent) {
+        for (const m of rd.messages) this.#transport.send(m);
+        job.sent = true;
+      }
+      if (!job.applied) {
+        this.#apply(rd);
+        job.applied = true;
       }
       if (rd.mustSync) {
         try {
           await this.storage.flush();
         } catch (e) {
-          this.#pendingReady = rd;
+          this.#pendingReady = job;
           this.#diskFailed(toOctopiiError(e, 'IO_ERROR'));
           return this.#idle();
         }
@@ -412,8 +432,7 @@ export class RaftHost<R = unknown> {
         this.#node.logger.info({ event: 'raft.disk.recovered', id: this.id });
         this.#diskError = null;
       }
-      for (const m of rd.messages) this.#transport.send(m);
-      this.#apply(rd);
+      if (!job.sent) for (const m of rd.messages) this.#transport.send(m);
       this.raw.advance(rd);
       this.readies++;
       const lead = this.raw.status().lead;

@@ -11,8 +11,10 @@
  *   const rd = node.ready();
  *   if (rd.hardState) storage.setHardState(rd.hardState);
  *   storage.append(rd.entries);
- *   if (rd.mustSync) storage.sync();      // durable before anything is sent
- *   for (const m of rd.messages) transport.send(m);
+ *   if (rd.sendBeforeSync) for (const m of rd.messages) transport.send(m);   // a leader: in parallel with its write
+ *   if (rd.mustSync) storage.sync();      // durable before anything else is sent, and before advance
+ *   if (!rd.sendBeforeSync) for (const m of rd.messages) transport.send(m);
+ *   // (a leader may instead advance(rd, { durable: false }) at once and durable(i, t) after its sync)
  *   for (const e of rd.committedEntries) apply(e);
  *   node.advance(rd);
  * }
@@ -98,9 +100,18 @@ export class RawNode {
     return readyOf(this.#actor.getSnapshot());
   }
 
-  /** `rd` (from `ready()`) was handled: entries and hard state are durable, messages sent, entries applied. */
-  advance(rd: Ready): void {
-    this.#do({ type: 'ADVANCE', ack: ackOf(rd) });
+  /**
+   * `rd` (from `ready()`) was handled: entries and hard state are durable, messages sent, entries
+   * applied. With `{ durable: false }` (a Ready with `sendBeforeSync` only, else INVALID_ARGUMENT)
+   * its entries are written but still syncing: report the sync with {@link RawNode.durable}.
+   */
+  advance(rd: Ready, options: { durable?: boolean } = {}): void {
+    this.#do({ type: 'ADVANCE', ack: ackOf(rd, options) });
+  }
+
+  /** The log is synced through the entry (`index`, `term`): a background write finished. */
+  durable(index: number, term: number): void {
+    this.#do({ type: 'DURABLE', index, term });
   }
 
   status(): RaftStatus {

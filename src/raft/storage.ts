@@ -6,7 +6,8 @@
  *  - `append(entries)` / `setHardState(hs)` take effect for readers at once (an in-memory
  *    mirror, like etcd's unstable log), so the core can read what it just handed out;
  *  - `sync()` makes everything written so far durable; after a crash only synced writes exist;
- *  - per Ready: write hard state and entries, `sync()` when `mustSync`, then send messages.
+ *  - per Ready: write hard state and entries, `sync()` when `mustSync`, then send messages
+ *    (a leader's Ready with `sendBeforeSync` may send them before the sync).
  *
  * Appending an entry at index i replaces the entry at i and everything after it (a follower
  * resolving a conflict, Raft §5.3). Errors: INTERNAL for a gap; IO errors from the medium.

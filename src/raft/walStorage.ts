@@ -8,7 +8,7 @@
  *   const storage = await WalStorage.open('/var/lib/octopii/raft');   // recovers the log
  *   const raw = new RawNode({ id, voters, storage, hardState: storage.hardState() });
  *   // per Ready: storage.setHardState(rd.hardState); storage.append(rd.entries);
- *   // if (rd.mustSync) await storage.flush();   then send rd.messages
+ *   // if (rd.mustSync) await storage.flush();   then send rd.messages (before the flush when rd.sendBeforeSync)
  *
  * `sync()` (the synchronous interface method) starts the save and remembers a failure;
  * {@link WalStorage.flush} is the awaitable form the driver uses. Votes are stored as decimal

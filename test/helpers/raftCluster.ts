@@ -16,6 +16,8 @@ export interface ClusterNode {
   storage: MemoryLogStorage;
   /** Every entry the driver applied since the node (re)started, in order (a restart applies from 1 again). */
   applied: Entry[];
+  /** Last entry of a leader's write still syncing in the background (see `processReady`'s `background`). */
+  syncing: { index: number; term: number } | null;
 }
 
 export class RaftCluster {
@@ -30,7 +32,7 @@ export class RaftCluster {
   add(id: number, voters: number[], opts: NodeOptions, storage = new MemoryLogStorage()): ClusterNode {
     const hs = storage.hardState();
     const node = new RawNode({ ...opts, id, voters, storage, hardState: hs });
-    const n: ClusterNode = { id, voters, opts, node, storage, applied: [] };
+    const n: ClusterNode = { id, voters, opts, node, storage, applied: [], syncing: null };
     this.nodes.set(id, n);
     return n;
   }
@@ -49,23 +51,46 @@ export class RaftCluster {
   }
 
   /**
-   * Handle one Ready of `id` like a driver: write, sync when `mustSync`, send, apply, advance.
-   * Returns it, or null when none. With `crashBeforeSync` the node dies after writing: nothing
-   * becomes durable, nothing is sent or applied (restart it from `storage.durableCopy()`).
+   * Handle one Ready of `id` like a driver: write, sync when `mustSync`, send (before the sync
+   * when `sendBeforeSync`), apply, advance. Returns it, or null when none. With
+   * `crashBeforeSync` the node dies after writing (and after sending, when `sendBeforeSync`):
+   * nothing becomes durable or applied (restart it from `storage.durableCopy()`). With
+   * `background`, a `sendBeforeSync` Ready with entries is acknowledged before its sync, which
+   * {@link RaftCluster.finishSync} completes later (a crash meanwhile loses it).
    */
-  processReady(id: number, crashBeforeSync = false): Ready | null {
+  processReady(id: number, crashBeforeSync = false, background = false): Ready | null {
     const n = this.get(id);
     if (!n.node.hasReady()) return null;
     const rd = n.node.ready();
     if (rd.hardState) n.storage.setHardState(rd.hardState);
     n.storage.append(rd.entries);
+    if (rd.sendBeforeSync) this.queue.push(...rd.messages);
     if (crashBeforeSync) return rd;
+    const last = rd.entries[rd.entries.length - 1];
+    if (background && rd.sendBeforeSync && last) {
+      // A leader's write left syncing in the background: acknowledged now, reported by finishSync.
+      n.applied.push(...rd.committedEntries);
+      for (const f of this.onReady) f(id, rd);
+      n.node.advance(rd, { durable: false });
+      n.syncing = { index: last.index, term: last.term };
+      return rd;
+    }
     if (rd.mustSync) n.storage.sync();
-    this.queue.push(...rd.messages);
+    if (!rd.sendBeforeSync) this.queue.push(...rd.messages);
     n.applied.push(...rd.committedEntries);
     for (const f of this.onReady) f(id, rd);
     n.node.advance(rd);
     return rd;
+  }
+
+  /** The background sync of `id` completes: everything written so far is durable, and the core hears of it. */
+  finishSync(id: number): void {
+    const n = this.get(id);
+    if (!n.syncing) return;
+    n.storage.sync();
+    const { index, term } = n.syncing;
+    n.syncing = null;
+    n.node.durable(index, term);
   }
 
   connected(a: number, b: number): boolean {

@@ -206,17 +206,28 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
     }
     // Time.
     for (const id of up) if (calm || r.chance(0.9)) c.get(id).node.tick();
+    // Background syncs of leaders' writes (sendBeforeSync Readies acknowledged early) complete.
+    for (const id of up) if (c.get(id).syncing && (calm || r.chance(0.5))) c.finishSync(id);
     // Drivers: persist, send, apply.
     for (const id of r.chance(0.5) ? up : [...up].reverse()) {
       if (!calm && r.chance(0.1)) continue; // a slow driver
       const before = c.queue.length;
       const crashBeforeSync = !calm && r.chance(0.005 * k) && down.size + 1 < size;
-      const rd = c.processReady(id, crashBeforeSync);
+      const rd = c.processReady(id, crashBeforeSync, !calm && r.chance(0.5));
       if (!rd) continue;
+      const post = (sent: Message[]) => {
+        for (const m of sent) {
+          if (!calm && r.chance(dropP)) continue;
+          net.push({ m, at: now + (calm ? 0 : r.int(0, maxDelay)) });
+          if (!calm && r.chance(dupP)) net.push({ m, at: now + r.int(0, maxDelay + 2) });
+        }
+      };
       if (crashBeforeSync) {
-        // Crash after writing, before the fsync: the writes are lost, nothing was sent.
+        // Crash after writing, before the fsync: the writes are lost; only a leader's messages
+        // sent before its write (sendBeforeSync) went out.
+        post(c.queue.splice(before));
         down.set(id, now + r.int(1, 20));
-        log(`${now}: crash ${id} before sync`);
+        log(`${now}: crash ${id} before sync${rd.sendBeforeSync ? ' (its messages were sent)' : ''}`);
         continue;
       }
       inv.appended(id, rd.entries);
@@ -228,17 +239,14 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
         reads++;
       }
       const sent = c.queue.splice(before);
+      if (rd.sendBeforeSync) post(sent); // went out before the write
       if (!calm && r.chance(0.005 * k) && down.size + 1 < size) {
-        // Crash after the fsync, before sending: the writes survive, the messages are lost.
+        // Crash after the fsync, before sending: the writes survive, the messages are lost (unless already sent).
         down.set(id, now + r.int(1, 20));
         log(`${now}: crash ${id} after persisting`);
         continue;
       }
-      for (const m of sent) {
-        if (!calm && r.chance(dropP)) continue;
-        net.push({ m, at: now + (calm ? 0 : r.int(0, maxDelay)) });
-        if (!calm && r.chance(dupP)) net.push({ m, at: now + r.int(0, maxDelay + 2) });
-      }
+      if (!rd.sendBeforeSync) post(sent);
     }
     // Network: deliver what is due, in random order (reordering) until the calm phase, then in
     // send order (one ordered stream per peer, as a healthy transport gives).

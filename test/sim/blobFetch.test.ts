@@ -119,9 +119,14 @@ describe('blob fetch under the supervisor', () => {
     await provider();
     const store = await BlobStore.open(join(dir, 'f'));
     const f = await w.start('f');
-    fetchBlob(f, w.ref('p'), ROOT, store).catch(() => undefined); // CLOSED when the world closes
+    // Read while the fetch runs: at its first verified block (a flush runs it to the end).
+    let during: unknown;
+    const done = fetchBlob(f, w.ref('p'), ROOT, store, {
+      onProgress: () => (during ??= f.inspect().children[`peer:${w.ref('p').nodeId}/fetch#1`]),
+    }).catch(() => undefined); // CLOSED when the world closes
     await w.flush();
-    expect(f.inspect().children[`peer:${w.ref('p').nodeId}/fetch#1`]).toMatchObject({ restart: 'temporary', status: 'running' });
+    await done;
+    expect(during).toMatchObject({ restart: 'temporary', status: 'running' });
   });
 });
 
@@ -181,8 +186,14 @@ describe('blob fetch resume', () => {
     const f = await w.start('f');
     let result: BlobFetchOutput | undefined;
     let landed = 0;
-    void fetchBlob(f, w.ref('p'), ROOT, fStore, { onProgress: (blocks) => (landed = blocks) }).then((r) => (result = r), () => undefined); // CLOSED when the world closes first
-    await settle(() => landed >= N / 2, 60_000); // half the blocks verified and durable at the fetcher
+    // The provider crashes as soon as half the blocks are verified and durable at the fetcher
+    // (a flush would otherwise run the whole fetch before the test could look).
+    const onProgress = (blocks: number) => {
+      landed = blocks;
+      if (blocks >= N / 2) queueMicrotask(() => w.network.crash(w.nodes.get('p')!.address));
+    };
+    void fetchBlob(f, w.ref('p'), ROOT, fStore, { onProgress }).then((r) => (result = r), () => undefined); // CLOSED when the world closes first
+    await settle(() => landed >= N / 2, 60_000);
     await w.kill('p');
     await w.advance(500);
     // Blocks held now stay held (a verified block is never dropped); more may still land.

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { raftMachine, readyOf } from '../../machines/raft.js';
+import { ackOf, raftMachine, readyOf } from '../../machines/raft.js';
 import { isOctopiiError } from '../../src/errors.js';
 import { MemoryLogStorage, NotLeaderError, RawNode, message, type Entry, type Message, type RaftMachineInput } from '../../src/raft/index.js';
 
@@ -241,10 +241,101 @@ describe('raft: Ready / ADVANCE', () => {
   });
 
   it('works as a bare actor: the snapshot value is the role, readyOf gives the Ready', () => {
-    const actor = createActor(raftMachine, { input: { id: 1, voters: [1], storage: new MemoryLogStorage(), preVote: false } }).start();
+    const storage = new MemoryLogStorage();
+    const actor = createActor(raftMachine, { input: { id: 1, voters: [1], storage, preVote: false } }).start();
     actor.send({ type: 'CAMPAIGN' });
     expect(actor.getSnapshot().value).toBe('leader');
+    const rd = readyOf(actor.getSnapshot());
+    expect(rd.entries.map((e) => e.index)).toEqual([1]);
+    // A single voter's quorum is its own disk: the no-op commits once ADVANCE reports it stable.
+    expect(rd.committedEntries).toEqual([]);
+    storage.setHardState(rd.hardState!);
+    storage.append(rd.entries);
+    storage.sync();
+    actor.send({ type: 'ADVANCE', ack: ackOf(rd) });
     expect(readyOf(actor.getSnapshot()).committedEntries.map((e) => e.index)).toEqual([1]);
+  });
+});
+
+describe("raft: the leader's write in parallel with replication (dissertation §10.2.1)", () => {
+  /** Leader 1 of (1,2,3) in term 1 with everything up to its no-op (index 1) committed. */
+  function leader() {
+    const { n, storage } = node();
+    elect(n, storage);
+    n.step(message({ type: 'MsgAppResp', from: 2, to: 1, term: 1, index: 1 }));
+    n.step(message({ type: 'MsgAppResp', from: 3, to: 1, term: 1, index: 1 }));
+    drain(n, storage);
+    drain(n, storage);
+    expect(n.status()).toMatchObject({ role: 'leader', commit: 1 });
+    return { n, storage };
+  }
+
+  it("a leader's Ready may be sent before its write; a candidate's (new term and vote) may not", () => {
+    const { n, storage } = node();
+    n.campaign();
+    expect(n.ready()).toMatchObject({ mustSync: true, sendBeforeSync: false });
+    drain(n, storage);
+    n.step(message({ type: 'MsgVoteResp', from: 2, to: 1, term: 1 }));
+    const rd = n.ready();
+    expect(rd).toMatchObject({ mustSync: true, sendBeforeSync: true });
+    expect(rd.messages.map((m) => [m.type, m.to, m.entries.length])).toEqual([
+      ['MsgApp', 2, 1],
+      ['MsgApp', 3, 1],
+    ]);
+  });
+
+  it("the leader's own entry counts toward the quorum only once ADVANCE reports it stable", () => {
+    const { n, storage } = leader();
+    n.propose(enc.encode('x'));
+    const rd = n.ready();
+    expect(rd.sendBeforeSync).toBe(true);
+    expect(n.status().progress[1]!.match).toBe(1);
+    n.step(message({ type: 'MsgAppResp', from: 2, to: 1, term: 1, index: 2 }));
+    expect(n.status().commit).toBe(1); // follower 2 and a leader whose write is not done: no quorum
+    storage.append(rd.entries);
+    storage.sync();
+    n.advance(rd);
+    expect(n.status().progress[1]!.match).toBe(2);
+    expect(n.status().commit).toBe(2);
+    // The new commit index goes out at once.
+    expect(n.ready().messages.map((m) => [m.type, m.to, m.commit])).toEqual([
+      ['MsgApp', 2, 2],
+      ['MsgApp', 3, 2],
+    ]);
+  });
+
+  it('a Ready acknowledged before its sync (durable: false) counts the leader only at DURABLE', () => {
+    const { n, storage } = leader();
+    n.propose(enc.encode('x'));
+    const rd = n.ready();
+    storage.append(rd.entries);
+    n.advance(rd, { durable: false });
+    expect(n.hasReady()).toBe(false); // the entries were handed over: not in the next Ready again
+    n.step(message({ type: 'MsgAppResp', from: 2, to: 1, term: 1, index: 2 }));
+    expect(n.status().commit).toBe(1);
+    storage.sync();
+    n.durable(2, 1);
+    expect(n.status()).toMatchObject({ commit: 2 });
+    expect(n.status().progress[1]!.match).toBe(2);
+  });
+
+  it('only a sendBeforeSync Ready may be acknowledged before its sync (INVALID_ARGUMENT)', () => {
+    const { n } = node();
+    n.campaign();
+    const rd = n.ready();
+    expect(rd.sendBeforeSync).toBe(false);
+    expect(() => n.advance(rd, { durable: false })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+
+  it('two followers commit an entry the leader has not yet made durable', () => {
+    const { n } = leader();
+    n.propose(enc.encode('x'));
+    n.ready();
+    n.step(message({ type: 'MsgAppResp', from: 2, to: 1, term: 1, index: 2 }));
+    n.step(message({ type: 'MsgAppResp', from: 3, to: 1, term: 1, index: 2 }));
+    expect(n.status()).toMatchObject({ commit: 2 });
+    expect(n.status().progress[1]!.match).toBe(1);
+    expect(n.ready().committedEntries.map((e) => e.index)).toEqual([2]);
   });
 });
 
