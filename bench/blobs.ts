@@ -20,7 +20,8 @@
  * - codec: brotli quality 1 (the blobs codec, src/blobs/codec.ts) and deflateRaw level 1 on a
  *   1 MiB block of this repository's node_modules JavaScript and on 1 MiB of random bytes:
  *   compressed/raw and MB/s each way (one thread, sync). Then `fetchBlob` over quinn of a blob
- *   of that JavaScript with compression off, on, off: MB/s and payload bytes on the wire.
+ *   of that JavaScript with compression off, on, off: MB/s and payload bytes on the wire; then
+ *   off and on from a provider capped at `--cap` MB/s (a slow uplink: where compression pays).
  *
  * Figures (this shared 2-core machine, 128–256 MiB; other engineers' jobs make them vary by
  * ±30 %): tree 830 / 1,050 / 1,210 MB/s for 256 KiB / 1 MiB / 4 MiB blocks; store add
@@ -261,6 +262,7 @@ async function codecRow(pool: HashPool): Promise<void> {
     OctopiiNode.start({ listen: '127.0.0.1:0', transport: 'quinn', identity: generateIdentity(), dataDir: join(dir, name), runtime: { hasher: pool } });
   const a = await start('a');
   const b = await start('b');
+  const c = await start('c');
   try {
     const data = await sourceBytes(total);
     const file = join(dir, 'input');
@@ -268,12 +270,14 @@ async function codecRow(pool: HashPool): Promise<void> {
     const provider = await BlobStore.open(join(dir, 'pa'), { hasher: pool });
     const root = await provider.add(file);
     serveBlobs(a, provider);
+    const cap = Number(arg('--cap') ?? 20) * 1e6;
+    serveBlobs(c, provider, { limits: { maxUploadRate: cap } });
     let run = 0;
-    const once = async (compression: boolean): Promise<{ mbs: number; wire: number }> => {
+    const once = async (compression: boolean, from = a): Promise<{ mbs: number; wire: number }> => {
       const store = await BlobStore.open(join(dir, `f${run++}`), { hasher: pool });
       let wire = 0;
       const t0 = performance.now();
-      const r = await fetchBlob(b, { address: a.address, nodeId: a.nodeId }, root, store, { compression, onWire: (_i, _b, w) => (wire += w) });
+      const r = await fetchBlob(b, { address: from.address, nodeId: from.nodeId }, root, store, { compression, onWire: (_i, _b, w) => (wire += w) });
       const secs = (performance.now() - t0) / 1000;
       if (r.status !== 'complete') throw new Error(`codec run failed: ${JSON.stringify(r.error)}`);
       return { mbs: total / secs / 1e6, wire };
@@ -285,7 +289,13 @@ async function codecRow(pool: HashPool): Promise<void> {
       `codec fetch quinn (node_modules source)  off ${off1.mbs.toFixed(0)} / ${off2.mbs.toFixed(0)} MB/s   on ${on.mbs.toFixed(0)} MB/s, ${(on.wire / total).toFixed(3)} of the bytes on the wire` +
         `   on/off ${(on.mbs / ((off1.mbs + off2.mbs) / 2)).toFixed(2)}  (${total / MIB} MiB)`,
     );
+    const cOff = await once(false, c);
+    const cOn = await once(true, c);
+    console.log(
+      `codec fetch quinn, provider capped at ${(cap / 1e6).toFixed(0)} MB/s  off ${cOff.mbs.toFixed(1)} MB/s   on ${cOn.mbs.toFixed(1)} MB/s   on/off ${(cOn.mbs / cOff.mbs).toFixed(2)}  (${total / MIB} MiB)`,
+    );
   } finally {
+    await c.stop();
     await b.stop();
     await a.stop();
     await rm(dir, { recursive: true, force: true });
