@@ -260,6 +260,7 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     .option('--json', 'print one JSON line (ticket, root, files, bytes, nodeId, address) instead of the bare ticket')
     .addOption(new Option('--max-upload-rate <size>', 'cap on what this node uploads in all, bytes per second or a size like 10MB (10^7 B/s) or 1MiB (default: config blobs.maxUploadRate, else none)').argParser(positiveSizeArg))
     .addOption(new Option('--max-upload-rate-per-peer <size>', 'cap on what this node uploads to each fetcher, bytes per second or a size like 2MB (default: config blobs.maxUploadRatePerPeer, else none)').argParser(positiveSizeArg))
+    .option('--no-compress', 'send every block as it is, even to fetchers that accept brotli (compression pays on links slower than ~100 MB/s; on a fast LAN it costs CPU)')
     .addOption(identityOption())
     .addOption(dataDirOption())
     .addOption(configOption())

@@ -13,7 +13,9 @@
  *
  * `--max-upload-rate SIZE` / `--max-upload-rate-per-peer SIZE` (bytes per second, e.g. `10MB`;
  * over the config's `blobs.maxUploadRate` / `blobs.maxUploadRatePerPeer`) cap what the node
- * uploads in all and to each fetcher (token buckets, src/blobs/uploadLimits.ts).
+ * uploads in all and to each fetcher (token buckets, src/blobs/uploadLimits.ts). Blocks go
+ * brotli-compressed to fetchers that accept it when that pays (src/blobs/codec.ts);
+ * `--no-compress` sends every block as it is.
  */
 import { networkInterfaces } from 'node:os';
 import { basename, resolve } from 'node:path';
@@ -33,6 +35,8 @@ export interface ShareOptions extends IdentityFlags, StoreFlags {
   /** Upload caps, bytes per second (over the config's `blobs.maxUploadRate*`). */
   maxUploadRate?: number;
   maxUploadRatePerPeer?: number;
+  /** false (`--no-compress`): never send compressed blocks. */
+  compress?: boolean;
 }
 
 /** The address to put in the ticket for a node bound to `bound` (see the file header). */
@@ -79,6 +83,7 @@ export async function runShare(paths: string[], opts: ShareOptions): Promise<voi
       const maxUploadRate = opts.maxUploadRate ?? cfg.blobs.maxUploadRate;
       const maxUploadRatePerPeer = opts.maxUploadRatePerPeer ?? cfg.blobs.maxUploadRatePerPeer;
       serveBlobs(node, store, {
+        ...(opts.compress === false ? { compress: false } : {}),
         limits: { ...(maxUploadRate !== undefined ? { maxUploadRate } : {}), ...(maxUploadRatePerPeer !== undefined ? { maxUploadRatePerPeer } : {}) },
       });
       const address = advertisedAddress(node.address, opts.advertise);
