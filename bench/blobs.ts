@@ -30,7 +30,12 @@
  * (128 MiB, `--fetch-only`, three runs, load average ~10): fetch 76 / 87 / 114 MB/s, lane v1
  * 106+55 / 68+50 / 77+109 MB/s, fetch/lane 0.95 / 1.47 / 1.22. Caps (128 MiB, `--caps-only`,
  * load average ~7): at 20 MB/s per provider one provider 20.0 / 19.8 MB/s (99–100 % of the cap),
- * two 38.3 / 34.0 MB/s, two/one 1.91 / 1.72; at 30 MB/s one 28.3 / 29.4 (96 %), two 55.7, 1.93.
+ * two 38.3 / 34.0 MB/s, two/one 1.91 / 1.72; at 30 MB/s one 28.3 / 29.4 (96 %), two 55.7, 1.93;
+ * with other jobs' browsers running (load ~9) as low as one 10.8 / 19.5, two 17.4 (1.15). Codec
+ * (1 MiB blocks): brotli q1 0.196 of node_modules source at 135–349 MB/s, random 450–1,280 MB/s;
+ * deflateRaw 1 0.214 at 78–105 MB/s, random 26–31 MB/s. Fetch of that source over quinn,
+ * compression on/off 0.54–0.79 on loopback (CPU-bound; 0.24 of the bytes on the wire); behind a
+ * 20 MB/s cap 1.41 in one run, 0.88 in a run under load ~9.
  */
 import { performance } from 'node:perf_hooks';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
