@@ -8,7 +8,9 @@
  *  - `readRequest` (input { handles }) → done: { root, ranges, size } (the blob's size from the
  *                  store) | error (PROTOCOL_ERROR, BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE …)
  *  - `pump`        (input { handles, request }): HEADER, then BLOCK frames, then END → SENT
- *                  { index, bytes } per block, DONE, FAILED { error }
+ *                  { index, bytes } per block, DONE, FAILED { error }; when the upload limits
+ *                  (src/blobs/uploadLimits.ts) say a block must wait, THROTTLE { waitMs } — and
+ *                  it sends nothing until the chart answers RESUME after that wait (its clock)
  *  - `refuse`      (input { handles, error }): ERROR frame, then close → done
  * Action `abortStream` resets the stream when even the ERROR frame cannot be delivered (write
  * failed, or the fetcher does not read it within `idleMs`).
@@ -18,9 +20,12 @@
  *     ▼                 ▼
  *   refusing ─────────▶ failed
  *
- * Output: `{ status: 'done' | 'failed', blocks, bytes, error }`.
+ *   streaming = sending ─THROTTLE─▶ throttled ─after waitMs / RESUME to pump─▶ sending
+ *
+ * Output: `{ status: 'done' | 'failed', blocks, bytes, throttledMs, error }` (throttledMs: time
+ * spent waiting for the upload limits, ms).
  */
-import { assign, fromCallback, fromPromise, setup, type EventObject } from 'xstate';
+import { assign, fromCallback, fromPromise, sendTo, setup, type EventObject } from 'xstate';
 import type { ErrorInfo } from '../src/errors.js';
 
 export interface ProvideRequest {
@@ -28,9 +33,15 @@ export interface ProvideRequest {
   root: string;
   ranges: Array<[number, number]>;
   size: number;
+  /** Codecs the fetcher accepts (wire ids, src/wire/blobs.ts CODEC); empty = blocks as they are. */
+  codecs?: number[];
 }
 
-export type BlobProvideEvent = { type: 'SENT'; index: number; bytes: number } | { type: 'DONE' } | { type: 'FAILED'; error: ErrorInfo };
+export type BlobProvideEvent =
+  | { type: 'SENT'; index: number; bytes: number }
+  | { type: 'THROTTLE'; waitMs: number }
+  | { type: 'DONE' }
+  | { type: 'FAILED'; error: ErrorInfo };
 
 export interface BlobProvideInput {
   /** Opaque I/O handles (stream, store), typed by src/blobs/provide.ts. */
@@ -45,6 +56,9 @@ export interface BlobProvideContext {
   request: ProvideRequest | null;
   blocks: number;
   bytes: number;
+  /** The wait of the current throttle, ms; and all waits so far, ms. */
+  waitMs: number;
+  throttledMs: number;
   error: ErrorInfo | null;
   status: 'running' | 'done' | 'failed';
 }
@@ -53,6 +67,7 @@ export interface BlobProvideOutput {
   status: 'done' | 'failed';
   blocks: number;
   bytes: number;
+  throttledMs: number;
   error: ErrorInfo | null;
 }
 
@@ -77,6 +92,7 @@ export const blobProvideMachine = setup({
   },
   delays: {
     idle: ({ context }) => context.idleMs,
+    throttle: ({ context }) => context.waitMs,
   },
   actions: {
     countBlock: assign({
@@ -89,7 +105,7 @@ export const blobProvideMachine = setup({
   },
 }).createMachine({
   id: 'blobProvide',
-  context: ({ input }) => ({ handles: input.handles, idleMs: input.idleMs ?? 30_000, request: null, blocks: 0, bytes: 0, error: null, status: 'running' as const }),
+  context: ({ input }) => ({ handles: input.handles, idleMs: input.idleMs ?? 30_000, request: null, blocks: 0, bytes: 0, waitMs: 0, throttledMs: 0, error: null, status: 'running' as const }),
   initial: 'reading',
   states: {
     reading: {
@@ -103,6 +119,7 @@ export const blobProvideMachine = setup({
     },
     streaming: {
       invoke: {
+        id: 'pump',
         src: 'pump',
         input: ({ context }) => ({ handles: context.handles, request: context.request! }),
       },
@@ -113,8 +130,20 @@ export const blobProvideMachine = setup({
       initial: 'sending',
       states: {
         sending: {
-          on: { SENT: { target: 'sending', reenter: true, actions: 'countBlock' } },
+          on: {
+            SENT: { target: 'sending', reenter: true, actions: 'countBlock' },
+            THROTTLE: { target: 'throttled', actions: assign({ waitMs: ({ event }) => event.waitMs }) },
+          },
           after: { idle: { target: '#blobProvide.refusing', actions: 'idleError' } },
+        },
+        /** Waiting for the upload limits' tokens: the pump holds its next block until RESUME. */
+        throttled: {
+          after: {
+            throttle: {
+              target: 'sending',
+              actions: [assign({ throttledMs: ({ context }) => context.throttledMs + context.waitMs }), sendTo('pump', { type: 'RESUME' })],
+            },
+          },
         },
       },
     },
@@ -130,5 +159,5 @@ export const blobProvideMachine = setup({
     done: { type: 'final', entry: assign({ status: 'done' as const }) },
     failed: { type: 'final', entry: assign({ status: 'failed' as const }) },
   },
-  output: ({ context }) => ({ status: context.status === 'done' ? 'done' : 'failed', blocks: context.blocks, bytes: context.bytes, error: context.error }),
+  output: ({ context }) => ({ status: context.status === 'done' ? 'done' : 'failed', blocks: context.blocks, bytes: context.bytes, throttledMs: context.throttledMs, error: context.error }),
 });

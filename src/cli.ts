@@ -32,7 +32,7 @@
 import { Command, CommanderError, Help, InvalidArgumentError, Option, type OutputConfiguration } from 'commander';
 import { readFileSync } from 'node:fs';
 import { toOctopiiError } from './errors.js';
-import { addressArg, millisecondsArg, nodeIdArg, repeatable, sizeArg, tagArg, ticketArg } from './cli/options.js';
+import { addressArg, millisecondsArg, nodeIdArg, positiveSizeArg, repeatable, sizeArg, tagArg, ticketArg } from './cli/options.js';
 import type { BlobTicket } from './blobs/ticket.js';
 
 /** Exit code of a usage or configuration error. */
@@ -258,6 +258,9 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     .addOption(storeOption())
     .addOption(new Option('--tag <name>', 'tag that keeps the collection in the store (default: share-<name of the first path>)').argParser(tagArg))
     .option('--json', 'print one JSON line (ticket, root, files, bytes, nodeId, address) instead of the bare ticket')
+    .addOption(new Option('--max-upload-rate <size>', 'cap on what this node uploads in all, bytes per second or a size like 10MB (10^7 B/s) or 1MiB (default: config blobs.maxUploadRate, else none)').argParser(positiveSizeArg))
+    .addOption(new Option('--max-upload-rate-per-peer <size>', 'cap on what this node uploads to each fetcher, bytes per second or a size like 2MB (default: config blobs.maxUploadRatePerPeer, else none)').argParser(positiveSizeArg))
+    .option('--no-compress', 'send every block as it is, even to fetchers that accept brotli (compression pays on links slower than ~100 MB/s; on a fast LAN it costs CPU)')
     .addOption(identityOption())
     .addOption(dataDirOption())
     .addOption(configOption())

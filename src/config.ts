@@ -24,6 +24,19 @@ export type TransportName = z.infer<typeof TransportName>;
 /** Default transport for node-to-node traffic. */
 export const DEFAULT_TRANSPORT: TransportName = 'quinn';
 
+/** Bytes per second: a positive whole number, or a size string (`"10MB"`, `"1MiB"`: src/size.ts). */
+const BytesPerSecond = z.union([
+  z.number().int().positive(),
+  z.string().transform((t, ctx) => {
+    const n = parseSize(t);
+    if (n === undefined || n === 0) {
+      ctx.addIssue({ code: 'custom', message: `expected bytes per second or a size like 10MB or 1MiB, got ${JSON.stringify(t)}` });
+      return z.NEVER;
+    }
+    return n;
+  }),
+]);
+
 export const NodeConfigSchema = z.object({
   /** Address to listen on, `HOST:PORT` (port 0 = any free port). */
   listen: z.string().default('127.0.0.1:0'),
@@ -73,6 +86,18 @@ export const NodeConfigSchema = z.object({
       receiveStallMs: z.number().int().positive().default(10_000),
     })
     .default({ incomingPerPeer: 16, incomingPerNode: 128, connections: 1024, receiveStallMs: 10_000 }),
+  /**
+   * Blob provider (`octopii share`, src/blobs/provide.ts) upload caps, bytes per second: a whole
+   * number, or a size per second as people write it (`"10MB"` = 10^7 B/s, `"1MiB"`, src/size.ts).
+   * Unset = no cap. The per-peer cap is kept for each fetching peer on its own; the node cap is
+   * shared by all of them (token buckets, src/blobs/uploadLimits.ts).
+   */
+  blobs: z
+    .object({
+      maxUploadRate: BytesPerSecond.optional(),
+      maxUploadRatePerPeer: BytesPerSecond.optional(),
+    })
+    .default({}),
   /** Supervisor restart intensity: at most `intensity` restarts within `periodMs` (OTP). */
   supervisor: z
     .object({ intensity: z.number().int().nonnegative().default(5), periodMs: z.number().int().positive().default(10_000) })

@@ -16,7 +16,8 @@ import { OctopiiError, toOctopiiError } from '../errors.js';
 import { ByteReader } from '../lane/bytes.js';
 import type { OctopiiNode, PeerRef } from '../node/node.js';
 import type { DuplexStream } from '../transport/types.js';
-import { BLOBS_TO_END, encodeBlobRequest, readBlobFrame } from '../wire/blobs.js';
+import { BLOBS_TO_END, CODEC, encodeBlobRequest, readBlobFrame, type Codec } from '../wire/blobs.js';
+import { decompressBlock, SUPPORTED_CODECS } from './codec.js';
 import type { BlobStore } from './store.js';
 import { BLOCK_BYTES, blockCount, parseRoot, rootHex } from './tree.js';
 
@@ -29,6 +30,10 @@ export interface FetchHandles {
   open: (signal: AbortSignal) => Promise<DuplexStream>;
   /** Only these block ranges (multi-source fetch gives each provider its share); default all. */
   scope?: BlockRanges;
+  /** Codecs to accept in the request (default: all this version decodes, src/blobs/codec.ts). */
+  accept?: Codec[];
+  /** Called per block received: its index, its bytes, and the bytes it took on the wire (less when compressed). */
+  onWire?: (index: number, bytes: number, wireBytes: number) => void;
 }
 
 /** `missing` cut down to `scope` (null missing = nothing held: the scope itself). */
@@ -53,7 +58,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
       return intersectRanges(await h.store.missing(parseRoot(input.root)), h.scope);
     }),
     session: fromCallback<EventObject, SessionInput>(({ input, sendBack, receive }) => {
-      const { store, open } = handlesOf(input.handles);
+      const { store, open, accept = [...SUPPORTED_CODECS], onWire } = handlesOf(input.handles);
       const root = parseRoot(input.root);
       const ac = new AbortController();
       let stream: DuplexStream | undefined;
@@ -71,7 +76,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
       const run = async () => {
         stream = await open(ac.signal);
         const w = stream.writable.getWriter();
-        await w.write(encodeBlobRequest({ root, ranges: input.missing ?? [[0, BLOBS_TO_END]] }));
+        await w.write(encodeBlobRequest({ root, ranges: input.missing ?? [[0, BLOBS_TO_END]], accept }));
         await w.close();
         const r = new ByteReader(stream.readable.getReader());
         const head = await readBlobFrame(r, BLOCK_BYTES);
@@ -97,12 +102,15 @@ export const blobFetchLogic = blobFetchMachine.provide({
             return;
           }
           if (!inRanges(input.missing, f.index)) throw new OctopiiError('PROTOCOL_ERROR', `block ${f.index} was not asked for`);
-          const p: Promise<void> = store
-            .putBlock(root, f.index, f.data, { size, siblings: f.proof })
+          if (f.codec !== CODEC.NONE && !accept.includes(f.codec)) throw new OctopiiError('PROTOCOL_ERROR', `block ${f.index} in codec ${f.codec}, which the request did not accept`);
+          onWire?.(f.index, f.rawLength, f.data.byteLength);
+          // a compressed block is decompressed (bounded by its rawLength) and then verified like any other
+          const p: Promise<void> = (f.codec === CODEC.NONE ? Promise.resolve(f.data) : decompressBlock(f.codec, f.data, f.rawLength))
+            .then((data) => store.putBlock(root, f.index, data, { size, siblings: f.proof }))
             .then(
               (landed) => {
                 // A block the store already held (another fetch landed it) is not this fetch's progress.
-                if (landed !== 'duplicate' && !ac.signal.aborted) sendBack({ type: 'BLOCK', index: f.index, bytes: f.data.byteLength });
+                if (landed !== 'duplicate' && !ac.signal.aborted) sendBack({ type: 'BLOCK', index: f.index, bytes: f.rawLength });
               },
               (e: unknown) => {
                 failure ??= e;
@@ -143,6 +151,10 @@ export interface FetchBlobOptions extends Omit<BlobFetchInput, 'handles' | 'root
   signal?: AbortSignal;
   /** Called as blocks land (verified and durable): blocks and bytes this fetch wrote so far. */
   onProgress?: (blocks: number, bytes: number) => void;
+  /** Accept compressed blocks (default true; false = ask for blocks as they are, as a peer before codecs did). */
+  compression?: boolean;
+  /** Called per block received, before it is verified: index, bytes, bytes on the wire. */
+  onWire?: (index: number, bytes: number, wireBytes: number) => void;
 }
 
 const fetchSeq = new WeakMap<OctopiiNode, number>();
@@ -155,8 +167,14 @@ const fetchSeq = new WeakMap<OctopiiNode, number>();
  * when the node is stopped.
  */
 export async function fetchBlob(node: OctopiiNode, peer: PeerRef, root: Uint8Array, store: BlobStore, options: FetchBlobOptions & { scope?: BlockRanges } = {}): Promise<BlobFetchOutput> {
-  const { signal, scope, onProgress, ...rest } = options;
-  const handles: FetchHandles = { store, open: (s) => node.openStream(peer, 'blobs', { signal: s }), ...(scope ? { scope } : {}) };
+  const { signal, scope, onProgress, compression, onWire, ...rest } = options;
+  const handles: FetchHandles = {
+    store,
+    open: (s) => node.openStream(peer, 'blobs', { signal: s }),
+    ...(scope ? { scope } : {}),
+    ...(compression === false ? { accept: [] } : {}),
+    ...(onWire ? { onWire } : {}),
+  };
   const n = (fetchSeq.get(node) ?? 0) + 1;
   fetchSeq.set(node, n);
   const peerId = peer.nodeId ? `peer:${peer.nodeId}` : `addr:${peer.address}`;

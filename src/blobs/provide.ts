@@ -5,7 +5,11 @@
  * below do its I/O: read the request, stream the header, every requested block with its proof
  * — each block read from the store verified against the outboard before it leaves — and END;
  * or an ERROR frame (BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE, PROTOCOL_ERROR, TIMEOUT …). Writes
- * await the stream (QUIC flow control is the backpressure).
+ * await the stream (QUIC flow control is the backpressure). When the request accepts a codec,
+ * each block goes compressed (BLOCK_Z) if that shrinks it (src/blobs/codec.ts), else as is; the
+ * proof is always over the uncompressed block. With upload limits (node-wide and
+ * per peer, bytes/s: src/blobs/uploadLimits.ts) each block reserves its bytes first and, when
+ * it must wait, the machine shows `streaming.throttled` for the wait (on the node's clock).
  *
  *   const stop = serveBlobs(node, store);   // before peers connect: the hello lists `blobs`
  */
@@ -15,17 +19,28 @@ import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
 import { ByteReader } from '../lane/bytes.js';
 import type { OctopiiNode } from '../node/node.js';
 import type { DuplexStream } from '../transport/types.js';
-import { encodeBlockFrameHead, encodeEndFrame, encodeErrorFrame, encodeHeaderFrame, readBlobRequest } from '../wire/blobs.js';
+import { CODEC, encodeBlockFrameHead, encodeCompressedBlockFrameHead, encodeEndFrame, encodeErrorFrame, encodeHeaderFrame, readBlobRequest } from '../wire/blobs.js';
+import { compressBlock } from './codec.js';
 import type { BlobStore } from './store.js';
+import { UploadLimits, type UploadLimitOptions } from './uploadLimits.js';
 import { BLOCK_BYTES, blockCount, parseRoot, rootHex } from './tree.js';
 
 export interface ServeBlobsOptions {
   /** Test seam: a provider that lies. Returns the bytes to send for block `index` instead of `data`. */
   tamper?: (index: number, data: Uint8Array) => Uint8Array;
-  /** Called once per block sent (index, payload bytes). */
-  onBlock?: (index: number, bytes: number) => void;
+  /** Test seam: a provider that lies after compressing. Returns the payload to send instead of `payload` (`compressed`: a BLOCK_Z). */
+  tamperWire?: (index: number, payload: Uint8Array, compressed: boolean) => Uint8Array;
+  /**
+   * Called once per block sent: index, block bytes (uncompressed), the fetcher
+   * (`peer:<nodeId>` or `addr:<host:port>`), payload bytes on the wire (compressed or not).
+   */
+  onBlock?: (index: number, bytes: number, peer: string, wireBytes: number) => void;
+  /** Compress blocks for fetchers that accept it (default true). */
+  compress?: boolean;
   /** Request and per-block write deadline, ms (default 30,000). */
   idleMs?: number;
+  /** Upload caps, bytes per second: the whole node's and each peer's (default none). */
+  limits?: UploadLimitOptions;
 }
 
 interface ProvideHandles {
@@ -34,6 +49,10 @@ interface ProvideHandles {
   writer: WritableStreamDefaultWriter<Uint8Array>;
   store: BlobStore;
   options: ServeBlobsOptions;
+  /** The serving node's upload limits (shared by its streams), the key of this stream's peer, the node's clock (ms). */
+  limits: UploadLimits | null;
+  peer: string;
+  now: () => number;
 }
 
 const handlesOf = (h: unknown): ProvideHandles => h as ProvideHandles;
@@ -47,23 +66,57 @@ export const blobProvideLogic = blobProvideMachine.provide({
       const size = await store.size(req.root);
       const n = blockCount(size);
       if (req.ranges[0]![0] >= n) throw new OctopiiError('RANGE_NOT_SATISFIABLE', `blocks from ${req.ranges[0]![0]} of a ${n}-block blob`);
-      return { root: rootHex(req.root), ranges: req.ranges.map(([s, e]): [number, number] => [s, Math.min(e, n)]).filter(([s, e]) => s < e), size };
+      return {
+        root: rootHex(req.root),
+        ranges: req.ranges.map(([s, e]): [number, number] => [s, Math.min(e, n)]).filter(([s, e]) => s < e),
+        size,
+        codecs: handlesOf(input.handles).options.compress === false ? [] : (req.accept ?? []),
+      };
     }),
-    pump: fromCallback<EventObject, { handles: unknown; request: ProvideRequest }>(({ input, sendBack }) => {
-      const { writer: w, store, options } = handlesOf(input.handles);
+    pump: fromCallback<EventObject, { handles: unknown; request: ProvideRequest }>(({ input, sendBack, receive }) => {
+      const { writer: w, store, options, limits, peer, now } = handlesOf(input.handles);
       const root = parseRoot(input.request.root);
+      const brotli = input.request.codecs?.includes(CODEC.BROTLI) ?? false;
       let stopped = false;
+      let resume: (() => void) | null = null;
+      receive((e) => {
+        if (e.type === 'RESUME') resume?.();
+      });
+      /** Reserves `bytes` in the upload limits; when they say wait, the chart waits (THROTTLE → RESUME). */
+      const tokens = async (bytes: number): Promise<void> => {
+        const waitMs = limits ? limits.reserve(peer, bytes, now()) : 0;
+        if (waitMs <= 0 || stopped) return;
+        await new Promise<void>((r) => {
+          resume = r;
+          sendBack({ type: 'THROTTLE', waitMs });
+        });
+        resume = null;
+      };
       void (async () => {
         await w.write(encodeHeaderFrame(input.request.size, BLOCK_BYTES));
-        for (const [start, end] of input.request.ranges) {
-          for (let i = start; i < end && !stopped; i++) {
-            const { data, proof } = await store.blockWithProof(root, i);
-            const out = options.tamper ? options.tamper(i, data) : data;
-            await w.write(encodeBlockFrameHead(i, proof.siblings, out.byteLength));
-            await w.write(out);
-            options.onBlock?.(i, out.byteLength);
-            if (!stopped) sendBack({ type: 'SENT', index: i, bytes: out.byteLength });
-          }
+        /** Block `i` read (verified against the outboard), tampered in tests, compressed when that pays: its frame head and payload. */
+        const prepare = async (i: number) => {
+          const { data, proof } = await store.blockWithProof(root, i);
+          const out = options.tamper ? options.tamper(i, data) : data;
+          const z = brotli ? await compressBlock(out) : null;
+          const payload = options.tamperWire ? options.tamperWire(i, z ?? out, z !== null) : (z ?? out);
+          const head = z ? encodeCompressedBlockFrameHead(i, proof.siblings, CODEC.BROTLI, out.byteLength, payload.byteLength) : encodeBlockFrameHead(i, proof.siblings, payload.byteLength);
+          return { i, raw: out.byteLength, head, payload };
+        };
+        const order = input.request.ranges.flatMap(([start, end]) => Array.from({ length: end - start }, (_, k) => start + k));
+        // With compression the next block is read and compressed while this one is written (one ahead).
+        let next = order.length > 0 ? prepare(order[0]!) : null;
+        for (let k = 0; k < order.length && next && !stopped; k++) {
+          const block = await next;
+          next = k + 1 < order.length && brotli ? prepare(order[k + 1]!) : null;
+          next?.catch(() => undefined); // awaited on the next turn; a failure there fails the stream
+          await tokens(block.payload.byteLength);
+          if (stopped) return;
+          await w.write(block.head);
+          await w.write(block.payload);
+          options.onBlock?.(block.i, block.raw, peer, block.payload.byteLength);
+          if (!stopped) sendBack({ type: 'SENT', index: block.i, bytes: block.raw });
+          if (!next && k + 1 < order.length) next = prepare(order[k + 1]!);
         }
         await w.write(encodeEndFrame());
         await w.close();
@@ -91,13 +144,19 @@ export const blobProvideLogic = blobProvideMachine.provide({
 
 const provideSeq = new WeakMap<OctopiiNode, number>();
 
-/** Registers the `blobs` stream kind on `node`'s router, served from `store`. Returns an unregister. Throws INVALID_ARGUMENT if already registered. */
+/**
+ * Registers the `blobs` stream kind on `node`'s router, served from `store`. Returns an
+ * unregister. Throws INVALID_ARGUMENT if already registered, or for a limit that is not a
+ * positive number of bytes per second.
+ */
 export function serveBlobs(node: OctopiiNode, store: BlobStore, options: ServeBlobsOptions = {}): () => void {
+  const limits = options.limits ? new UploadLimits(options.limits) : null;
+  const active = limits?.active ? limits : null;
   return node.router.register('blobs', (stream, { connection }) => {
     const n = (provideSeq.get(node) ?? 0) + 1;
     provideSeq.set(node, n);
     const peerId = connection.remoteNodeId ? `peer:${connection.remoteNodeId}` : `addr:${connection.remoteAddress}`;
-    const handles: ProvideHandles = { stream, reader: new ByteReader(stream.readable.getReader()), writer: stream.writable.getWriter(), store, options };
+    const handles: ProvideHandles = { stream, reader: new ByteReader(stream.readable.getReader()), writer: stream.writable.getWriter(), store, options, limits: active, peer: peerId, now: () => node.clock.now() };
     const input: BlobProvideInput = { handles, ...(options.idleMs !== undefined ? { idleMs: options.idleMs } : {}) };
     try {
       node.spawn(`${peerId}/provide#${n}`, blobProvideLogic, { input, restart: 'temporary' });

@@ -33,6 +33,13 @@ export function sizeArg(value: string): number {
   return n;
 }
 
+/** A size in bytes above 0 (a rate: `10MB` per second) — src/size.ts. */
+export function positiveSizeArg(value: string): number {
+  const n = parseSize(value);
+  if (n === undefined || n === 0) throw new InvalidArgumentError('expected a size in bytes above 0, e.g. 1048576, 10MB or 1MiB.');
+  return n;
+}
+
 /** A whole number of milliseconds, 1 to 2^31 − 1 (the range of a Node timer). */
 export function millisecondsArg(value: string): number {
   const n = Number(value);

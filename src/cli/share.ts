@@ -10,6 +10,12 @@
  * The ticket names this node's ID and the address peers should dial: `--advertise HOST:PORT`,
  * else the listen address — for a wildcard listen (0.0.0.0, the default) the first non-internal
  * IPv4 address of this host (127.0.0.1 when it has none) with the bound port.
+ *
+ * `--max-upload-rate SIZE` / `--max-upload-rate-per-peer SIZE` (bytes per second, e.g. `10MB`;
+ * over the config's `blobs.maxUploadRate` / `blobs.maxUploadRatePerPeer`) cap what the node
+ * uploads in all and to each fetcher (token buckets, src/blobs/uploadLimits.ts). Blocks go
+ * brotli-compressed to fetchers that accept it when that pays (src/blobs/codec.ts);
+ * `--no-compress` sends every block as it is.
  */
 import { networkInterfaces } from 'node:os';
 import { basename, resolve } from 'node:path';
@@ -26,6 +32,11 @@ export interface ShareOptions extends IdentityFlags, StoreFlags {
   tag?: string;
   json?: boolean;
   transport?: 'quinn' | 'matrixai';
+  /** Upload caps, bytes per second (over the config's `blobs.maxUploadRate*`). */
+  maxUploadRate?: number;
+  maxUploadRatePerPeer?: number;
+  /** false (`--no-compress`): never send compressed blocks. */
+  compress?: boolean;
 }
 
 /** The address to put in the ticket for a node bound to `bound` (see the file header). */
@@ -69,7 +80,12 @@ export async function runShare(paths: string[], opts: ShareOptions): Promise<voi
     const addMs = performance.now() - t0;
     const node = await OctopiiNode.start({ ...cfg, identity, runtime: { hasher: pool } });
     try {
-      serveBlobs(node, store);
+      const maxUploadRate = opts.maxUploadRate ?? cfg.blobs.maxUploadRate;
+      const maxUploadRatePerPeer = opts.maxUploadRatePerPeer ?? cfg.blobs.maxUploadRatePerPeer;
+      serveBlobs(node, store, {
+        ...(opts.compress === false ? { compress: false } : {}),
+        limits: { ...(maxUploadRate !== undefined ? { maxUploadRate } : {}), ...(maxUploadRatePerPeer !== undefined ? { maxUploadRatePerPeer } : {}) },
+      });
       const address = advertisedAddress(node.address, opts.advertise);
       const ticket = encodeTicket({ root: added.root, providers: [{ nodeId: node.nodeId, address }] });
       const root = rootHex(added.root);

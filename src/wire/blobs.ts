@@ -6,12 +6,20 @@
  *
  * ```
  * request   version u8 = 1 ‖ root 32 B ‖ count u16 (1..1024) ‖ count × (start u32 ‖ end u32)
+ *           [‖ 0x01 ‖ accept u8]     optional: the codecs the fetcher takes (bit 0 = brotli)
  *           block ranges [start, end), ascending, non-overlapping; end is clamped to the blob
  * HEADER    0x01 ‖ size u64 ‖ blockBytes u32               size is proven by every block's proof
  * BLOCK     0x02 ‖ index u32 ‖ proofCount u8 (≤ 64) ‖ proofCount × 32 B ‖ length u32 ‖ bytes
+ * BLOCK_Z   0x05 ‖ index u32 ‖ proofCount u8 ‖ proof ‖ codec u8 ‖ rawLength u32 ‖ length u32 ‖ bytes
+ *           a block compressed with `codec` (only one the request accepted); the proof is over
+ *           the rawLength uncompressed bytes
  * END       0x03                                          every requested block was sent
  * ERROR     0x04 ‖ code u16 (src/errors.ts wire code) ‖ length u16 ‖ message UTF-8
  * ```
+ *
+ * The accept field rides after the ranges, where a provider that predates it stops reading (the
+ * fetcher closes its side after the request): an old provider ignores it and sends BLOCK frames
+ * only, and a request without it (an old fetcher) gets BLOCK frames only.
  *
  * Pure apart from {@link ByteReader} reads: no node:* imports.
  */
@@ -24,17 +32,27 @@ export const BLOBS_MAX_PROOF = 64;
 /** Block index meaning "to the end of the blob" in a request range. */
 export const BLOBS_TO_END = 0xffffffff;
 
-export const FRAME = { HEADER: 0x01, BLOCK: 0x02, END: 0x03, ERROR: 0x04 } as const;
+export const FRAME = { HEADER: 0x01, BLOCK: 0x02, END: 0x03, ERROR: 0x04, BLOCK_Z: 0x05 } as const;
+
+/** Block codecs (`codec` of a BLOCK_Z frame; bit `codec − 1` of a request's accept byte). 0 = as is. */
+export const CODEC = { NONE: 0, BROTLI: 1 } as const;
+export type Codec = (typeof CODEC)[keyof typeof CODEC];
+const KNOWN_CODECS: readonly Codec[] = [CODEC.BROTLI];
+/** Request extension tag: the accept byte follows. */
+const EXT_ACCEPT = 0x01;
 
 export interface BlobRequest {
   root: Uint8Array;
   /** Block ranges `[start, end)`. */
   ranges: Array<[number, number]>;
+  /** Codecs the fetcher decodes; absent or empty = uncompressed blocks only. */
+  accept?: Codec[];
 }
 
 export type BlobFrame =
   | { type: 'header'; size: number; blockBytes: number }
-  | { type: 'block'; index: number; proof: Uint8Array; data: Uint8Array }
+  /** `codec` NONE: `data` is the block; otherwise `data` is it compressed and `rawLength` its length uncompressed. */
+  | { type: 'block'; index: number; proof: Uint8Array; data: Uint8Array; codec: Codec; rawLength: number }
   | { type: 'end' }
   | { type: 'error'; error: OctopiiError };
 
@@ -53,7 +71,8 @@ function checkRanges(ranges: Array<[number, number]>): void {
 export function encodeBlobRequest(req: BlobRequest): Uint8Array {
   if (req.root.byteLength !== 32) throw new OctopiiError('PROTOCOL_ERROR', 'a blob root is 32 bytes');
   checkRanges(req.ranges);
-  const out = new Uint8Array(35 + 8 * req.ranges.length);
+  const accept = req.accept?.length ? req.accept.reduce<number>((m, c) => m | (1 << (c - 1)), 0) : 0;
+  const out = new Uint8Array(35 + 8 * req.ranges.length + (accept ? 2 : 0));
   const v = new DataView(out.buffer);
   out[0] = BLOBS_WIRE_VERSION;
   out.set(req.root, 1);
@@ -62,10 +81,15 @@ export function encodeBlobRequest(req: BlobRequest): Uint8Array {
     v.setUint32(35 + 8 * i, s, true);
     v.setUint32(39 + 8 * i, e, true);
   });
+  if (accept) out.set([EXT_ACCEPT, accept], 35 + 8 * req.ranges.length);
   return out;
 }
 
-/** Reads a request off a stream. Throws PROTOCOL_ERROR (version, count, ranges, truncation). */
+/**
+ * Reads a request off a stream, to the end of the fetcher's side (where the optional accept
+ * field ends). Codecs this version does not know are left out of `accept`. Throws
+ * PROTOCOL_ERROR (version, count, ranges, truncation, an unknown extension).
+ */
 export async function readBlobRequest(r: ByteReader): Promise<BlobRequest> {
   const head = await r.readExact(35, 'blob request');
   if (head[0] !== BLOBS_WIRE_VERSION) throw new OctopiiError('PROTOCOL_ERROR', `blob request version ${head[0]} (expected ${BLOBS_WIRE_VERSION})`);
@@ -75,7 +99,12 @@ export async function readBlobRequest(r: ByteReader): Promise<BlobRequest> {
   const v = new DataView(body.buffer);
   const ranges: Array<[number, number]> = Array.from({ length: count }, (_, i) => [v.getUint32(8 * i, true), v.getUint32(8 * i + 4, true)]);
   checkRanges(ranges);
-  return { root: head.slice(1, 33), ranges };
+  const ext = await r.readByte();
+  if (ext === undefined) return { root: head.slice(1, 33), ranges };
+  if (ext !== EXT_ACCEPT) throw new OctopiiError('PROTOCOL_ERROR', `unknown blob request extension ${ext}`);
+  const mask = await r.readByte();
+  if (mask === undefined) throw new OctopiiError('PROTOCOL_ERROR', 'blob request ended inside its accept field');
+  return { root: head.slice(1, 33), ranges, accept: KNOWN_CODECS.filter((c) => mask & (1 << (c - 1))) };
 }
 
 export function encodeHeaderFrame(size: number, blockBytes: number): Uint8Array {
@@ -98,6 +127,22 @@ export function encodeBlockFrameHead(index: number, proof: Uint8Array, length: n
   out[5] = count;
   out.set(proof, 6);
   v.setUint32(6 + proof.byteLength, length, true);
+  return out;
+}
+
+/** The head of a BLOCK_Z frame: block `index` compressed with `codec` to `length` bytes from `rawLength`. */
+export function encodeCompressedBlockFrameHead(index: number, proof: Uint8Array, codec: Codec, rawLength: number, length: number): Uint8Array {
+  const count = proof.byteLength / 32;
+  if (!Number.isInteger(count) || count > BLOBS_MAX_PROOF) throw new OctopiiError('INTERNAL', `proof of ${proof.byteLength} bytes`);
+  const out = new Uint8Array(15 + proof.byteLength);
+  const v = new DataView(out.buffer);
+  out[0] = FRAME.BLOCK_Z;
+  v.setUint32(1, index, true);
+  out[5] = count;
+  out.set(proof, 6);
+  out[6 + proof.byteLength] = codec;
+  v.setUint32(7 + proof.byteLength, rawLength, true);
+  v.setUint32(11 + proof.byteLength, length, true);
   return out;
 }
 
@@ -137,7 +182,23 @@ export async function readBlobFrame(r: ByteReader, maxBlock: number): Promise<Bl
       const proof = await r.readExact(32 * count, 'block proof');
       const len = new DataView((await r.readExact(4, 'block length')).buffer).getUint32(0, true);
       if (len > maxBlock) throw new OctopiiError('PROTOCOL_ERROR', `block of ${len} bytes (at most ${maxBlock})`);
-      return { type: 'block', index, proof, data: await r.readExact(len, 'block') };
+      return { type: 'block', index, proof, data: await r.readExact(len, 'block'), codec: CODEC.NONE, rawLength: len };
+    }
+    case FRAME.BLOCK_Z: {
+      const h = await r.readExact(5, 'block frame');
+      const index = new DataView(h.buffer).getUint32(0, true);
+      const count = h[4]!;
+      if (count > BLOBS_MAX_PROOF) throw new OctopiiError('PROTOCOL_ERROR', `proof of ${count} hashes`);
+      const proof = await r.readExact(32 * count, 'block proof');
+      const t = await r.readExact(9, 'compressed block head');
+      const v = new DataView(t.buffer, t.byteOffset);
+      const codec = t[0]!;
+      const rawLength = v.getUint32(1, true);
+      const len = v.getUint32(5, true);
+      if (!KNOWN_CODECS.includes(codec as Codec)) throw new OctopiiError('PROTOCOL_ERROR', `unknown block codec ${codec}`);
+      if (rawLength > maxBlock) throw new OctopiiError('PROTOCOL_ERROR', `block of ${rawLength} bytes (at most ${maxBlock})`);
+      if (len > rawLength) throw new OctopiiError('PROTOCOL_ERROR', `compressed block of ${len} bytes, larger than its ${rawLength}`);
+      return { type: 'block', index, proof, data: await r.readExact(len, 'block'), codec: codec as Codec, rawLength };
     }
     case FRAME.END:
       return { type: 'end' };

@@ -58,8 +58,8 @@ async function sameTree(a: string, b: string): Promise<{ paths: string[]; equal:
 }
 
 /** `octopii share PATH… --json` on 127.0.0.1 with its own data dir; resolves with its sharing line. */
-async function share(name: string, paths: string[]) {
-  const p = new CliProcess(['share', ...paths, '--listen', '127.0.0.1:0', '--data-dir', join(root, name), '--json']);
+async function share(name: string, paths: string[], flags: string[] = []) {
+  const p = new CliProcess(['share', ...paths, '--listen', '127.0.0.1:0', '--data-dir', join(root, name), '--json', ...flags]);
   const line = await p.nextLine(120_000);
   expect(line).toMatchObject({ event: 'sharing', ticket: expect.stringMatching(/^blob[a-z2-7]+$/), address: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
   return { p, ticket: line.ticket as string, root: line.root as string, address: line.address as string, line };
@@ -206,5 +206,27 @@ describe('octopii get: bad tickets are usage errors (exit 2) before anything sta
     const r = await runCli(['get', t1, t2, '--dir', join(root, 'never'), '--data-dir', join(root, 'never-data')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('INVALID_ARGUMENT: the tickets name different collections');
+  });
+});
+
+describe('octopii share: upload caps', () => {
+  it('share --max-upload-rate 100MB --max-upload-rate-per-peer 50MB --no-compress serves a get byte for byte', async () => {
+    const s = await share('capped', [tree], ['--max-upload-rate', '100MB', '--max-upload-rate-per-peer', '50MB', '--no-compress']);
+    try {
+      const out = join(root, 'out-capped');
+      const r = await get('capped-get', [s.ticket], out);
+      expect({ code: r.code, event: r.last.event, equal: (await sameTree(tree, join(out, 'tree'))).equal }).toEqual({ code: 0, event: 'done', equal: true });
+    } finally {
+      await s.p.stop('SIGTERM');
+    }
+  });
+
+  it('refuses a cap that is not a size as a usage error (exit 2) before anything starts', async () => {
+    const r = await runCli(['share', join(root, 'never'), '--max-upload-rate', 'fast', '--data-dir', join(root, 'never-data')]);
+    expect({ code: r.code, stdout: r.stdout, named: r.stderr.includes("option '--max-upload-rate <size>' argument 'fast' is invalid. expected a size in bytes above 0") }).toEqual({
+      code: 2,
+      stdout: '',
+      named: true,
+    });
   });
 });

@@ -188,9 +188,14 @@ describe('blob fetch resume', () => {
     let landed = 0;
     // The provider crashes as soon as half the blocks are verified and durable at the fetcher
     // (a flush would otherwise run the whole fetch before the test could look).
+    // Once: blocks landing from the restarted provider must not crash it too.
+    let crashed = false;
     const onProgress = (blocks: number) => {
       landed = blocks;
-      if (blocks >= N / 2) queueMicrotask(() => w.network.crash(w.nodes.get('p')!.address));
+      if (blocks >= N / 2 && !crashed) {
+        crashed = true;
+        queueMicrotask(() => w.network.crash(w.nodes.get('p')!.address));
+      }
     };
     void fetchBlob(f, w.ref('p'), ROOT, fStore, { onProgress }).then((r) => (result = r), () => undefined); // CLOSED when the world closes first
     await settle(() => landed >= N / 2, 60_000);

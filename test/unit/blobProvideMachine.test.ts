@@ -8,11 +8,15 @@ function harness(request: Promise<ProvideRequest>) {
   const clock = new SimulatedClock();
   const refused: ErrorInfo[] = [];
   let send: ((e: BlobProvideEvent) => void) | undefined;
+  const resumes: number[] = [];
   const logic = blobProvideMachine.provide({
     actors: {
       readRequest: fromPromise<ProvideRequest, { handles: unknown }>(() => request),
-      pump: fromCallback<EventObject, { handles: unknown; request: ProvideRequest }>(({ sendBack }) => {
+      pump: fromCallback<EventObject, { handles: unknown; request: ProvideRequest }>(({ sendBack, receive }) => {
         send = sendBack as (e: BlobProvideEvent) => void;
+        receive((e) => {
+          if (e.type === 'RESUME') resumes.push(clock.now());
+        });
       }),
       refuse: fromPromise<void, { handles: unknown; error: ErrorInfo }>(async ({ input }) => {
         refused.push(input.error);
@@ -22,7 +26,7 @@ function harness(request: Promise<ProvideRequest>) {
   });
   const actor = createActor(logic, { input: { handles: null, idleMs: 1000 }, clock });
   actor.start();
-  return { actor, clock, refused, send: (e: BlobProvideEvent) => send!(e), flush: () => new Promise((r) => setTimeout(r, 0)) };
+  return { actor, clock, refused, resumes, send: (e: BlobProvideEvent) => send!(e), flush: () => new Promise((r) => setTimeout(r, 0)) };
 }
 
 const REQ: ProvideRequest = { root: 'ab'.repeat(32), ranges: [[0, 2]], size: 2 * 1048576 };
@@ -81,6 +85,34 @@ describe('blobProvide machine', () => {
     h.send({ type: 'SENT', index: 0, bytes: 1048576 });
     h.send({ type: 'SENT', index: 1, bytes: 1048576 });
     h.send({ type: 'DONE' });
-    expect(h.actor.getSnapshot().output).toEqual({ status: 'done', blocks: 2, bytes: 2 * 1048576, error: null });
+    expect(h.actor.getSnapshot().output).toEqual({ status: 'done', blocks: 2, bytes: 2 * 1048576, throttledMs: 0, error: null });
+  });
+
+  it('waits in streaming.throttled for the wait THROTTLE names, then tells the pump RESUME', async () => {
+    const h = harness(Promise.resolve(REQ));
+    await h.flush();
+    h.send({ type: 'THROTTLE', waitMs: 5000 });
+    const during = JSON.stringify(h.actor.getSnapshot().value);
+    h.clock.increment(4999);
+    const before = h.resumes.length;
+    h.clock.increment(1);
+    expect({ during, before, resumes: h.resumes, after: JSON.stringify(h.actor.getSnapshot().value) }).toEqual({
+      during: '{"streaming":"throttled"}',
+      before: 0,
+      resumes: [5000],
+      after: '{"streaming":"sending"}',
+    });
+  });
+
+  it('adds every throttle wait to throttledMs in the output', async () => {
+    const h = harness(Promise.resolve(REQ));
+    await h.flush();
+    h.send({ type: 'THROTTLE', waitMs: 300 });
+    h.clock.increment(300);
+    h.send({ type: 'SENT', index: 0, bytes: 1048576 });
+    h.send({ type: 'THROTTLE', waitMs: 200 });
+    h.clock.increment(200);
+    h.send({ type: 'DONE' });
+    expect(h.actor.getSnapshot().output?.throttledMs).toBe(500);
   });
 });
