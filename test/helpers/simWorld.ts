@@ -17,6 +17,7 @@ import { OctopiiNode, type PeerOptions, type ReceivedEvent } from '../../src/nod
 import { inlineHasher } from '../../src/hash/index.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import type { TransferResult } from '../../src/lane/index.js';
+import { startFlightRecorder, type FlightRecorder } from '../../src/observe/recorder.js';
 
 /** Deterministic identity from a name (Ed25519 seed = SHA-256 of the name). */
 export function identityOf(name: string): Identity {
@@ -62,6 +63,11 @@ export interface WorldOptions {
    * `memory` (no file I/O at all, so every step is a pure function of the clock — scenarios).
    */
   receive?: 'dir' | 'memory';
+  /**
+   * A directory to keep a flight recording of every node's run in (`<name>-<n>.flight.cbor`, n =
+   * the node's start count), written when the node stops; `octopii replay FILE` steps through it.
+   */
+  record?: string;
   /** Node resource limits (config `limits`). */
   limits?: Partial<{ incomingPerPeer: number; incomingPerNode: number; connections: number; receiveStallMs: number }>;
 }
@@ -71,6 +77,9 @@ export class SimWorld {
   readonly network: MemoryNetwork;
   readonly nodes = new Map<string, SimNode>();
   readonly events: WorldEvent[] = [];
+  /** Flight recordings written (with `record`), in the order their nodes started. */
+  readonly recordings: string[] = [];
+  readonly #recorders = new Map<string, FlightRecorder>();
   readonly transfers = new Map<string, { from: string; to: string; promise: Promise<TransferResult>; result?: TransferResult; bytes: number; sha256: string }>();
   #root = '';
   #port = 0;
@@ -119,6 +128,11 @@ export class SimWorld {
       ...(this.options.limits ? { limits: this.options.limits as never } : {}),
     });
     n.node = node;
+    if (this.options.record) {
+      const path = join(this.options.record, `${name}-${this.recordings.filter((r) => r.includes(`/${name}-`)).length + 1}.flight.cbor`);
+      this.recordings.push(path);
+      this.#recorders.set(name, startFlightRecorder(node, { path, flushMs: 0 }));
+    }
     const self = n;
     node.onReceived((e) => {
       self.received.push(e);
@@ -158,6 +172,13 @@ export class SimWorld {
     const stopped = node.stop().finally(() => (done = true));
     await this.until(() => done, 10_000);
     await stopped;
+    await this.#closeRecorder(name);
+  }
+
+  async #closeRecorder(name: string): Promise<void> {
+    const rec = this.#recorders.get(name);
+    this.#recorders.delete(name);
+    await rec?.close();
   }
 
   /** Starts a transfer of `bytes` deterministic bytes (from `label`) from `from` to `to`. */
@@ -228,6 +249,7 @@ export class SimWorld {
       const node = n.node;
       n.node = null;
       await node?.stop().catch(() => undefined);
+      await this.#closeRecorder(n.name);
     }
     if (this.#root) await rm(this.#root, { recursive: true, force: true });
   }

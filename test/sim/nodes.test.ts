@@ -14,13 +14,16 @@
  *
  * `SEEDS=N` runs N seeds (default 150; seeds 1… in the default run, 10001… when
  * OCTOPII_TRANSPORT=matrixai, so CI's two runs cover 300; `SEED_BASE=B` starts a block at B+1),
- * `SEED=S` replays one; a failing seed prints the command that replays it.
+ * `SEED=S` replays one; a failing seed prints the command that replays it and runs again recorded,
+ * printing the `octopii replay FILE` command of each node's flight recording.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isErrorCode } from '../../src/errors.js';
+import { readRecording } from '../../src/observe/recorder.js';
 import { SimWorld } from '../helpers/simWorld.js';
 import { Random } from './random.js';
 
@@ -38,10 +41,10 @@ interface Expectation {
   sha256: string;
 }
 
-async function simulate(seed: number): Promise<{ violations: string[]; stats: Record<string, number>; log: string[] }> {
+async function simulate(seed: number, record?: string): Promise<{ violations: string[]; stats: Record<string, number>; log: string[]; recordings: string[] }> {
   const rng = new Random(seed);
   const names = ['a', 'b', 'c', 'd', 'e'].slice(0, rng.int(3, 5));
-  const w = await SimWorld.create({ stepMs: 50, peer: { keepAliveMs: 1000, deadAfterMs: 2500, retryInitialMs: 200, maxRetries: 3 } });
+  const w = await SimWorld.create({ stepMs: 50, peer: { keepAliveMs: 1000, deadAfterMs: 2500, retryInitialMs: 200, maxRetries: 3 }, ...(record ? { record } : {}) });
   const violations: string[] = [];
   const verified: Expectation[] = [];
   const crashedSince = new Set<string>();
@@ -162,7 +165,7 @@ async function simulate(seed: number): Promise<{ violations: string[]; stats: Re
   } finally {
     await w.close();
   }
-  return { violations, stats, log: w.events.map((e) => `[${e.t}ms] ${w.names(e.text)}`) };
+  return { violations, stats, log: w.events.map((e) => `[${e.t}ms] ${w.names(e.text)}`), recordings: w.recordings };
 }
 
 async function runSeeds(seeds: number[]): Promise<Record<string, number>> {
@@ -178,7 +181,11 @@ async function runSeeds(seeds: number[]): Promise<Record<string, number>> {
     for (const [k, v] of Object.entries(stats)) totals[k] = (totals[k] ?? 0) + v;
     if (violations.length > 0) {
       const replay = `SEED=${seed} npx vitest run test/sim/nodes.test.ts`;
-      expect.fail(`seed ${seed} broke an invariant — replay: ${replay}\n${violations.join('\n')}\n--- log ---\n${log.join('\n')}`);
+      // The run again, recorded (a seed replays the same way): one flight recording per node.
+      const dir = await mkdtemp(join(tmpdir(), `octopii-sim-${seed}-`));
+      const { recordings } = await simulate(seed, dir).catch(() => ({ recordings: [] as string[] }));
+      const open = recordings.map((r) => `  npx octopii replay ${r}`).join('\n');
+      expect.fail(`seed ${seed} broke an invariant — replay: ${replay}\n${violations.join('\n')}\n--- recordings (open one in the inspector) ---\n${open}\n--- log ---\n${log.join('\n')}`);
     }
   }
   return totals;
@@ -196,5 +203,19 @@ describe.runIf(!!process.env.SEED)('seeded whole-node simulation: one replayed s
   it(`keeps its invariants with seed ${process.env.SEED}`, async () => {
     const totals = await runSeeds(SEEDS);
     expect(totals.transfers).toBeGreaterThan(0);
+  });
+});
+
+describe.runIf(!process.env.SEED)('seeded whole-node simulation: flight recordings', () => {
+  it("records every node's run for `octopii replay` (what a failing seed prints): the lane actors' states are in it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'octopii-sim-rec-'));
+    try {
+      const { recordings } = await simulate(SEED_BASE + 1, dir);
+      const lanes = new Set<string>();
+      for (const r of recordings) for (const e of (await readRecording(r)).events) if (e.kind === 'snapshot' && /^lane(Send|Receive)$/.test(e.actor.machine)) lanes.add(`${e.actor.machine} ${e.status}`);
+      expect([recordings.length > 0, lanes.has('laneSend done'), lanes.has('laneReceive done')]).toEqual([true, true, true]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
