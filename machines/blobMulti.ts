@@ -101,12 +101,16 @@ export interface BlobMultiContext {
 }
 
 export interface ProviderReport {
+  /** `host:port` of the provider. */
   peer: string;
+  /** Blocks this provider delivered (verified and written), and their bytes. */
   blocks: number;
   bytes: number;
+  /** Time spent fetching from it, ms (the node's clock). */
   ms: number;
   /** Measured throughput, bytes per ms (0 before any block). */
   bytesPerMs: number;
+  /** Why it was dropped, or null. */
   dropped: ErrorInfo | null;
 }
 
@@ -235,7 +239,7 @@ export const blobMultiMachine = setup({
       providers: ({ context, event }) => context.providers.map((p, i) => (i === event.index ? addResult(p, event) : p)),
       units: ({ context }) => context.units + 1,
     }),
-    /** The provider dropped; its unit back at the head of the queue (probe units are not queued). */
+    /** The provider is dropped with its error, which becomes the fetch's last error. */
     recordFailure: assign(({ context, event }) => {
       if (event.type !== 'UNIT_FAILED') return {};
       return {
@@ -244,6 +248,7 @@ export const blobMultiMachine = setup({
         error: event.error,
       };
     }),
+    /** The failed unit back at the head of the queue (fetching only: a probe is not queued). */
     requeue: assign({ queue: ({ context, event }) => [event.unit, ...context.queue] }),
     ioError: assign({ error: ({ event }) => ({ code: 'IO_ERROR' as const, message: String(((event as { error?: unknown }).error as Error)?.message ?? (event as { error?: unknown }).error) }) }),
     noProviderError: assign({ error: ({ context }) => context.error ?? { code: 'UNAVAILABLE' as const, message: 'no provider left' } }),
