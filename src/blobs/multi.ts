@@ -1,8 +1,10 @@
 /**
  * Multi-source fetch: one blob from several providers at once (iroh-blobs' downloader is the
- * model). The missing blocks are cut into units of `unitBlocks`; one worker per provider pulls
- * the next unit from a shared queue and fetches it with a scoped blobFetch machine
- * (`fetchBlob(…, { scope })`), so a provider gets units in proportion to its measured
+ * model). The coordination is the blobMulti machine (machines/blobMulti.ts), run under the
+ * node's supervisor as `blobs/multi#<n>` with one child per provider (`provider#<i>`), all
+ * visible in `node.inspect()`. The missing blocks are cut into units of `unitBlocks`; an idle
+ * provider takes the next unit from the shared queue and fetches it with a scoped blobFetch
+ * machine (`fetchBlob(…, { scope })`), so a provider gets units in proportion to its measured
  * throughput (a fast provider comes back for more sooner — work stealing); the bytes/ms of
  * each is reported. A provider whose unit fails (after the machine's own retries; a wrong
  * block fails it at once) is dropped; its unit goes back to the queue and, because every block
@@ -12,25 +14,16 @@
  *   const r = await fetchBlobMulti(node, [p1, p2, p3], root, store);
  *   r.providers   // [{ peer, blocks, bytes, ms, bytesPerMs, dropped }]
  */
+import { fromPromise, type AnyActorRef } from 'xstate';
 import type { BlockRanges } from '../../machines/blobFetch.js';
-import { OctopiiError, type ErrorInfo } from '../errors.js';
+import { blobMultiMachine, blobMultiProviderMachine, type BlobMultiInput, type BlobMultiOutput, type FetchUnitInput, type ProviderReport, type UnitResult } from '../../machines/blobMulti.js';
+import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
 import type { OctopiiNode, PeerRef } from '../node/node.js';
 import { fetchBlob } from './fetch.js';
 import type { BlobStore } from './store.js';
 
-export interface ProviderReport {
-  /** `host:port` of the provider. */
-  peer: string;
-  /** Blocks this provider delivered (verified and written), and their bytes. */
-  blocks: number;
-  bytes: number;
-  /** Time spent fetching from it, ms (the node's clock). */
-  ms: number;
-  /** Measured throughput, bytes per ms (0 before any block). */
-  bytesPerMs: number;
-  /** Why it was dropped, or null. */
-  dropped: ErrorInfo | null;
-}
+export { splitUnits } from '../../machines/blobMulti.js';
+export type { ProviderReport } from '../../machines/blobMulti.js';
 
 export interface MultiFetchResult {
   status: 'complete' | 'failed';
@@ -43,77 +36,92 @@ export interface MultiFetchOptions {
   unitBlocks?: number;
   /** Attempts per unit before its provider is dropped (default 2). */
   attemptsPerUnit?: number;
+  /**
+   * Called after each unit ends (done or failed), while the fetch still runs: every
+   * provider's report so far. The machine and its providers are in `node.inspect()` then.
+   */
+  onUnit?: (providers: ProviderReport[]) => void;
 }
 
-/** `ranges` cut into units of at most `unit` blocks, in order. */
-export function splitUnits(ranges: BlockRanges, unit: number): BlockRanges {
-  const out: BlockRanges = [];
-  for (const [s, e] of ranges) for (let a = s; a < e; a += unit) out.push([a, Math.min(e, a + unit)]);
-  return out;
+/** What the actors get as `handles`. */
+interface MultiHandles {
+  node: OctopiiNode;
+  peers: readonly PeerRef[];
+  root: Uint8Array;
+  store: BlobStore;
+  attempts: number;
 }
+
+const handlesOf = (h: unknown): MultiHandles => h as MultiHandles;
+
+/** The machine with its I/O provided. */
+export const blobMultiLogic = blobMultiMachine.provide({
+  actors: {
+    loadMissing: fromPromise<BlockRanges | null, { handles: unknown }>(async ({ input }) => {
+      const h = handlesOf(input.handles);
+      return h.store.missing(h.root);
+    }),
+    provider: blobMultiProviderMachine.provide({
+      actors: {
+        fetchUnit: fromPromise<UnitResult, FetchUnitInput>(async ({ input }) => {
+          const { node, peers, root, store, attempts } = handlesOf(input.handles);
+          const t0 = node.clock.now();
+          const r = await fetchBlob(node, peers[input.index]!, root, store, { scope: [input.unit], maxAttempts: attempts, maxMismatches: 1 });
+          return { status: r.status, blocks: r.blocks, bytes: r.bytes, ms: node.clock.now() - t0, error: r.error };
+        }),
+      },
+    }),
+  },
+});
+
+const multiSeq = new WeakMap<OctopiiNode, number>();
 
 /**
  * Fetches `root` into `store` from every provider in `peers` at once. Never rejects for a
  * provider's failure: resolves `failed` (with the last provider's error) when no provider is
- * left and blocks are still missing. Throws INVALID_ARGUMENT for an empty provider list.
+ * left and blocks are still missing. Throws INVALID_ARGUMENT for an empty provider list;
+ * rejects CLOSED when the node is stopped.
  */
 export async function fetchBlobMulti(node: OctopiiNode, peers: readonly PeerRef[], root: Uint8Array, store: BlobStore, options: MultiFetchOptions = {}): Promise<MultiFetchResult> {
   if (peers.length === 0) throw new OctopiiError('INVALID_ARGUMENT', 'a multi-source fetch needs at least one provider');
-  const unitBlocks = Math.max(1, options.unitBlocks ?? 4);
-  const attempts = Math.max(1, options.attemptsPerUnit ?? 2);
-  const reports: ProviderReport[] = peers.map((p) => ({ peer: p.address, blocks: 0, bytes: 0, ms: 0, bytesPerMs: 0, dropped: null }));
+  const handles: MultiHandles = { node, peers, root, store, attempts: Math.max(1, options.attemptsPerUnit ?? 2) };
+  const input: BlobMultiInput = { handles, peers: peers.map((p) => p.address), unitBlocks: Math.max(1, options.unitBlocks ?? 4) };
+  const n = (multiSeq.get(node) ?? 0) + 1;
+  multiSeq.set(node, n);
   const release = store.pin(root);
-  let lastError: ErrorInfo | null = null;
-  const runUnit = async (i: number, unit: [number, number]): Promise<boolean> => {
-    const t0 = node.clock.now();
-    const r = await fetchBlob(node, peers[i]!, root, store, { scope: [unit], maxAttempts: attempts, maxMismatches: 1 });
-    const rep = reports[i]!;
-    rep.blocks += r.blocks;
-    rep.bytes += r.bytes;
-    rep.ms += node.clock.now() - t0;
-    rep.bytesPerMs = rep.ms > 0 ? rep.bytes / rep.ms : 0;
-    if (r.status === 'complete') return true;
-    rep.dropped = r.error;
-    lastError = r.error;
-    return false;
-  };
   try {
-    let missing = await store.missing(root);
-    // Nothing held: the size is unknown until one block proves it, so the first block comes first.
-    for (let i = 0; missing === null && i < peers.length; i++) {
-      if (await runUnit(i, [0, 1])) missing = await store.missing(root);
-    }
-    if (missing === null) return { status: 'failed', providers: reports, error: lastError };
-    const queue = splitUnits(missing, unitBlocks);
-    let busy = 0;
-    let waiters: Array<() => void> = [];
-    const wakeAll = () => {
-      const w = waiters;
-      waiters = [];
-      for (const f of w) f();
-    };
-    const worker = async (i: number) => {
-      if (reports[i]!.dropped) return;
-      for (;;) {
-        const unit = queue.shift();
-        if (!unit) {
-          if (busy === 0) return;
-          await new Promise<void>((r) => waiters.push(r)); // a busy worker may hand its unit back
-          continue;
-        }
-        busy++;
-        const ok = await runUnit(i, unit);
-        busy--;
-        if (!ok) queue.unshift(unit);
-        wakeAll();
-        if (!ok) return;
-      }
-    };
-    await Promise.all(peers.map((_, i) => worker(i)));
-    const left = await store.missing(root);
-    const complete = left !== null && left.length === 0;
-    return { status: complete ? 'complete' : 'failed', providers: reports, error: complete ? null : (lastError ?? { code: 'UNAVAILABLE', message: 'no provider left' }) };
+    const ref = node.spawn(`blobs/multi#${n}`, blobMultiLogic, { input, restart: 'temporary' });
+    const out = await outputOf(ref, options.onUnit);
+    return { status: out.status, providers: out.providers, error: out.error };
   } finally {
     release();
   }
+}
+
+type Snap = { status: string; output?: unknown; context?: { units: number; providers: Array<Omit<ProviderReport, 'bytesPerMs'>> } };
+
+function outputOf(ref: AnyActorRef, onUnit?: (providers: ProviderReport[]) => void): Promise<BlobMultiOutput> {
+  let seen = 0;
+  return new Promise((resolve, reject) => {
+    let sub: { unsubscribe(): void } | undefined;
+    let settled = false;
+    const done = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      sub?.unsubscribe();
+      fn();
+    };
+    const check = (s: Snap) => {
+      const c = s.context;
+      if (onUnit && s.status === 'active' && c && c.units > seen) {
+        seen = c.units;
+        onUnit(c.providers.map((p) => ({ peer: p.peer, blocks: p.blocks, bytes: p.bytes, ms: p.ms, bytesPerMs: p.ms > 0 ? p.bytes / p.ms : 0, dropped: p.dropped })));
+      }
+      if (s.status === 'done') done(() => resolve(s.output as BlobMultiOutput));
+      else if (s.status === 'stopped') done(() => reject(new OctopiiError('CLOSED', 'node stopped during the fetch')));
+    };
+    sub = ref.subscribe({ next: check, error: (e) => done(() => reject(toOctopiiError(e, 'INTERNAL'))), complete: () => check(ref.getSnapshot() as Snap) });
+    if (settled) sub.unsubscribe();
+    check(ref.getSnapshot() as Snap);
+  });
 }

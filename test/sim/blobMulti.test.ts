@@ -67,6 +67,26 @@ describe('multi-source blob fetch', () => {
     expect({ status: result.status, intact, blocks: result.providers.reduce((a, p) => a + p.blocks, 0) }).toEqual({ status: 'complete', intact: true, blocks: 12 });
   });
 
+  it('shows the multi fetch and its provider children in node.inspect() while it runs', async () => {
+    await provider('p1');
+    await provider('p2');
+    const store = await BlobStore.open(join(dir, 'f'));
+    const f = await w.start('f');
+    let seen: { id: string; machine: string; children: string[] } | undefined;
+    let result: MultiFetchResult | undefined;
+    const onUnit = () => {
+      if (seen) return;
+      const node = f.inspect().tree.children.find((c) => c.id === 'blobs/multi#1');
+      seen = node && { id: node.id, machine: node.machine, children: node.children.map((c) => `${c.id} ${c.machine}`).sort() };
+    };
+    void fetchBlobMulti(f, [w.ref('p1'), w.ref('p2')], ROOT, store, { unitBlocks: 1, onUnit }).then((r) => (result = r), () => undefined);
+    await settle(() => result !== undefined, 300_000);
+    expect({ status: result!.status, seen }).toEqual({
+      status: 'complete',
+      seen: { id: 'blobs/multi#1', machine: 'blobMulti', children: ['provider#0 blobMultiProvider', 'provider#1 blobMultiProvider'] },
+    });
+  });
+
   it('gives the slower provider fewer blocks', async () => {
     await provider('p1');
     await provider('p2');
