@@ -279,6 +279,7 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     .addOption(storeOption())
     .addOption(new Option('--tag <name>', 'tag that keeps the fetched collection in the store (default: get-<first 16 hex of the root>)').argParser(tagArg))
     .option('--json', 'print JSON lines (manifest, progress, done|failed) on stdout')
+    .option('--no-compress', 'ask providers for blocks as they are (no brotli): on a fast LAN decompressing costs more CPU than the bytes it saves')
     .addOption(identityOption())
     .addOption(dataDirOption())
     .addOption(configOption())

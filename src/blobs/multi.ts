@@ -41,6 +41,8 @@ export interface MultiFetchOptions {
    * provider's report so far. The machine and its providers are in `node.inspect()` then.
    */
   onUnit?: (providers: ProviderReport[]) => void;
+  /** false: accept no compressed blocks (default: brotli where it pays). */
+  compression?: boolean;
 }
 
 /** What the actors get as `handles`. */
@@ -50,6 +52,7 @@ interface MultiHandles {
   root: Uint8Array;
   store: BlobStore;
   attempts: number;
+  compression?: boolean;
 }
 
 const handlesOf = (h: unknown): MultiHandles => h as MultiHandles;
@@ -64,9 +67,9 @@ export const blobMultiLogic = blobMultiMachine.provide({
     provider: blobMultiProviderMachine.provide({
       actors: {
         fetchUnit: fromPromise<UnitResult, FetchUnitInput>(async ({ input }) => {
-          const { node, peers, root, store, attempts } = handlesOf(input.handles);
+          const { node, peers, root, store, attempts, compression } = handlesOf(input.handles);
           const t0 = node.clock.now();
-          const r = await fetchBlob(node, peers[input.index]!, root, store, { scope: [input.unit], maxAttempts: attempts, maxMismatches: 1 });
+          const r = await fetchBlob(node, peers[input.index]!, root, store, { scope: [input.unit], maxAttempts: attempts, maxMismatches: 1, ...(compression === false ? { compression: false } : {}) });
           return { status: r.status, blocks: r.blocks, bytes: r.bytes, ms: node.clock.now() - t0, error: r.error };
         }),
       },
@@ -84,7 +87,7 @@ const multiSeq = new WeakMap<OctopiiNode, number>();
  */
 export async function fetchBlobMulti(node: OctopiiNode, peers: readonly PeerRef[], root: Uint8Array, store: BlobStore, options: MultiFetchOptions = {}): Promise<MultiFetchResult> {
   if (peers.length === 0) throw new OctopiiError('INVALID_ARGUMENT', 'a multi-source fetch needs at least one provider');
-  const handles: MultiHandles = { node, peers, root, store, attempts: Math.max(1, options.attemptsPerUnit ?? 2) };
+  const handles: MultiHandles = { node, peers, root, store, attempts: Math.max(1, options.attemptsPerUnit ?? 2), ...(options.compression === false ? { compression: false } : {}) };
   const input: BlobMultiInput = { handles, peers: peers.map((p) => p.address), unitBlocks: Math.max(1, options.unitBlocks ?? 4) };
   const n = (multiSeq.get(node) ?? 0) + 1;
   multiSeq.set(node, n);

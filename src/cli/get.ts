@@ -28,6 +28,8 @@ export interface GetOptions extends IdentityFlags, StoreFlags {
   tag?: string;
   json?: boolean;
   transport?: 'quinn' | 'matrixai';
+  /** false (`--no-compress`): accept no compressed blocks. */
+  compress?: boolean;
 }
 
 /** The providers of `tickets` (one root), each node ID and address once. Throws INVALID_ARGUMENT when the roots differ. */
@@ -68,6 +70,7 @@ export async function runGet(tickets: BlobTicket[], opts: GetOptions): Promise<n
     try {
       const r = await fetchCollection(node, ticket.providers, ticket.root, store, {
         tag,
+        ...(opts.compress === false ? { compression: false } : {}),
         onManifest: (entries) => {
           if (opts.json) jsonLine({ event: 'manifest', root, files: entries.length, bytes: entries.reduce((a, e) => a + e.size, 0), blobs: new Set(entries.map((e) => e.root)).size });
         },

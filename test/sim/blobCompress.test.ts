@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BlobFetchOutput } from '../../machines/blobFetch.js';
 import { fetchBlob, type FetchBlobOptions } from '../../src/blobs/fetch.js';
+import { fetchBlobMulti, type MultiFetchResult } from '../../src/blobs/multi.js';
 import { serveBlobs, type ServeBlobsOptions } from '../../src/blobs/provide.js';
 import { BlobStore } from '../../src/blobs/store.js';
 import { BLOCK_BYTES, rootOf } from '../../src/blobs/tree.js';
@@ -108,5 +109,25 @@ describe('blob compression', () => {
   it('fetches from a provider that does not compress (as before codecs) every block uncompressed', async () => {
     const r = await run(TEXT, { compress: false });
     expect({ status: r.result.status, intact: r.intact, readOnWire: r.readOnWire }).toEqual({ status: 'complete', intact: true, readOnWire: SIZE });
+  });
+
+  it.each([
+    [true, 'compressed'],
+    [false, 'as they are'],
+  ])('a multi-source fetch with compression %s gets its blocks %s from every provider', async (compression) => {
+    const root = rootOf(TEXT);
+    let sentOnWire = 0;
+    for (const name of ['p1', 'p2']) {
+      const pStore = await BlobStore.open(join(dir, name));
+      await pStore.add(TEXT, { tag: 'data' });
+      serveBlobs(await w.start(name), pStore, { onBlock: (_i, _b, _p, wire) => (sentOnWire += wire) });
+    }
+    const store = await BlobStore.open(join(dir, 'f'));
+    const f = await w.start('f');
+    let result: MultiFetchResult | undefined;
+    void fetchBlobMulti(f, [w.ref('p1'), w.ref('p2')], root, store, { unitBlocks: 1, compression }).then((r) => (result = r), () => undefined); // CLOSED when the world closes first
+    await settle(() => result !== undefined);
+    const intact = Buffer.from(await store.read(root, { offset: 0, length: SIZE })).equals(Buffer.from(TEXT));
+    expect({ status: result!.status, intact, raw: sentOnWire === SIZE, small: sentOnWire < SIZE / 10 }).toEqual({ status: 'complete', intact: true, raw: !compression, small: compression });
   });
 });
