@@ -25,15 +25,8 @@ const TEXT = new Uint8Array(
 /** Pseudo-random bytes: do not compress. */
 const NOISE = deterministicBytes('blob-compress', SIZE);
 
-async function settle(pred: () => boolean, limitMs = 120_000): Promise<boolean> {
-  for (let t = 0; !pred(); t += 10) {
-    if (t >= limitMs) return false;
-    w.clock.increment(10);
-    await w.flush(8);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return true;
-}
+/** Advances the simulated clock until `pred()` holds (SimWorld.until: real file I/O settles before each step); false after `limitMs` simulated. */
+const settle = (pred: () => boolean, limitMs = 120_000): Promise<boolean> => w.until(pred, limitMs);
 
 let w: SimWorld;
 let dir: string;

@@ -21,20 +21,8 @@ const DATA = deterministicBytes('blob-fetch', SIZE);
 const ROOT = rootOf(DATA);
 const N = blockCount(SIZE);
 
-/**
- * Advances the simulated clock until `pred()` holds, letting real file I/O (fsync) progress
- * between steps: 1 ms of real time per 10 ms simulated, so the machines' deadlines do not race
- * ahead of the disk. False after `limitMs` simulated.
- */
-async function settle(pred: () => boolean, limitMs = 120_000): Promise<boolean> {
-  for (let t = 0; !pred(); t += 10) {
-    if (t >= limitMs) return false;
-    w.clock.increment(10);
-    await w.flush(8);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return true;
-}
+/** Advances the simulated clock until `pred()` holds (SimWorld.until: real file I/O settles before each step); false after `limitMs` simulated. */
+const settle = (pred: () => boolean, limitMs = 120_000): Promise<boolean> => w.until(pred, limitMs);
 
 let w: SimWorld;
 let dir: string;

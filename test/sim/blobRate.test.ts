@@ -24,16 +24,8 @@ const ROOT = rootOf(DATA);
 /** 1 MB/s: a 1 MiB block every 1,049 ms simulated (~105 steps, so the real disk and hashing between steps never fall behind the cap). */
 const CAP = 1_000_000;
 
-/** Advances the simulated clock 10 ms at a time (1 ms real between steps, for fsync) until `pred()` holds. */
-async function settle(pred: () => boolean, limitMs = 120_000): Promise<boolean> {
-  for (let t = 0; !pred(); t += 10) {
-    if (t >= limitMs) return false;
-    w.clock.increment(10);
-    await w.flush(8);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return true;
-}
+/** Advances the simulated clock until `pred()` holds (SimWorld.until: real file I/O settles before each step); false after `limitMs` simulated. */
+const settle = (pred: () => boolean, limitMs = 120_000): Promise<boolean> => w.until(pred, limitMs);
 
 let w: SimWorld;
 let dir: string;
