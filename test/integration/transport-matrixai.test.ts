@@ -21,7 +21,8 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 import { generateIdentity, type Identity } from '../../src/identity.js';
 import { parseAddress } from '../../src/transport/address.js';
 import { OctopiiError } from '../../src/errors.js';
-import type { PeerConnection, Transport } from '../../src/transport/types.js';
+import type { DuplexStream, PeerConnection, Transport } from '../../src/transport/types.js';
+import { refuseLane } from '../../src/node/support.js';
 
 /** A loopback UDP port nobody listens on: bind, read the port, close. */
 async function deadAddress(): Promise<string> {
@@ -445,6 +446,46 @@ describe('matrixai transport specifics', () => {
     expect(conn.closed).toBe(true);
     expect(client.connections()).toHaveLength(0);
   });
+
+  it('streams refused and reset free their state: 1,000 of them on one connection with 16 held are all answered', async () => {
+    // What the receiver does past its per-peer limit (refuseLane: status 2, FIN, STOP_SENDING)
+    // and the sender then (abort: RESET_STREAM). A stream credit of 100 makes the 1,000
+    // refusals need the credit of every refused stream back, ten times over.
+    const writeOpen = async (s: DuplexStream, bytes: Uint8Array) => {
+      const w = s.writable.getWriter();
+      await w.write(bytes); // no FIN: the sender keeps its side open, as a stalled lane sender does
+      w.releaseLock();
+    };
+    const server = await make(generateIdentity(), { maxStreams: 100 });
+    const held: DuplexStream[] = [];
+    server.onConnection((c) =>
+      c.onStream((s) => {
+        if (held.length < 16) held.push(s);
+        else void refuseLane(s, new OctopiiError('RESOURCE_EXHAUSTED', 'per-peer limit'), false);
+      }),
+    );
+    const { address } = await server.listen({ address: '127.0.0.1:0' });
+    const client = await make(generateIdentity());
+    const conn = await client.dial(address);
+    const kept: DuplexStream[] = [];
+    for (let i = 0; i < 16; i++) {
+      const s = await conn.openStream();
+      await writeOpen(s, Uint8Array.of(i));
+      kept.push(s);
+    }
+    await expect.poll(() => held.length, { timeout: 5000 }).toBe(16);
+    let answered = 0;
+    for (let i = 0; i < 1_000; i++) {
+      const s = await conn.openStream();
+      await writeOpen(s, Uint8Array.of(1));
+      const answer = await within(readAll(s.readable), 5000, `answer to refused stream ${i}`);
+      if (answer.byteLength === 1 && answer[0] === 2) answered++;
+      s.abort();
+    }
+    expect(answered).toBe(1_000);
+    expect(held).toHaveLength(16);
+    for (const s of kept) s.abort();
+  }, 120_000);
 
   it('a client bound to 127.0.0.1 dialling ::1 fails typed, without hanging', async () => {
     const server = await make(generateIdentity());
