@@ -88,8 +88,12 @@ describe.runIf(process.env.OCTOPII_TRANSPORT !== 'matrixai').each(['quinn', 'mat
       w.releaseLock();
       if (i < 16) stalled.push(s);
       else {
-        answers.push(await firstByte(s));
+        const answer = await firstByte(s);
+        answers.push(answer);
         s.abort();
+        // Not refused: the flood outlasted the stall deadline and a slot came free (see STREAMS);
+        // stop here rather than wait 10 s for each stream admitted from now on.
+        if (answer !== 2) break;
       }
     }
     expect(answers.filter((a) => a !== 2)).toEqual([]);
