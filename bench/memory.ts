@@ -29,7 +29,8 @@
  * child runs through tsx (its loader thread and transpiled sources add RSS), so use its RSS for
  * the breakdown, the CLI run for the figures. `--quinn-window SIZE` (with `--in-process`, quinn
  * only) gives that receiver a QuinnTransport whose per-stream and per-connection receive windows
- * are both SIZE instead of the defaults (16 / 32 MiB), to measure what they cost.
+ * are both SIZE instead of the defaults (2 / 4 MiB), to measure what they cost; the CLI receiver
+ * (and sender) take `OCTOPII_QUINN_RECEIVE_WINDOW` / `OCTOPII_HASH_THREADS` from the environment.
  *
  * `bin/octopii.js` runs dist/ when it is fresher than src/ (`npm run build`), else the sources
  * through tsx, which costs ~35 MiB of idle RSS: the bench prints which one ran. Exit status 1

@@ -58,8 +58,8 @@ const post = (m: FromStream): void => {
 
 async function start(kind: QuicTransportName): Promise<Transport> {
   // The same OCTOPII_QUINN_THREADS the lane peers' node config reads (bench/lane.ts sets it).
-  const { quinnThreads } = loadConfig({});
-  const t = await createTransport(kind, { identity: generateIdentity(), quinnThreads });
+  const { quinnThreads, quinnReceiveWindow } = loadConfig({});
+  const t = await createTransport(kind, { identity: generateIdentity(), quinnThreads, quinnReceiveWindow });
   await t.listen({ address: '127.0.0.1:0' });
   return t;
 }

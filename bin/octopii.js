@@ -1,11 +1,11 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
+#!/usr/bin/env -S node --initial-old-space-size=64 --max-semi-space-size=1
 // The `octopii` command. It runs the build in dist/ (`npm run build`, which `npm ci` runs through
 // `prepare`) when that build is newer than every file under src/ and machines/; otherwise — no
 // build yet, or a source edited since — it runs the sources through tsx's loader, so a checkout
 // never runs stale code (only slower: tsx costs ~0.4 s of CPU at start-up). Inside node_modules
 // (an installed package) the build is used whenever it exists, without comparing times.
 // The shebang carries src/nodeFlags.ts NODE_FLAGS (keep them in step); `node bin/octopii.js`
-// runs without them unless given: `node --initial-old-space-size=64 bin/octopii.js`.
+// runs without them unless given: `node --initial-old-space-size=64 --max-semi-space-size=1 bin/octopii.js`.
 // OCTOPII_FROM_SOURCE=1 forces the sources.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

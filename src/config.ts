@@ -5,7 +5,7 @@
  * Env vars: OCTOPII_LISTEN (HOST:PORT), OCTOPII_DATA_DIR, OCTOPII_IDENTITY (file),
  * OCTOPII_TRANSPORT (quinn | matrixai), OCTOPII_ALLOW_PEERS (comma-separated node IDs),
  * OCTOPII_INSECURE (1/true/yes or 0/false/no), OCTOPII_MAX_RECEIVE_BYTES (bytes, or a size with
- * a unit: `10MB`, `1GiB`), OCTOPII_QUINN_THREADS, OCTOPII_HASH_THREADS (whole numbers),
+ * a unit: `10MB`, `1GiB`), OCTOPII_QUINN_RECEIVE_WINDOW (the same), OCTOPII_QUINN_THREADS, OCTOPII_HASH_THREADS (whole numbers),
  * OCTOPII_LOG_LEVEL (fatal | error | warn | info | debug | trace | silent). A value
  * that does not parse is an INVALID_ARGUMENT naming the variable, never a NaN in the config.
  */
@@ -59,8 +59,16 @@ export const NodeConfigSchema = z.object({
    */
   quinnThreads: z.number().int().positive().max(256).optional(),
   /**
-   * Worker threads of the SHA-256 piscina pool (process-wide, src/hash/pool.ts); unset = one per
-   * CPU core, at most 4.
+   * Receive window of the quinn transport, bytes: how much one stream may have in flight
+   * towards this node before the sender waits; a connection's window is twice that. quinn buffers
+   * up to the window when this node reads slower than the peer sends, so it bounds the memory a
+   * receive holds. Unset = `DEFAULT_QUINN_TUNING.maxStreamData` (src/transport/quinn/transport.ts).
+   */
+  quinnReceiveWindow: z.number().int().min(64 * 1024).max(2 ** 30).optional(),
+  /**
+   * Worker threads of the SHA-256 piscina pool (process-wide, src/hash/pool.ts); unset = 1 for a
+   * node (src/node/support.ts `NODE_HASH_THREADS`: it hashes at network rate), one per CPU core
+   * (at most 4) for the blob commands, which hash local files.
    */
   hashThreads: z.number().int().positive().max(256).optional(),
   /**
@@ -138,6 +146,16 @@ function fromEnv(env: NodeJS.ProcessEnv, issues: EnvIssue[]): Partial<NodeConfig
         message: `expected bytes or a size like 10MB or 1GiB, got ${JSON.stringify(env.OCTOPII_MAX_RECEIVE_BYTES)}`,
       });
     } else out.maxReceiveBytes = n;
+  }
+  if (env.OCTOPII_QUINN_RECEIVE_WINDOW) {
+    const n = parseSize(env.OCTOPII_QUINN_RECEIVE_WINDOW);
+    if (n === undefined) {
+      issues.push({
+        variable: 'OCTOPII_QUINN_RECEIVE_WINDOW',
+        field: 'quinnReceiveWindow',
+        message: `expected bytes or a size like 2MiB, got ${JSON.stringify(env.OCTOPII_QUINN_RECEIVE_WINDOW)}`,
+      });
+    } else out.quinnReceiveWindow = n;
   }
   if (env.OCTOPII_QUINN_THREADS) out.quinnThreads = wholeNumber('OCTOPII_QUINN_THREADS', 'quinnThreads');
   if (env.OCTOPII_HASH_THREADS) out.hashThreads = wholeNumber('OCTOPII_HASH_THREADS', 'hashThreads');

@@ -25,6 +25,7 @@ export const ENV_OF: Readonly<Record<string, string>> = {
   insecure: 'OCTOPII_INSECURE',
   maxReceiveBytes: 'OCTOPII_MAX_RECEIVE_BYTES',
   quinnThreads: 'OCTOPII_QUINN_THREADS',
+  quinnReceiveWindow: 'OCTOPII_QUINN_RECEIVE_WINDOW',
   hashThreads: 'OCTOPII_HASH_THREADS',
   logLevel: 'OCTOPII_LOG_LEVEL',
   'limits.incomingPerPeer': 'OCTOPII_MAX_INCOMING_PER_PEER',

@@ -147,6 +147,7 @@ export class OctopiiNode {
         allowPeers: config.allowPeers,
         insecure: config.insecure,
         quinnThreads: config.quinnThreads,
+        quinnReceiveWindow: config.quinnReceiveWindow,
       }));
     try {
       await transport.listen({ address: config.listen });

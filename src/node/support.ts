@@ -28,10 +28,20 @@ export async function refuseLane(stream: DuplexStream, error: OctopiiError, reas
 }
 
 
-/** The shared worker pool, retained for the node's life (loaded lazily: simulations pass their own hasher). */
+/**
+ * Hash worker threads of a node when config `hashThreads` is unset: 1. A node hashes what it
+ * receives at network rate, and one worker hashes ~1.6 GB/s (src/hash/pool.ts); each more
+ * worker is another V8 isolate, ~10 MiB of RSS (`npm run bench:memory`, 2 GiB receive).
+ */
+export const NODE_HASH_THREADS = 1;
+
+/**
+ * The shared worker pool, retained for the node's life (loaded lazily: simulations pass their
+ * own hasher); `threads` unset = {@link NODE_HASH_THREADS}.
+ */
 export async function defaultHasher(threads: number | undefined): Promise<{ hasher: Runtime['hasher']; release: () => Promise<void> }> {
   const { sharedHashPool } = await import('../hash/index.js');
-  const handle = sharedHashPool(threads);
+  const handle = sharedHashPool(threads ?? NODE_HASH_THREADS);
   return { hasher: handle.retain(), release: () => handle.release() };
 }
 

@@ -12,15 +12,19 @@ export * from './types.js';
 export type QuicTransportName = 'quinn' | 'matrixai';
 
 /**
- * Creates (does not listen) the named transport; `quinnThreads` only concerns quinn (see
- * QuinnTransportOptions.runtimeThreads). Throws INVALID_ARGUMENT for an unknown name.
+ * Creates (does not listen) the named transport; `quinnThreads` (see
+ * QuinnTransportOptions.runtimeThreads) and `quinnReceiveWindow` (bytes: the per-stream receive
+ * window, the connection's is twice it; see QuinnTuning) only concern quinn. Throws INVALID_ARGUMENT for an unknown name.
  *
  * Interim, until the node speaks octopii's own protocol (hello and kind preamble): an
  * `insecure` matrixai transport dials `'lane-v1'` by default (`dialProtocol`), because an
  * insecure node is the seed's v1 interop path and its streams are raw Shipping Lane v1. Pass
  * `dialProtocol` (or `DialOptions.protocol` per dial) to choose explicitly.
  */
-export async function createTransport(kind: QuicTransportName, options: TransportOptions & { quinnThreads?: number }): Promise<Transport> {
+export async function createTransport(
+  kind: QuicTransportName,
+  options: TransportOptions & { quinnThreads?: number | undefined; quinnReceiveWindow?: number | undefined },
+): Promise<Transport> {
   switch (kind) {
     case 'matrixai': {
       const { MatrixaiTransport } = await import('./matrixai.js');
@@ -28,7 +32,12 @@ export async function createTransport(kind: QuicTransportName, options: Transpor
     }
     case 'quinn': {
       const { QuinnTransport } = await import('./quinn.js');
-      return QuinnTransport.create({ ...options, runtimeThreads: options.quinnThreads });
+      const w = options.quinnReceiveWindow;
+      return QuinnTransport.create({
+        ...options,
+        runtimeThreads: options.quinnThreads,
+        ...(w === undefined ? {} : { quinn: { maxStreamData: w, maxConnectionData: 2 * w } }),
+      });
     }
     default:
       throw new OctopiiError('INVALID_ARGUMENT', `unknown transport "${String(kind)}" (quinn | matrixai)`);

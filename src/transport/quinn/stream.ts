@@ -13,12 +13,15 @@ import type { QuinnConnection } from './connection.js';
  * floor is small because an rpc stream's reads are small (a few frames): at 16 KiB each read
  * of ~1 KiB allocated 16 KiB, and the garbage collector took a fifth of an RPC benchmark's CPU
  * (bench/rpc-profile.ts); a bulk stream doubles its way up to MAX_READ within a few reads.
+ * The ceiling is 256 KiB, not 1 MiB: every read is a fresh external buffer of that size that
+ * lives until the next scavenge, and a receiving `octopii serve` grew ~5 MiB less with 256 KiB
+ * (`npm run bench:memory`, 1 GiB: 44–45 → 39–40 MiB), at the same throughput.
  */
 const MIN_READ = 2 << 10;
-const MAX_READ = 1 << 20;
+const MAX_READ = 256 << 10;
 
 /**
- * One bidirectional quinn stream as Web Streams. Reads pull adaptive chunks (2 KiB–1 MiB, one
+ * One bidirectional quinn stream as Web Streams. Reads pull adaptive chunks (2–256 KiB, one
  * chunk buffered ahead); writes resolve once quinn has taken the bytes into its send buffer
  * (bounded by the peer's flow-control window), which is the backpressure. Chunks written must
  * not be modified until their write resolves.

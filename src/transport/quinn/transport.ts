@@ -70,9 +70,16 @@ import { mapError } from './errors.js';
 export interface QuinnTuning {
   /** Concurrent bidirectional streams the peer may open. Default 256. */
   maxConcurrentStreamLimit: number;
-  /** Per-stream receive window in bytes. Default 16 MiB. */
+  /**
+   * Per-stream receive window in bytes. Default 2 MiB: quinn buffers up to the window when the
+   * reader is slower than the sender, and a receiving `octopii serve` grew 98 → 44 MiB on a
+   * 2 GiB receive with 2 MiB windows and the other memory defaults (src/nodeFlags.ts, one hash
+   * thread; `npm run bench:memory`) at the same loopback throughput. A stream moves at most
+   * one window per round trip: 2 MiB caps a stream at ~40 MB/s over a 50 ms path, so raise it
+   * (config `quinnReceiveWindow`) for fast long-distance links.
+   */
   maxStreamData: number;
-  /** Per-connection receive window in bytes. Default 32 MiB. */
+  /** Per-connection receive window in bytes. Default 4 MiB (twice the stream's, so a bulk stream leaves room to the others). */
   maxConnectionData: number;
   /** UDP socket buffers in bytes (clamped by the OS to net.core.[rw]mem_max). Default 4 MiB. */
   receiveBufferSize: number;
@@ -81,8 +88,8 @@ export interface QuinnTuning {
 
 export const DEFAULT_QUINN_TUNING: QuinnTuning = {
   maxConcurrentStreamLimit: 256,
-  maxStreamData: 16 << 20,
-  maxConnectionData: 32 << 20,
+  maxStreamData: 2 << 20,
+  maxConnectionData: 4 << 20,
   receiveBufferSize: 4 << 20,
   sendBufferSize: 4 << 20,
 };
