@@ -112,8 +112,9 @@ describe.runIf(process.env.OCTOPII_TRANSPORT !== 'matrixai').each(['quinn', 'mat
     const cut = await Promise.all(Array.from({ length: 16 }, () => inbox.waitFor((e) => !e.ok && e.error?.code === 'TIMEOUT', STALL_MS + 30_000)));
     expect(cut).toHaveLength(16);
     expect((await readdir(dir)).filter((f) => !/^[0-9a-f]{64}$/.test(f))).toEqual([]);
+    const rssAfter = process.memoryUsage.rss();
     console.log(
-      `${transport}: ${STREAMS} stalled streams in ${floodMs} ms: open files ${fdsBefore} → ${fdsDuring}; RSS ${(rssBefore / MiB).toFixed(0)} → ${(rssDuring / MiB).toFixed(0)} MiB (in-process: three nodes)`,
+      `${transport}: ${STREAMS} stalled streams in ${floodMs} ms: open files ${fdsBefore} → ${fdsDuring}; RSS ${(rssBefore / MiB).toFixed(0)} → ${(rssDuring / MiB).toFixed(0)} MiB during, ${(rssAfter / MiB).toFixed(0)} MiB once the stalled ones were cut (in-process: three nodes)`,
     );
     // No file per stalled stream: the flood costs sockets and threads, not file descriptors.
     expect(fdsDuring - fdsBefore).toBeLessThan(64);
