@@ -23,10 +23,13 @@
  * one entry when the write completes (one MsgApp, one fsync per member for all of them); each
  * still gets its own result.
  *
- * A disk that refuses writes: the failed Ready is not sent; the member stops ticking and
- * stepping (to the others it looks down, so a healthy member takes over), proposals and reads
- * reject with the WAL's error (DISK_FULL, IO_ERROR…), and the write is retried every tick;
- * once it succeeds the member carries on.
+ * A disk that refuses writes: a follower's or candidate's failed Ready is not sent (a leader's
+ * went out before its write, dissertation §10.2.1); the member stops ticking and stepping (to
+ * the others it looks down, so a healthy member takes over), proposals and reads reject with the
+ * WAL's error (DISK_FULL, IO_ERROR…), and the write is retried every tick; once it succeeds the
+ * member carries on. A proposal rejected so by a leader may still commit through its followers:
+ * the error is indeterminate, as a timeout is (KvClient retries with the same session, so the
+ * command applies once).
  */
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { OctopiiNode } from '../node/node.js';

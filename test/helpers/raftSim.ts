@@ -145,6 +145,7 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
   const maxDelay = r.int(0, 4);
   const dupP = r.pick([0, 0.02]);
 
+  const checkedCommit = new Map<number, number>();
   const restart = (id: number) => {
     c.restart(id);
     inv.restarted(id, c.get(id).storage.all());
@@ -217,6 +218,13 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
       if (!rd) continue;
       const post = (sent: Message[]) => {
         for (const m of sent) {
+          // Nothing leaves before the term and vote it rests on are durable (Raft §5, Figure 2 "Persistent state").
+          if (process.env.SIM_DURABLE_QUORUM !== '0' && !m.type.startsWith('MsgPreVote')) {
+            const dh = c.get(id).storage.durableCopy().hardState();
+            if (dh.term < m.term) inv.fail(`Durable term: node ${id} sent ${m.type} of term ${m.term} with durable term ${dh.term}`);
+            if (m.type === 'MsgVote' && dh.term === m.term && dh.vote !== id) inv.fail(`Durable vote: node ${id} asked for votes in term ${m.term} before its own vote was durable`);
+            if (m.type === 'MsgVoteResp' && !m.reject && dh.term === m.term && dh.vote !== m.to) inv.fail(`Durable vote: node ${id} granted ${m.to} a vote in term ${m.term} before it was durable`);
+          }
           if (!calm && r.chance(dropP)) continue;
           net.push({ m, at: now + (calm ? 0 : r.int(0, maxDelay)) });
           if (!calm && r.chance(dupP)) net.push({ m, at: now + r.int(0, maxDelay + 2) });
@@ -260,6 +268,17 @@ function run(seed: number, { size, steps, calmSteps, intensity = 1 }: SimOptions
       if (down.has(m.to) || !c.connected(m.from, m.to)) continue;
       log(`${now}: ${describeMessage(m).slice(0, 160)}`);
       c.get(m.to).node.step(m);
+    }
+    // Commit durability (Raft §5.3/§10.2.1): an entry a node counts committed is on the disks of a quorum.
+    if (process.env.SIM_DURABLE_QUORUM !== '0') {
+      for (const id of up) {
+        const st = c.get(id).node.status();
+        if (st.commit === 0 || st.commit === checkedCommit.get(id)) continue;
+        checkedCommit.set(id, st.commit);
+        const t = c.get(id).node.logTerm(st.commit);
+        const holders = voters.filter((v) => c.get(v).storage.durableCopy().all()[st.commit - 1]?.term === t);
+        if (holders.length < Math.floor(size / 2) + 1) inv.fail(`Durable quorum: node ${id} (${st.role}, term ${st.term}) has commit ${t}/${st.commit}, but only ${holders.join(',') || 'none'} hold it on disk`);
+      }
     }
     // Election Safety and Leader Completeness.
     for (const id of up) {

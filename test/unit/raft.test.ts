@@ -327,6 +327,38 @@ describe("raft: the leader's write in parallel with replication (dissertation §
     expect(() => n.advance(rd, { durable: false })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 
+  it('a DURABLE for an entry replaced after stepping down changes nothing; re-elected, the leader counts only what its disk holds', () => {
+    const { n, storage } = leader();
+    n.propose(enc.encode('x'));
+    const rd = n.ready();
+    storage.append(rd.entries); // 2/1 written, not synced
+    n.advance(rd, { durable: false });
+    // Leader 2 of term 2 replaces 2/1 before our sync completes.
+    n.step(message({ type: 'MsgApp', from: 2, to: 1, term: 2, index: 1, logTerm: 1, entries: [entry(2, 2, 'y')], commit: 1 }));
+    expect(n.status()).toMatchObject({ role: 'follower', term: 2 });
+    n.durable(2, 1); // the stale report of the replaced write
+    n.campaign(); // term 3, before the follower Ready (2/2) is written
+    const c = n.ready();
+    expect(c.sendBeforeSync).toBe(false);
+    storage.setHardState(c.hardState!);
+    storage.append(c.entries);
+    storage.sync();
+    n.advance(c); // 2/2 durable now
+    n.step(message({ type: 'MsgVoteResp', from: 3, to: 1, term: 3 }));
+    expect(n.status().role).toBe('leader');
+    expect(n.status().progress[1]!.match).toBe(2);
+    const l = n.ready(); // the no-op 3/3
+    expect(l.sendBeforeSync).toBe(true);
+    storage.append(l.entries);
+    n.advance(l, { durable: false });
+    n.durable(2, 1); // stale again: still nothing
+    n.step(message({ type: 'MsgAppResp', from: 3, to: 1, term: 3, index: 3 }));
+    expect(n.status().commit).toBe(1); // 3 holds 3/3, we do not yet: no quorum
+    storage.sync();
+    n.durable(3, 3);
+    expect(n.status().commit).toBe(3);
+  });
+
   it('two followers commit an entry the leader has not yet made durable', () => {
     const { n } = leader();
     n.propose(enc.encode('x'));
