@@ -39,6 +39,8 @@ transportContract('matrixai', {
   deadAddress,
   protocols: ['octopii', 'lane-v1'],
   serverRefusal: 'close',
+  deadAddressCode: 'CONNECT_TIMEOUT',
+  serverRefusalCode: 'PEER_VERIFICATION_FAILED',
 });
 
 const silent = { info() {}, debug() {}, warn() {}, error() {}, getChild() { return silent; } };
@@ -400,7 +402,8 @@ describe('matrixai transport specifics', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(OctopiiError);
-    expect(['PEER_VERIFICATION_FAILED', 'CONNECTION_REFUSED', 'CONNECTION_CLOSED', 'STREAM_ABORTED']).toContain((error as OctopiiError).code);
+    // The server's TLS alert reaches the client as the reason its connection closed.
+    expect((error as OctopiiError).code).toBe('PEER_VERIFICATION_FAILED');
     // The server's verdict came before the client learnt it: nothing was admitted or read.
     expect(admitted).toBe(0);
     expect(bytes).toBe(0);
@@ -494,7 +497,8 @@ describe('matrixai transport specifics', () => {
     await client.listen({ address: '127.0.0.1:0' });
     const e = await client.dial(address, { timeoutMs: 1500 }).then(() => undefined, (x: unknown) => x);
     expect(e).toBeInstanceOf(OctopiiError);
-    expect(['CONNECT_TIMEOUT', 'CONNECTION_REFUSED']).toContain((e as OctopiiError).code);
+    // The IPv4 socket cannot send to an IPv6 address: the send fails at once.
+    expect((e as OctopiiError).code).toBe('CONNECTION_REFUSED');
   });
 
   it('a server on 127.0.0.1 dialled at ::1 times out instead of hanging', async () => {
@@ -504,7 +508,8 @@ describe('matrixai transport specifics', () => {
     const port = parseAddress(address).port;
     const e = await client.dial(`[::1]:${port}`, { timeoutMs: 1500 }).then(() => undefined, (x: unknown) => x);
     expect(e).toBeInstanceOf(OctopiiError);
-    expect(['CONNECT_TIMEOUT', 'CONNECTION_REFUSED']).toContain((e as OctopiiError).code);
+    // Nothing listens on ::1 at that port and UDP says nothing: the dial's own deadline ends it.
+    expect((e as OctopiiError).code).toBe('CONNECT_TIMEOUT');
   });
 });
 

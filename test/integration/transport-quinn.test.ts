@@ -32,6 +32,8 @@ transportContract('quinn', {
   deadAddress: () => deadAddress(),
   protocols: ['octopii'],
   serverRefusal: 'close',
+  deadAddressCode: 'CONNECT_TIMEOUT',
+  serverRefusalCode: 'CONNECTION_CLOSED',
 });
 
 async function rejection(p: Promise<unknown>): Promise<OctopiiError> {

@@ -20,6 +20,7 @@ transportContract('memory', {
   deadAddress: () => '127.0.0.1:9',
   protocols: ['octopii', 'lane-v1'],
   serverRefusal: 'dial',
+  deadAddressCode: 'CONNECTION_REFUSED',
 });
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
