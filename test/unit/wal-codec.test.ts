@@ -62,6 +62,7 @@ describe('WAL codec', () => {
     const junk = encodeFrame([Buffer.from([9, 0, 0, 0, 0])]);
     const fr = readFrame(junk, 0);
     expect(fr.ok).toBe(true);
-    if (fr.ok) expect(() => forEachRecord(junk, fr.payloadStart, fr.end, () => undefined)).toThrow(RangeError);
+    const { payloadStart, end } = fr as Extract<typeof fr, { ok: true }>;
+    expect(() => forEachRecord(junk, payloadStart, end, () => undefined)).toThrow(RangeError);
   });
 });
