@@ -64,8 +64,8 @@ export class IncomingLimits {
     return () => {
       if (released) return;
       released = true;
-      peer.send({ type: 'RELEASE' });
-      node.send({ type: 'RELEASE' });
+      // A gate stopped with its node (a receive that ends during stop) has nothing to release.
+      for (const gate of [peer, node]) if (gate.getSnapshot().status === 'active') gate.send({ type: 'RELEASE' });
     };
   }
 }

@@ -42,8 +42,12 @@ export type { NodeInspection, NodeStartOptions, PeerEventInfo, PeerInfo, PeerOpt
 import type { NodeInspection, NodeStartOptions, PeerEventInfo, PeerInfo, PeerOptions, PeerRef, ReceivedEvent, SendOptions } from './types.js';
 
 const AGENT = 'octopii-ts/0.1.0';
-/** How long a stopping node waits for its peers to close the links it said bye on, ms. */
-const BYE_GRACE_MS = 500;
+/**
+ * How long a stopping node waits for its peers to close the links it said bye on, ms: long enough
+ * for a busy peer to read the bye (and fail its work with this node UNAVAILABLE) before this node
+ * resets the streams; a peer that answers sooner ends the wait sooner.
+ */
+const BYE_GRACE_MS = 2_000;
 
 export class OctopiiNode {
   readonly #receivedHandlers = new Set<(e: ReceivedEvent) => void>();
