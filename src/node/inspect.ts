@@ -4,6 +4,8 @@
  * large context stays cheap to show (the live inspector builds on this).
  */
 import type { AnyActorRef, StateValue } from 'xstate';
+import type { PeerContext } from '../../machines/peer.js';
+import type { PeerInfo } from './types.js';
 
 /** One actor in the tree. */
 export interface ActorNode {
@@ -105,4 +107,32 @@ export function groupByPeer(root: ActorNode): ActorNode {
     else top.push(c);
   }
   return { ...root, children: top };
+}
+
+/** Whether a supervisor child id names a peer actor (`peer:<nodeId>`, `addr:<host:port>`, `v1:<host:port>`). */
+export const isPeerId = (id: string): boolean => !id.includes('/') && (id.startsWith('peer:') || id.startsWith('addr:') || id.startsWith('v1:'));
+
+/** `node.peers()`: each running peer actor's record, by id; `transfers(id)` counts its transfers in flight. */
+export function peerInfos(ids: readonly string[], refOf: (id: string) => AnyActorRef | undefined, transfers: (id: string) => number): PeerInfo[] {
+  const out: PeerInfo[] = [];
+  for (const id of ids) {
+    const ref = refOf(id);
+    if (!ref) continue;
+    const s = ref.getSnapshot() as { value: Parameters<typeof stateString>[0]; context: PeerContext };
+    const c = s.context;
+    out.push({
+      id,
+      nodeId: c.link?.remoteNodeId ?? c.nodeId,
+      address: c.address,
+      protocol: c.protocol,
+      state: stateString(s.value),
+      connected: c.link !== null,
+      kinds: c.link ? [...c.link.kinds] : [],
+      connects: c.connects,
+      losses: c.losses,
+      lastError: c.lastError,
+      transfers: transfers(id),
+    });
+  }
+  return out.sort((a, b) => a.id.localeCompare(b.id));
 }

@@ -15,7 +15,7 @@
  */
 import { createActor, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { supervisorMachine, supervisedChild, type EscalationInfo, type RestartPolicy } from '../../machines/node.js';
-import type { PeerInput, PeerLink } from '../../machines/peer.js';
+import type { PeerLink } from '../../machines/peer.js';
 import { loadConfig, identityFileOf, type NodeConfig } from '../config.js';
 import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
 import { loadOrCreateIdentity, type Identity } from '../identity.js';
@@ -27,8 +27,8 @@ import type { Runtime } from '../runtime/types.js';
 import { createTransport } from '../transport/index.js';
 import type { DuplexStream, PeerConnection, Transport } from '../transport/types.js';
 import { CONTROL_PROTOCOL_VERSION, type HelloMessage } from '../wire/control.js';
-import { actorTree, groupByPeer, stateString, type ActorNode } from './inspect.js';
-import { createPeerLogic, type PeerLogic } from './peerLogic.js';
+import { actorTree, groupByPeer, isPeerId, peerInfos } from './inspect.js';
+import { createPeerLogic, peerInputOf, type PeerLogic } from './peerLogic.js';
 import { TransferRegistry } from './transfers.js';
 import { IncomingLimits } from './limits.js';
 import { defaultHasher, refuseLane, sayGoodbye, waitConnected } from './support.js';
@@ -245,28 +245,8 @@ export class OctopiiNode {
   /** The peers this node knows, with their state. */
   peers(): PeerInfo[] {
     const snap = this.#supervisor.getSnapshot();
-    const out: PeerInfo[] = [];
-    for (const [id, info] of Object.entries(snap.context.children)) {
-      if (!isPeerId(id) || info.status !== 'running') continue;
-      const ref = supervisedChild(snap, id);
-      if (!ref) continue;
-      const s = ref.getSnapshot() as { value: Parameters<typeof stateString>[0]; context: import('../../machines/peer.js').PeerContext };
-      const c = s.context;
-      out.push({
-        id,
-        nodeId: c.link?.remoteNodeId ?? c.nodeId,
-        address: c.address,
-        protocol: c.protocol,
-        state: stateString(s.value),
-        connected: c.link !== null,
-        kinds: c.link ? [...c.link.kinds] : [],
-        connects: c.connects,
-        losses: c.losses,
-        lastError: c.lastError,
-        transfers: this.#transfers.count(id),
-      });
-    }
-    return out.sort((a, b) => a.id.localeCompare(b.id));
+    const ids = Object.entries(snap.context.children).filter(([id, info]) => isPeerId(id) && info.status === 'running').map(([id]) => id);
+    return peerInfos(ids, (id) => supervisedChild(snap, id), (id) => this.#transfers.count(id));
   }
 
   /** The tree of every live actor (supervisor → peers → transfers) with state and a context summary. */
@@ -465,20 +445,7 @@ export class OctopiiNode {
   #ensurePeer(id: string, nodeId: string | null, address: string | null, protocol: 'octopii' | 'lane-v1'): AnyActorRef {
     const existing = supervisedChild(this.#supervisor.getSnapshot(), id);
     if (existing && existing.getSnapshot().status === 'active') return existing;
-    const o = this.#peerOptions;
-    const input: PeerInput = {
-      nodeId,
-      address,
-      localNodeId: this.nodeId,
-      protocol,
-      ...(o.dialTimeoutMs !== undefined ? { dialTimeoutMs: o.dialTimeoutMs } : {}),
-      ...(o.keepAliveMs !== undefined ? { keepAliveMs: o.keepAliveMs } : {}),
-      ...(o.deadAfterMs !== undefined ? { deadAfterMs: o.deadAfterMs } : {}),
-      retry: {
-        ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
-        ...(o.retryInitialMs !== undefined ? { initialMs: o.retryInitialMs } : {}),
-      },
-    };
+    const input = peerInputOf(this.#peerOptions, { nodeId, address, localNodeId: this.nodeId, protocol });
     const ref = this.spawn(id, this.#peerLogic, { input, restart: 'transient' });
     const tell = (e: PeerEventInfo) => {
       for (const l of this.#peerListeners) l(e);
@@ -578,4 +545,3 @@ export class OctopiiNode {
   }
 }
 
-const isPeerId = (id: string) => !id.includes('/') && (id.startsWith('peer:') || id.startsWith('addr:') || id.startsWith('v1:'));

@@ -4,7 +4,7 @@
  * events and sends the pings the machine asks for, `close` / `closeLink` close links.
  */
 import { fromCallback, fromPromise, type EventObject } from 'xstate';
-import { peerMachine, type DialInput, type PeerEvent, type PeerLink } from '../../machines/peer.js';
+import { peerMachine, type DialInput, type PeerEvent, type PeerInput, type PeerLink } from '../../machines/peer.js';
 import { OctopiiError, toErrorInfo, toOctopiiError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ControlChannel } from '../router/control.js';
@@ -12,6 +12,7 @@ import { dialHello } from '../router/control.js';
 import type { StreamRouter } from '../router/router.js';
 import type { PeerConnection, Transport } from '../transport/types.js';
 import type { HelloMessage } from '../wire/control.js';
+import type { PeerOptions } from './types.js';
 
 export interface PeerLogicDeps {
   transport: Transport;
@@ -100,3 +101,17 @@ export function createPeerLogic(deps: PeerLogicDeps) {
 }
 
 export type PeerLogic = ReturnType<typeof createPeerLogic>;
+
+/** The peer machine's input for a peer actor, from the node's peer options (unset options keep the machine's defaults). */
+export function peerInputOf(o: PeerOptions, who: Pick<PeerInput, 'nodeId' | 'address' | 'localNodeId' | 'protocol'>): PeerInput {
+  return {
+    ...who,
+    ...(o.dialTimeoutMs !== undefined ? { dialTimeoutMs: o.dialTimeoutMs } : {}),
+    ...(o.keepAliveMs !== undefined ? { keepAliveMs: o.keepAliveMs } : {}),
+    ...(o.deadAfterMs !== undefined ? { deadAfterMs: o.deadAfterMs } : {}),
+    retry: {
+      ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
+      ...(o.retryInitialMs !== undefined ? { initialMs: o.retryInitialMs } : {}),
+    },
+  };
+}
