@@ -30,6 +30,8 @@ export interface ServeBlobsOptions {
   tamper?: (index: number, data: Uint8Array) => Uint8Array;
   /** Test seam: a provider that lies after compressing. Returns the payload to send instead of `payload` (`compressed`: a BLOCK_Z). */
   tamperWire?: (index: number, payload: Uint8Array, compressed: boolean) => Uint8Array;
+  /** Test seam: a provider that stalls. Awaited before block `index` goes out (a promise that never settles stalls the stream there). */
+  beforeSend?: (index: number) => Promise<void> | void;
   /**
    * Called once per block sent: index, block bytes (uncompressed), the fetcher
    * (`peer:<nodeId>` or `addr:<host:port>`), payload bytes on the wire (compressed or not).
@@ -110,6 +112,8 @@ export const blobProvideLogic = blobProvideMachine.provide({
           const block = await next;
           next = k + 1 < order.length && brotli ? prepare(order[k + 1]!) : null;
           next?.catch(() => undefined); // awaited on the next turn; a failure there fails the stream
+          await options.beforeSend?.(block.i);
+          if (stopped) return;
           await tokens(block.payload.byteLength);
           if (stopped) return;
           await w.write(block.head);

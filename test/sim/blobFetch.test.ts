@@ -102,6 +102,30 @@ describe('blob fetch on the memory network', () => {
   });
 });
 
+describe('a provider that stalls mid-range', () => {
+  it('is given up after the idle deadline (TIMEOUT), and the retry asks only for the blocks not yet held and completes intact', async () => {
+    const requested: number[] = [];
+    let stalled = false;
+    await provider({
+      onBlock: (i) => requested.push(i),
+      // The first time block 6 is due, the provider goes silent for good on that stream.
+      beforeSend: (i) => (i === 6 && !stalled ? ((stalled = true), new Promise<void>(() => undefined)) : undefined),
+    });
+    const store = await BlobStore.open(join(dir, 'f'));
+    const f = await w.start('f');
+    let result: BlobFetchOutput | undefined;
+    void fetchBlob(f, w.ref('p'), ROOT, store, { idleMs: 2000, backoff: { initialMs: 50, maxMs: 100 } }).then((r) => (result = r), () => undefined); // CLOSED when the world closes first
+    await settle(() => result !== undefined, 60_000);
+    const intact = Buffer.from(await store.read(ROOT, { offset: 0, length: SIZE })).equals(Buffer.from(DATA));
+    expect({ status: result!.status, attempts: result!.attempts, sentTwice: requested.filter((i, k) => requested.indexOf(i) !== k), intact }).toEqual({
+      status: 'complete',
+      attempts: 2, // sessions opened: the stalled one and the retry
+      sentTwice: [],
+      intact: true,
+    });
+  });
+});
+
 describe('blob fetch under the supervisor', () => {
   it('runs as peer:<id>/fetch#n, a temporary child of the node', async () => {
     await provider();

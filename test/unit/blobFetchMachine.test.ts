@@ -98,6 +98,27 @@ describe('blobFetch machine', () => {
     expect([state(h), h.actor.getSnapshot().context.error?.code]).toEqual(['"retrying"', 'TIMEOUT']);
   });
 
+  it('keeps streaming while each block comes within the idle deadline of the last', async () => {
+    const h = harness([null]);
+    await h.flush();
+    h.toMachine({ type: 'HEADER', size: 10 << 20, blocks: 10 });
+    for (let i = 0; i < 3; i++) {
+      h.clock.increment(900);
+      h.toMachine({ type: 'BLOCK', index: i, bytes: 1 << 20 });
+    }
+    h.clock.increment(900);
+    expect(state(h)).toBe('{"session":{"streaming":"flowing"}}');
+  });
+
+  it('retries with TIMEOUT when blocks stop mid-range for the idle deadline', async () => {
+    const h = harness([null]);
+    await h.flush();
+    h.toMachine({ type: 'HEADER', size: 10 << 20, blocks: 10 });
+    h.toMachine({ type: 'BLOCK', index: 0, bytes: 1 << 20 });
+    h.clock.increment(1000);
+    expect([state(h), h.actor.getSnapshot().context.error?.code]).toEqual(['"retrying"', 'TIMEOUT']);
+  });
+
   it('retries when the provider ends with blocks still missing', async () => {
     const h = harness([null, [[4, 5]]]);
     await h.flush();
