@@ -438,5 +438,22 @@ export function transportContract(name: string, env: ContractEnv): void {
       const again = await conn.openStream();
       again.abort();
     });
+
+    it("a sender's abort while its writer holds the stream and the receiver waits for more reaches the receiver as STREAM_ABORTED", async () => {
+      const server = await make();
+      const got = new Promise<DuplexStream>((resolve) => server.onConnection((c) => c.onStream(resolve)));
+      const { address } = await server.listen({ address: env.listenAddresses[0]! });
+      const client = await make();
+      const conn = await client.dial(address, { expectedNodeId: server.nodeId });
+      const s = await conn.openStream();
+      const writer = s.writable.getWriter(); // held, as a sender mid-transfer holds it
+      await writer.write(new Uint8Array(16).fill(3)); // a header, then nothing
+      const remote = (await got).readable.getReader();
+      expect((await remote.read()).value?.byteLength).toBe(16);
+      const remotePending = remote.read();
+      remotePending.catch(() => {});
+      s.abort(new Error('sender gives up'));
+      expectOctopii(await rejection(remotePending), ['STREAM_ABORTED']);
+    });
   });
 }
