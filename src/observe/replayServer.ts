@@ -11,13 +11,12 @@
  * | `GET /recording`| `{ header, events }` as JSON                               |
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { OctopiiError } from '../errors.js';
 import { formatAddress, isLoopbackHost, parseAddress } from '../transport/address.js';
 import { MachineCatalogue } from './catalogue.js';
 import type { Recording } from './recorder.js';
 import { cors } from './server.js';
-import { servePageFile } from './static.js';
+import { listenHttp, servePageFile } from './static.js';
 
 export interface ReplayServer {
   readonly url: string;
@@ -53,17 +52,9 @@ export async function startReplayServer(recording: Recording, options: { address
     };
     route().catch((e) => (res.headersSent ? res.destroy() : send(res, 500, JSON.stringify({ error: 'INTERNAL', message: String(e) }))));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address() as AddressInfo;
-  const address = formatAddress(bound.address, bound.port);
+  const { address, url } = await listenHttp(server, host, port);
   return {
-    url: `http://${address}/`,
+    url,
     address,
     close: () =>
       new Promise<void>((resolve) => {

@@ -23,7 +23,6 @@
  * can merge several nodes' streams (`/?nodes=http://127.0.0.1:9101,http://127.0.0.1:9102`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { InspectionEvent } from 'xstate';
@@ -34,7 +33,7 @@ import { createNodeMetrics, type NodeMetrics } from '../metrics/node.js';
 import { registerRaftMetrics, type RaftMetricsSource } from '../metrics/raft.js';
 import { MachineCatalogue } from './catalogue.js';
 import { EventHub, type HubOptions } from './hub.js';
-import { isPageFile, servePageFile } from './static.js';
+import { isPageFile, listenHttp, servePageFile } from './static.js';
 
 /** What the observe server needs of a node (OctopiiNode fits). */
 export interface ObservedNode {
@@ -159,18 +158,10 @@ export async function startObserveServer(node: ObservedNode, options: ObserveSer
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = server.address() as AddressInfo;
-  const address = formatAddress(bound.address, bound.port);
+  const { address, url } = await listenHttp(server, host, port);
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${address}/`,
+    url,
     address,
     hub,
     metrics: metrics.registry,

@@ -3,7 +3,9 @@
  * external request. Only the listed files are served; everything is read once and cached.
  */
 import { readFile } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { formatAddress } from '../transport/address.js';
 
 const FILES: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -40,4 +42,22 @@ export async function servePageFile(pathname: string, res: ServerResponse): Prom
   });
   res.end(bytes);
   return true;
+}
+
+/**
+ * Starts `server` listening on `host:port` (port 0: any free one) and resolves with the bound
+ * address (`host:port`, IPv6 in brackets) and its `http://…/` URL; rejects with the listen error
+ * (EADDRINUSE, EACCES …).
+ */
+export async function listenHttp(server: Server, host: string, port: number): Promise<{ address: string; url: string }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const address = formatAddress(bound.address, bound.port);
+  return { address, url: `http://${address}/` };
 }

@@ -412,13 +412,18 @@ export function transportContract(name: string, env: ContractEnv): void {
       expectOctopii(await rejection(conn.openStream()), ['CONNECTION_CLOSED']);
     });
 
-    it('stream abort() fails the reads on both sides with STREAM_ABORTED', async () => {
+    /** A client connection and one stream on it; `got` resolves with the server's side of that stream. */
+    const oneStream = async () => {
       const server = await make();
       const got = new Promise<DuplexStream>((resolve) => server.onConnection((c) => c.onStream(resolve)));
       const { address } = await server.listen({ address: env.listenAddresses[0]! });
       const client = await make();
       const conn = await client.dial(address, { expectedNodeId: server.nodeId });
-      const s = await conn.openStream();
+      return { conn, s: await conn.openStream(), got };
+    };
+
+    it('stream abort() fails the reads on both sides with STREAM_ABORTED', async () => {
+      const { conn, s, got } = await oneStream();
       const writer = s.writable.getWriter();
       await writer.write(Uint8Array.of(7));
       writer.releaseLock();
@@ -440,12 +445,7 @@ export function transportContract(name: string, env: ContractEnv): void {
     });
 
     it("a sender's abort while its writer holds the stream and the receiver waits for more reaches the receiver as STREAM_ABORTED", async () => {
-      const server = await make();
-      const got = new Promise<DuplexStream>((resolve) => server.onConnection((c) => c.onStream(resolve)));
-      const { address } = await server.listen({ address: env.listenAddresses[0]! });
-      const client = await make();
-      const conn = await client.dial(address, { expectedNodeId: server.nodeId });
-      const s = await conn.openStream();
+      const { s, got } = await oneStream();
       const writer = s.writable.getWriter(); // held, as a sender mid-transfer holds it
       await writer.write(new Uint8Array(16).fill(3)); // a header, then nothing
       const remote = (await got).readable.getReader();
