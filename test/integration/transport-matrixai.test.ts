@@ -295,12 +295,15 @@ describe('matrixai transport specifics', () => {
     expect(inbound.map((c) => [c.protocol, c.remoteNodeId])).toEqual([['lane-v1', null]]);
   });
 
-  it('a secure server refuses a client without a certificate before its handler runs', async () => {
-    const strict = await make(generateIdentity());
+  it.each([
+    ['a secure server refuses a client without a certificate before its handler runs', false, ['octopii']],
+    ['an insecure server refuses a client without a certificate that offers octopii/2', true, ['octopii/2', 'octopii']],
+  ])('%s', async (_name, insecure, alpns) => {
+    const server = await make(generateIdentity(), insecure ? { insecure: true } : undefined);
     let admitted = 0;
-    strict.onConnection(() => admitted++);
-    const { address } = await strict.listen({ address: '127.0.0.1:0' });
-    const refused = await foreignClient(address, null).then(
+    server.onConnection(() => admitted++);
+    const { address } = await server.listen({ address: '127.0.0.1:0' });
+    const refused = await foreignClient(address, null, alpns).then(
       (f) => {
         clients.push(f);
         return streamError(f);
@@ -309,24 +312,7 @@ describe('matrixai transport specifics', () => {
     );
     expect(refused).toBeDefined();
     expect(admitted).toBe(0);
-    expect(strict.connections()).toHaveLength(0);
-  });
-
-  it('an insecure server refuses a client without a certificate that offers octopii/2', async () => {
-    const open = await make(generateIdentity(), { insecure: true });
-    let admitted = 0;
-    open.onConnection(() => admitted++);
-    const { address } = await open.listen({ address: '127.0.0.1:0' });
-    const refused = await foreignClient(address, null, ['octopii/2', 'octopii']).then(
-      (f) => {
-        clients.push(f);
-        return streamError(f);
-      },
-      (e: unknown) => e,
-    );
-    expect(refused).toBeDefined();
-    expect(admitted).toBe(0);
-    expect(open.connections()).toHaveLength(0);
+    expect(server.connections()).toHaveLength(0);
   });
 
   it('an insecure server still asks octopii/2 clients for their certificate: the node ID is proven', async () => {
