@@ -11,7 +11,8 @@
  * Paths are relative, '/'-separated; a manifest with an absolute path, a `..`, `.` or empty
  * segment, a backslash or NUL, or duplicate paths is refused (INVALID_ARGUMENT) before anything
  * is written — a collection from a peer can never write outside the export directory.
- * `addDirectory` and `addPaths` tag the manifest `tag` and each member `tag.<n>`, so gc() keeps them.
+ * `addDirectory` and `addPaths` tag the manifest `tag`; that one tag keeps every member through
+ * gc() (src/blobs/liveness.ts).
  */
 import { mkdir, open, readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
@@ -34,6 +35,8 @@ export interface CollectionEntry {
 export const EXECUTABLE_MODE = 0o755;
 
 const MANIFEST_KEY = 'octopii-collection';
+/** The bytes every manifest begins with (canonical JSON puts the version key first). */
+export const MANIFEST_PREFIX = new TextEncoder().encode(`{"${MANIFEST_KEY}":`);
 
 /** Throws INVALID_ARGUMENT unless `path` is a safe relative '/'-separated path. */
 export function checkCollectionPath(path: string): void {
@@ -109,13 +112,24 @@ export async function eachLimited<T>(items: readonly T[], limit: number, task: (
 /** Files added at once by {@link addPaths}: each add waits on two fdatasyncs, so several overlap them (measured on `node_modules`, 7,830 files: 31 s one at a time). */
 export const ADD_FILES_IN_FLIGHT = 8;
 
-async function addFiles(store: BlobStore, files: ReadonlyArray<{ file: string; path: string }>, tag: string): Promise<CollectionEntry[]> {
+/**
+ * Adds `files` and then their manifest, tagged `tag`: the tag keeps every member (see
+ * src/blobs/liveness.ts); until it is written each member is pinned, so a gc() of this store
+ * object cannot take it (a gc in another process in that window could).
+ */
+async function addCollection(store: BlobStore, files: ReadonlyArray<{ file: string; path: string }>, tag: string): Promise<{ root: Uint8Array; entries: CollectionEntry[] }> {
   const entries = new Array<CollectionEntry>(files.length);
-  await eachLimited(files, ADD_FILES_IN_FLIGHT, async (f, i) => {
-    const [root, st] = await Promise.all([store.add(f.file, { tag: `${tag}.${i}` }), stat(f.file)]);
-    entries[i] = { path: f.path, root: rootHex(root), size: await store.size(root), ...(st.mode & 0o111 ? { mode: EXECUTABLE_MODE } : {}) };
-  });
-  return entries;
+  const releases: Array<() => void> = [];
+  try {
+    await eachLimited(files, ADD_FILES_IN_FLIGHT, async (f, i) => {
+      const [root, st] = await Promise.all([store.add(f.file), stat(f.file)]);
+      releases.push(store.pin(root));
+      entries[i] = { path: f.path, root: rootHex(root), size: await store.size(root), ...(st.mode & 0o111 ? { mode: EXECUTABLE_MODE } : {}) };
+    });
+    return { root: await store.add(encodeManifest(entries), { tag }), entries };
+  } finally {
+    for (const release of releases) release();
+  }
 }
 
 /** Adds every regular file under `dir` and the manifest (paths relative to `dir`); returns the manifest's root and the entries. */
@@ -123,15 +137,13 @@ export async function addDirectory(store: BlobStore, dir: string, options: { tag
   const found: Array<{ file: string; rel: string }> = [];
   await walk(dir, dir, found, { count: 0 });
   const files = found.map((f) => ({ file: f.file, path: f.rel.split(sep).join('/') })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const entries = await addFiles(store, files, options.tag);
-  const root = await store.add(encodeManifest(entries), { tag: options.tag });
-  return { root, entries };
+  return addCollection(store, files, options.tag);
 }
 
 /**
  * Adds files and directories as one collection, each under its own name (`share a.txt dir/`
  * gives `a.txt`, `dir/x`, `dir/sub/y` — what `cp -r` would make): the manifest tagged `tag`,
- * member i `tag.<i>`. Symlinks and special files are skipped and counted. Throws
+ * which keeps every member. Symlinks and special files are skipped and counted. Throws
  * SOURCE_NOT_FOUND for a missing path, INVALID_ARGUMENT when two paths have the same name.
  */
 export async function addPaths(
@@ -161,9 +173,7 @@ export async function addPaths(
   for (let i = 1; i < found.length; i++) {
     if (found[i - 1]!.path === found[i]!.path) throw new OctopiiError('INVALID_ARGUMENT', `two of the paths give the same name ${JSON.stringify(found[i]!.path)}`);
   }
-  const entries = await addFiles(store, found, options.tag);
-  const root = await store.add(encodeManifest(entries), { tag: options.tag });
-  return { root, entries, skipped: skipped.count };
+  return { ...(await addCollection(store, found, options.tag)), skipped: skipped.count };
 }
 
 /** The checked entries of the collection `root` (its manifest read verified). */

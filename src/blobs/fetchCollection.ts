@@ -5,8 +5,9 @@
  * with the multi-source fetch (src/blobs/multi.ts), each blob starting at the next provider in
  * turn. What the store already holds — whole blobs,
  * or the verified blocks of a partial one from an interrupted run — is not asked for again, and
- * a blob that several files share is fetched once. The manifest is tagged `tag` and member i
- * `tag.<i>` before their blocks arrive, so a gc() cannot take a partial fetch away.
+ * a blob that several files share is fetched once. The manifest is tagged `tag` before its
+ * blocks arrive; once complete, that tag keeps every member (src/blobs/liveness.ts), so a gc()
+ * cannot take a partial fetch away.
  *
  *   const r = await fetchCollection(node, ticket.providers, ticket.root, store, { tag: 'got' });
  *   if (r.status === 'complete') await exportCollection(store, ticket.root, './out');
@@ -33,7 +34,7 @@ export interface CollectionProgress {
 }
 
 export interface CollectionFetchOptions {
-  /** Tag of the manifest; member i gets `tag.<i>` (src/blobs/store.ts tag names). */
+  /** Tag of the manifest, which keeps the members too (src/blobs/store.ts tag names). */
   tag: string;
   /** Called as blocks land and blobs complete. */
   onProgress?: (p: CollectionProgress) => void;
@@ -137,11 +138,8 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
   }
   options.onManifest?.(entries);
 
-  // Tags first (only those that do not already name the member: a resumed run rewrites none).
-  const tags = await store.tags();
-  await eachLimited(entries, COLLECTION_BLOBS_IN_FLIGHT, async (e, i) => {
-    if (tags.get(`${options.tag}.${i}`) !== e.root) await store.setTag(`${options.tag}.${i}`, parseRoot(e.root));
-  });
+  // The manifest's tag, written before its fetch and now naming a complete manifest, keeps every
+  // member through gc() (src/blobs/liveness.ts) — in this process and any other on the store.
 
   // Distinct roots and what each still lacks (the verified-block maps: nothing is read or hashed).
   const sizes = new Map(entries.map((e) => [e.root, e.size]));

@@ -1,12 +1,13 @@
 /**
  * What a blob store holds, for `octopii blobs list`: every complete and partial blob with its
- * size, the verified blocks of a partial, and the tags naming it. Reads only the outboard
+ * size, the verified blocks of a partial, the tags naming it and the tagged collections listing it. Reads only the outboard
  * headers and the verified-block maps (src/blobs/files.ts formats), never blob data.
  */
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toOctopiiError } from '../errors.js';
 import { bitSet, decodeMap, decodeOutboardHeader, OUTBOARD_HEADER_BYTES } from './files.js';
+import { keptRoots } from './liveness.js';
 import type { BlobStore } from './store.js';
 import { blockCount } from './tree.js';
 
@@ -21,6 +22,8 @@ export interface BlobListing {
   totalBlocks: number;
   /** Tags naming this root, sorted. */
   tags: string[];
+  /** Tags of the collections listing this root (they keep it through gc too), sorted. */
+  collections: string[];
 }
 
 async function header(path: string): Promise<{ size: number; blockBytes: number }> {
@@ -40,8 +43,7 @@ async function header(path: string): Promise<{ size: number; blockBytes: number 
  * damaged outboard header).
  */
 export async function listBlobs(store: BlobStore): Promise<BlobListing[]> {
-  const tagsOf = new Map<string, string[]>();
-  for (const [name, hex] of await store.tags()) tagsOf.set(hex, [...(tagsOf.get(hex) ?? []), name]);
+  const kept = await keptRoots(store);
   const out: BlobListing[] = [];
   try {
     for (const where of ['blobs', 'partial'] as const) {
@@ -57,7 +59,7 @@ export async function listBlobs(store: BlobStore): Promise<BlobListing[]> {
             blocks = 0;
             for (let i = 0; i < totalBlocks; i++) if (bitSet(bits, i)) blocks++;
           }
-          out.push({ root: hex, size: h.size, state: where === 'blobs' ? 'complete' : 'partial', blocks, totalBlocks, tags: (tagsOf.get(hex) ?? []).sort() });
+          out.push({ root: hex, size: h.size, state: where === 'blobs' ? 'complete' : 'partial', blocks, totalBlocks, tags: [...(kept.get(hex)?.tags ?? [])].sort(), collections: [...(kept.get(hex)?.collections ?? [])].sort() });
         } catch (e) {
           if ((e as { code?: string }).code !== 'ENOENT') throw e;
         }

@@ -10,7 +10,7 @@
  * blobs/<root>.data  blobs/<root>.obao          complete: visible once .data is renamed in (last)
  * partial/<root>.data partial/<root>.obao       blocks at their offsets; leaf slots as verified
  * partial/<root>.map                            exists ⇔ the partial is visible; bit i ⇔ block i durable
- * tags/<name>                                   a root in hex: keeps that blob alive through gc()
+ * tags/<name>                                   a root in hex: keeps that blob (and a manifest's members) through gc()
  * tmp/                                          staging of add(); emptied by open()
  * ```
  * Durability order of a block (src/blobs/landing.ts, group commit): data and leaf written, both
@@ -29,6 +29,7 @@ import { sha256Inline } from '../hash/inline.js';
 import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboard, encodeOutboardHeader, leafOffset, missingRanges, OUTBOARD_HEADER_BYTES } from './files.js';
 import { exists, syncDir, writeFileSynced } from './fsutil.js';
 import { PartialLanding } from './landing.js';
+import { keptRoots } from './liveness.js';
 import { allProofs, BLOCK_BYTES, blockCount, blockLength, equalBytes, HASH_BYTES, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
 /** One-shot SHA-256 (a `HashPool` is one; the default hashes on the calling thread). */
@@ -473,9 +474,12 @@ export class BlobStore {
     };
   }
 
-  /** Deletes every blob, complete or partial, that no tag names and no pin holds; returns the removed roots (hex). */
+  /**
+   * Deletes every blob, complete or partial, that no tag keeps (named, or listed by a tagged
+   * collection manifest: src/blobs/liveness.ts) and no pin holds; returns the removed roots (hex).
+   */
   async gc(): Promise<string[]> {
-    const keep = new Set([...(await this.tags()).values(), ...this.#pins.keys()]);
+    const keep = new Set([...(await keptRoots(this)).keys(), ...this.#pins.keys()]);
     const removed: string[] = [];
     for (const where of ['blobs', 'partial'] as const) {
       const hexes = new Set((await readdir(join(this.dir, where))).map((f) => f.split('.')[0]!));

@@ -2,15 +2,19 @@
  * `octopii blobs list|add|rm|gc`: the node's blob store (`--store DIR`, else `<data-dir>/blobs`)
  * without starting a node.
  *
- *   list      one line per blob: root, state, size, verified blocks, tags (`--json`: JSON lines)
+ *   list      one line per blob: root, state, size, verified blocks, tags and `in:TAG` for the
+ *             tagged collections that list it (`--json`: JSON lines)
  *   add PATH… adds files and directories as one collection (as `share` does, without serving);
  *             prints its root
- *   rm TAG…   removes the tags (a collection's tag takes its members' `TAG.<n>` tags along),
- *             then deletes every blob no tag names
- *   gc        deletes every blob, complete or partial, that no tag names
+ *   rm TAG…   removes the tags (and the `TAG.<n>` member tags of stores written before a
+ *             collection's tag kept its members), then deletes every blob no tag keeps
+ *   gc        deletes every blob, complete or partial, that no tag keeps (a tag keeps the blob it
+ *             names and, for a collection manifest, every member: src/blobs/liveness.ts)
  *
- * gc runs in this process: it cannot see the pins of a `get` running in another one, but `get`
- * and `share` tag what they fetch or add before the blocks arrive, so gc leaves them alone.
+ * gc runs in this process: it cannot see the pins of a `get` or `share` running in another one.
+ * `get` tags the manifest before fetching it, so its members are kept as soon as it is held;
+ * `share` tags the manifest once its files are added (until then another process's gc could
+ * take a file just added).
  */
 import { basename, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
@@ -36,7 +40,7 @@ export async function runBlobs(sub: 'list' | 'add' | 'rm' | 'gc', args: string[]
         if (opts.json) jsonLine(b);
         else {
           const state = b.state === 'complete' ? 'complete' : `partial ${b.blocks}/${b.totalBlocks} blocks`;
-          out(`${b.root}  ${state.padEnd(24)} ${formatBytes(b.size).padStart(9)}  ${b.tags.join(',')}`);
+          out(`${b.root}  ${state.padEnd(24)} ${formatBytes(b.size).padStart(9)}  ${[...b.tags, ...b.collections.map((t) => `in:${t}`)].join(',')}`);
         }
       }
     } else if (sub === 'add') {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addDirectory, exportCollection, readCollection } from '../../src/blobs/collection.js';
+import { listBlobs } from '../../src/blobs/inventory.js';
+import { keptRoots } from '../../src/blobs/liveness.js';
 import { BlobStore } from '../../src/blobs/store.js';
 import { rootHex, rootOf } from '../../src/blobs/tree.js';
 
@@ -44,6 +46,38 @@ describe('collections', () => {
     const store = await BlobStore.open(join(dir, 'store'));
     await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
     expect(await store.gc()).toEqual([]);
+  });
+
+  it('writes one tag for a whole directory', async () => {
+    const store = await BlobStore.open(join(dir, 'store'));
+    const { root } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
+    expect([...(await store.tags())]).toEqual([['tree', rootHex(root)]]);
+  });
+
+  it('collects the members once the collection is untagged, all but one another tag names', async () => {
+    const store = await BlobStore.open(join(dir, 'store'));
+    const { root, entries } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
+    const b = entries.find((e) => e.path === 'sub/b.bin')!;
+    await store.add(await readFile(join(dir, 'in', 'sub', 'b.bin')), { tag: 'b' });
+    await store.setTag('tree', null);
+    const removed = await store.gc();
+    expect(removed.sort()).toEqual([rootHex(root), ...entries.filter((e) => e !== b).map((e) => e.root)].sort());
+  });
+
+  it('keeps the members of a tagged manifest before they arrive (a get in progress), naming the collection that keeps them', async () => {
+    const store = await BlobStore.open(join(dir, 'store'));
+    const { root, entries } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
+    const other = await BlobStore.open(join(dir, 'other'));
+    await other.add(await store.read(root, { offset: 0, length: await store.size(root) }), { tag: 'got' });
+    const kept = await keptRoots(other);
+    expect(entries.map((e) => kept.get(e.root))).toEqual(entries.map(() => ({ tags: [], collections: ['got'] })));
+  });
+
+  it('lists a member with the collection that keeps it', async () => {
+    const store = await BlobStore.open(join(dir, 'store'));
+    const { entries } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
+    const row = (await listBlobs(store)).find((b) => b.root === entries[0]!.root);
+    expect([row?.tags, row?.collections]).toEqual([[], ['tree']]);
   });
 
   it.each(['../escape', '/etc/passwd', 'a/../../b', 'a//b', 'a\\b', './a'])('refuses a manifest with the path %j, writing nothing', async (path) => {
