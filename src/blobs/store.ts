@@ -90,6 +90,8 @@ export class BlobStore {
   readonly #partials = new Map<string, PartialBlob>();
   readonly #outboards = new Map<string, Outboard>();
   readonly #pins = new Map<string, number>();
+  /** Roots (hex) this object has seen complete in blobs/. */
+  readonly #held = new Set<string>();
   readonly #opening = new Map<string, Promise<PartialBlob>>();
   #tmpSeq = 0;
 
@@ -122,9 +124,16 @@ export class BlobStore {
     return join(this.dir, where, `${hex}.${ext}`);
   }
 
-  /** True when the complete blob `root` is in the store. */
+  /**
+   * True when the complete blob `root` is in the store. A root once seen complete is remembered
+   * (complete blobs change only by gc(), which forgets it), so a fetch's repeated checks cost no stat.
+   */
   async has(root: Uint8Array): Promise<boolean> {
-    return exists(this.#path('blobs', rootHex(root), 'data'));
+    const hex = rootHex(root);
+    if (this.#held.has(hex)) return true;
+    const found = await exists(this.#path('blobs', hex, 'data'));
+    if (found) this.#held.add(hex);
+    return found;
   }
 
   /** Size in bytes of the complete blob `root`. Throws BLOB_NOT_FOUND. */
@@ -485,6 +494,7 @@ export class BlobStore {
       const hexes = new Set((await readdir(join(this.dir, where))).map((f) => f.split('.')[0]!));
       for (const hex of [...hexes].sort()) {
         if (keep.has(hex)) continue;
+        this.#held.delete(hex);
         await this.#partials.get(hex)?.landing.close();
         // Visibility marker first (data for complete blobs, map for partials), then the rest.
         for (const ext of where === 'blobs' ? (['data', 'obao'] as const) : (['map', 'data', 'obao'] as const)) await rm(this.#path(where, hex, ext), { force: true });

@@ -107,6 +107,7 @@ describe('a provider that stalls mid-range', () => {
     const requested: number[] = [];
     let stalled = false;
     await provider({
+      compress: false, // zlib's thread-pool work is real time the simulated clock cannot wait for (SimWorld.flush waits for file I/O)
       onBlock: (i) => requested.push(i),
       // The first time block 6 is due, the provider goes silent for good on that stream.
       beforeSend: (i) => (i === 6 && !stalled ? ((stalled = true), new Promise<void>(() => undefined)) : undefined),
@@ -114,7 +115,7 @@ describe('a provider that stalls mid-range', () => {
     const store = await BlobStore.open(join(dir, 'f'));
     const f = await w.start('f');
     let result: BlobFetchOutput | undefined;
-    void fetchBlob(f, w.ref('p'), ROOT, store, { idleMs: 2000, backoff: { initialMs: 50, maxMs: 100 } }).then((r) => (result = r), () => undefined); // CLOSED when the world closes first
+    void fetchBlob(f, w.ref('p'), ROOT, store, { idleMs: 5000, backoff: { initialMs: 50, maxMs: 100 } }).then((r) => (result = r), () => undefined); // CLOSED when the world closes first
     await settle(() => result !== undefined, 60_000);
     const intact = Buffer.from(await store.read(ROOT, { offset: 0, length: SIZE })).equals(Buffer.from(DATA));
     expect({ status: result!.status, attempts: result!.attempts, sentTwice: requested.filter((i, k) => requested.indexOf(i) !== k), intact }).toEqual({

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { receiveLane, sendLane } from '../../src/lane/index.js';
 import { HashPool, inlineHasher, sharedHashPool, sharedHashPoolStats, sha256Inline, toHex } from '../../src/hash/index.js';
+import { ONESHOT_INLINE_MAX_BYTES } from '../../src/hash/pool.js';
 import { duplexPair } from '../helpers/duplexPair.js';
 
 const KiB = 1024;
@@ -30,6 +31,16 @@ describe('SHA-256 pool', () => {
     await pool.destroy();
     expect(pool.stats().running).toBe(false);
     await expect(pool.sha256(new Uint8Array(1))).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('hashes a one-shot input up to ONESHOT_INLINE_MAX_BYTES on the calling thread: no worker starts for it', async () => {
+    const pool = new HashPool({ threads: 1 });
+    try {
+      const data = randomBytes(ONESHOT_INLINE_MAX_BYTES);
+      expect([toHex(await pool.sha256(data)), pool.stats().running]).toEqual([sha(data), false]);
+    } finally {
+      await pool.destroy();
+    }
   });
 
   it('one-shot, SharedArrayBuffer views, inline, inlineHasher and noble agree with node:crypto', async () => {
