@@ -7,7 +7,7 @@ export { generateIdentity, loadOrCreateIdentity, nodeIdFromPublicKey, publicKeyF
 export { createTransport } from './transport/index.js';
 export type { Transport, PeerConnection, DuplexStream, TransportKind } from './transport/types.js';
 export * from './lane/index.js';
-export { supervisorMachine } from '../machines/node.js';
+export { childInfos, supervisorMachine } from '../machines/node.js';
 export { laneSendMachine } from '../machines/laneSend.js';
 export { laneReceiveMachine } from '../machines/laneReceive.js';
 export { peerMachine } from '../machines/peer.js';

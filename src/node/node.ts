@@ -14,7 +14,7 @@
  * runs a whole node on the in-memory network under a simulated clock.
  */
 import { createActor, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { supervisorMachine, supervisedChild, type EscalationInfo, type RestartPolicy } from '../../machines/node.js';
+import { childInfos, supervisorMachine, supervisedChild, type EscalationInfo, type RestartPolicy } from '../../machines/node.js';
 import type { PeerLink } from '../../machines/peer.js';
 import { loadConfig, identityFileOf, type NodeConfig } from '../config.js';
 import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
@@ -257,7 +257,7 @@ export class OctopiiNode {
       address: this.address,
       transport: this.transportKind,
       supervisor: String(snap.value),
-      children: structuredClone(snap.context.children),
+      children: structuredClone(childInfos(snap.context)),
       tree: groupByPeer(actorTree('node', this.#supervisor)),
     };
   }
