@@ -4,6 +4,9 @@
  * any range can be verified, and fetched block by block — each block verified against the root
  * before it is written, the verified-block map fsync'd as blocks land, so a resume starts where
  * the last run stopped without reading (or re-hashing) anything already verified.
+ * Each blob has its own block size (src/blobs/tree.ts: a power of two from 16 KiB to 16 MiB,
+ * default 1 MiB, bound into the root), recorded in its outboard header and used for every
+ * offset, leaf, map bit and read of that blob.
  *
  * Layout under `dir` (formats in src/blobs/files.ts):
  * ```
