@@ -392,12 +392,19 @@ export class BlobStore {
 
   /**
    * Block ranges `[start, end)` still missing from `root`: `null` when the store knows nothing
-   * of it (ask for everything; the size comes with the first block), `[]` when it is complete.
+   * of it (ask for everything; the size comes with the first block), `[]` when it is complete
+   * (a partial whose every block is durable is completed first).
    */
   async missing(root: Uint8Array): Promise<Array<[number, number]> | null> {
     if (await this.has(root)) return [];
-    const p = await this.#partial(rootHex(root));
-    return p ? missingRanges(p.landing.bits, p.n) : null;
+    const hex = rootHex(root);
+    const p = await this.#partial(hex);
+    if (!p) return null;
+    const ranges = missingRanges(p.landing.bits, p.n);
+    // Every block is durable but the move into blobs/ may not have run yet (the last block's
+    // putBlock is still closing its files): finish it here, so [] always means readable.
+    if (ranges.length === 0) await (p.completing ??= this.#complete(hex, p));
+    return ranges;
   }
 
   /**
