@@ -40,7 +40,9 @@
  * (1 MiB blocks): brotli q1 0.196 of node_modules source at 135–349 MB/s, random 450–1,280 MB/s;
  * deflateRaw 1 0.214 at 78–105 MB/s, random 26–31 MB/s. Fetch of that source over quinn,
  * compression on/off 0.54–0.79 on loopback (CPU-bound; 0.24 of the bytes on the wire); behind a
- * 20 MB/s cap 1.41 in one run, 0.88 in a run under load ~9.
+ * 20 MB/s cap 1.41 in one run, 0.88 in a run under load ~9. Blocks (128 MiB, `--blocks-only`,
+ * 3 rounds, two runs at load average 16–17, 9–44 MB/s per run): vs 1 MiB window 4, 256 KiB
+ * 1.05 / 0.76, 4 MiB 1.86 / 1.55, 1 MiB window 16 1.09 / 1.60 — too loaded to rank them finely.
  */
 import { performance } from 'node:perf_hooks';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
