@@ -189,7 +189,10 @@ export interface FetchBlobOptions extends Omit<BlobFetchInput, 'handles' | 'root
   compression?: boolean;
   /** Called per block received, before it is verified: index, bytes, bytes on the wire. */
   onWire?: (index: number, bytes: number, wireBytes: number) => void;
-  /** Block writes in flight before reading pauses, 1 to {@link FETCH_MAX_WINDOW} (default {@link FETCH_BLOCKS_IN_FLIGHT}). */
+  /**
+   * Block writes in flight before reading pauses, 1 to {@link FETCH_MAX_WINDOW} (default
+   * {@link FETCH_BLOCKS_IN_FLIGHT}); the session holds up to window × the blob's block size bytes.
+   */
   window?: number;
   /** Download caps (node-wide and per provider) to share with other fetches (default none). */
   limits?: DownloadLimits;

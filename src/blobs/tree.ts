@@ -25,8 +25,8 @@
  *
  * Block size: a property of each blob (bound into its root, recorded in its outboard header), a
  * power of two from {@link MIN_BLOCK_BYTES} (16 KiB) to {@link MAX_BLOCK_BYTES} (16 MiB); the same
- * content at two block sizes has two roots. Default 1 MiB, by measurement (`npm run bench:blobs`, this shared 2-core machine, 256 MiB
- * per row): 256 KiB / 1 MiB / 4 MiB blocks hash through the pool (2 threads, 4 jobs in flight)
+ * content at two block sizes has two roots. Default 1 MiB, by measurement (`npm run
+ * bench:blobs`, this shared 2-core machine, 256 MiB per row): 256 KiB / 1 MiB / 4 MiB blocks hash through the pool (2 threads, 4 jobs in flight)
  * at 830 / 1,050 / 1,210 MB/s (a pool job costs ~50 µs, so small jobs lose to round trips);
  * outboards take 128 / 32 / 8 KiB per GiB; a proof is 384 / 320 / 256 bytes per block of a
  * 1 GiB blob; verifying one random 4 KiB read hashes its whole block: 0.22 / 0.79 / 3.3 ms.
