@@ -41,8 +41,9 @@
  * deflateRaw 1 0.214 at 78–105 MB/s, random 26–31 MB/s. Fetch of that source over quinn,
  * compression on/off 0.54–0.79 on loopback (CPU-bound; 0.24 of the bytes on the wire); behind a
  * 20 MB/s cap 1.41 in one run, 0.88 in a run under load ~9. Blocks (128 MiB, `--blocks-only`,
- * 3 rounds, two runs at load average 16–17, 9–44 MB/s per run): vs 1 MiB window 4, 256 KiB
- * 1.05 / 0.76, 4 MiB 1.86 / 1.55, 1 MiB window 16 1.09 / 1.60 — too loaded to rank them finely.
+ * 3 rounds, three runs at load average 16–17, 9–44 MB/s per run): vs 1 MiB window 4, 256 KiB
+ * 1.05 / 0.76 / 0.92, 4 MiB 1.86 / 1.55 / 0.96, 1 MiB window 16 1.09 / 1.60 / 1.22 — too loaded
+ * to rank block sizes; a wider window helped in all three.
  */
 import { performance } from 'node:perf_hooks';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
