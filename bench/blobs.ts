@@ -1,7 +1,7 @@
 /**
  * Shipping Lane v2 (blobs) figures. Prints figures only; never fails on speed.
  *
- *   npm run bench:blobs -- [--mib N] [--fetch-only] [--caps-only] [--codec-only] [--cap MB/s]   (default 256 MiB per row)
+ *   npm run bench:blobs -- [--mib N] [--fetch-only] [--caps-only] [--codec-only] [--blocks-only] [--cap MB/s]   (default 256 MiB per row)
  *
  * - tree: for block sizes 256 KiB, 1 MiB and 4 MiB — leaf hashing throughput through the
  *   HashPool (SharedArrayBuffer blocks, 4 jobs in flight, the way the store hashes), outboard
@@ -23,6 +23,11 @@
  *   of that JavaScript with compression off, on, off: MB/s and payload bytes on the wire; then
  *   off and on from a provider capped at `--cap` MB/s (a slow uplink: where compression pays).
  *
+ * - blocks: `fetchBlob` over quinn on 127.0.0.1 of the same random file added at 1 MiB, 256 KiB
+ *   and 4 MiB blocks (three blobs), then at 1 MiB with windows 4 and 16 — rounds interleaved
+ *   (1 MiB first in each), each fetch into a fresh store; MB/s per run and the ratio to the
+ *   1 MiB / window 4 runs of the same rounds.
+ *
  * Figures (this shared 2-core machine, 128–256 MiB; other engineers' jobs make them vary by
  * ±30 %): tree 830 / 1,050 / 1,210 MB/s for 256 KiB / 1 MiB / 4 MiB blocks; store add
  * 450–630 MB/s, verified read 225–355 MB/s; fetch over quinn 81 MB/s (34 MB/s before group
@@ -35,7 +40,10 @@
  * (1 MiB blocks): brotli q1 0.196 of node_modules source at 135–349 MB/s, random 450–1,280 MB/s;
  * deflateRaw 1 0.214 at 78–105 MB/s, random 26–31 MB/s. Fetch of that source over quinn,
  * compression on/off 0.54–0.79 on loopback (CPU-bound; 0.24 of the bytes on the wire); behind a
- * 20 MB/s cap 1.41 in one run, 0.88 in a run under load ~9.
+ * 20 MB/s cap 1.41 in one run, 0.88 in a run under load ~9. Blocks (128 MiB, `--blocks-only`,
+ * 3 rounds, three runs at load average 16–17, 9–44 MB/s per run): vs 1 MiB window 4, 256 KiB
+ * 1.05 / 0.76 / 0.92, 4 MiB 1.86 / 1.55 / 0.96, 1 MiB window 16 1.09 / 1.60 / 1.22 — too loaded
+ * to rank block sizes; a wider window helped in all three.
  */
 import { performance } from 'node:perf_hooks';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -307,9 +315,61 @@ async function codecRow(pool: HashPool): Promise<void> {
   }
 }
 
+/** Fetch MB/s by block size and by window, interleaved rounds (see the file header). */
+async function blocksRow(pool: HashPool, rounds = 2): Promise<void> {
+  const { BlobStore } = await import('../src/blobs/store.js');
+  const { serveBlobs } = await import('../src/blobs/provide.js');
+  const { fetchBlob } = await import('../src/blobs/fetch.js');
+  const { OctopiiNode } = await import('../src/node.js');
+  const { generateIdentity } = await import('../src/identity.js');
+  const dir = await mkdtemp(join(tmpdir(), 'octopii-bench-blocks-'));
+  const start = (name: string) => OctopiiNode.start({ listen: '127.0.0.1:0', transport: 'quinn', identity: generateIdentity(), dataDir: join(dir, name), runtime: { hasher: pool } });
+  const a = await start('a');
+  const b = await start('b');
+  try {
+    const data = new Uint8Array(total);
+    for (let off = 0; off < total; off += 65536) randomFillSync(data, off, 65536);
+    const file = join(dir, 'input');
+    await writeFile(file, data);
+    const provider = await BlobStore.open(join(dir, 'pa'), { hasher: pool });
+    const cases = [
+      { name: '1 MiB, window 4', blockBytes: MIB, window: 4 },
+      { name: '256 KiB, window 4', blockBytes: 256 * 1024, window: 4 },
+      { name: '4 MiB, window 4', blockBytes: 4 * MIB, window: 4 },
+      { name: '1 MiB, window 16', blockBytes: MIB, window: 16 },
+    ];
+    const roots = new Map<number, Uint8Array>();
+    for (const c of cases) if (!roots.has(c.blockBytes)) roots.set(c.blockBytes, await provider.add(file, { blockBytes: c.blockBytes }));
+    serveBlobs(a, provider, { compress: false });
+    const runs = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+    let n = 0;
+    for (let r = 0; r < rounds; r++) {
+      for (const c of cases) {
+        const store = await BlobStore.open(join(dir, `f${n++}`), { hasher: pool });
+        const t0 = performance.now();
+        const res = await fetchBlob(b, { address: a.address, nodeId: a.nodeId }, roots.get(c.blockBytes)!, store, { window: c.window, compression: false });
+        const secs = (performance.now() - t0) / 1000;
+        if (res.status !== 'complete') throw new Error(`blocks run ${c.name} failed: ${JSON.stringify(res.error)}`);
+        runs.get(c.name)!.push(total / secs / 1e6);
+        await rm(store.dir, { recursive: true, force: true });
+      }
+    }
+    const base = runs.get(cases[0]!.name)!;
+    const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+    for (const c of cases) {
+      const xs = runs.get(c.name)!;
+      console.log(`blocks fetch quinn ${c.name.padEnd(18)} ${xs.map((x) => x.toFixed(0)).join(' / ')} MB/s   vs 1 MiB, window 4: ${(mean(xs) / mean(base)).toFixed(2)}  (${total / MIB} MiB, ${rounds} rounds interleaved)`);
+    }
+  } finally {
+    await b.stop();
+    await a.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const pool = new HashPool({ threads: 2 });
 try {
-  const only = ['--fetch-only', '--caps-only', '--codec-only'].find((f) => process.argv.includes(f));
+  const only = ['--fetch-only', '--caps-only', '--codec-only', '--blocks-only'].find((f) => process.argv.includes(f));
   if (!only) {
     for (const b of [256 * 1024, MIB, 4 * MIB]) await treeRow(pool, b);
     await storeRow(pool);
@@ -317,6 +377,7 @@ try {
   if (!only || only === '--fetch-only') await fetchRow(pool);
   if (!only || only === '--caps-only') await capsRow(pool, Number(arg('--cap') ?? 20) * 1e6);
   if (!only || only === '--codec-only') await codecRow(pool);
+  if (!only || only === '--blocks-only') await blocksRow(pool, Number(arg('--rounds') ?? 2));
 } finally {
   await pool.destroy();
 }

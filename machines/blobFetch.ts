@@ -10,9 +10,12 @@
  *  - `session`     (input { handles, root, missing }): opens a stream, asks for the missing
  *                  ranges, verifies each block against the root and writes it to the store
  *                  → HEADER { size, blocks }, BLOCK { index, bytes }, HIGH_WATER / LOW_WATER
- *                  (block writes in flight), END, FAILED { error }. It stops reading when told
- *                  PAUSE (entry of `paused`) until RESUME; stopping it (exit of `session`)
- *                  resets the stream.
+ *                  (block writes in flight: the fetch's window), END, FAILED { error }. It
+ *                  stops reading when told PAUSE (entry of `paused`) until RESUME; when the
+ *                  download limits (src/blobs/downloadLimits.ts) say the next read must wait,
+ *                  THROTTLE { waitMs } (only while not paused) — and it reads nothing until the
+ *                  chart answers UNTHROTTLE after that wait (its clock); stopping it (exit of
+ *                  `session`) resets the stream.
  *
  *   resuming ─missing = []─▶ complete
  *     │ missing ranges
@@ -23,8 +26,11 @@
  *   retrying ─backoff─▶ resuming                                          retrying
  *   FAILED otherwise, attempts or mismatches spent, ABORT ─▶ failed
  *
+ *   streaming: paused ◀─HIGH_WATER / LOW_WATER─▶ flowing ─THROTTLE─▶ throttled ─after waitMs─▶ flowing
+ *
  * Output: `{ status: 'complete' | 'failed', root, size, blocks, bytes, attempts, mismatches,
- * error }` — `bytes`/`blocks`: what this fetch verified and wrote (resumed blocks excluded).
+ * throttledMs, error }` — `bytes`/`blocks`: what this fetch verified and wrote (resumed blocks
+ * excluded); `throttledMs`: time spent waiting for the download limits, ms.
  */
 import { assign, fromCallback, fromPromise, sendTo, setup, type EventObject } from 'xstate';
 import { isRetryable, type ErrorInfo } from '../src/errors.js';
@@ -38,6 +44,7 @@ export type BlobFetchEvent =
   | { type: 'BLOCK'; index: number; bytes: number }
   | { type: 'HIGH_WATER' }
   | { type: 'LOW_WATER' }
+  | { type: 'THROTTLE'; waitMs: number }
   | { type: 'END' }
   | { type: 'FAILED'; error: ErrorInfo }
   | { type: 'ABORT'; error: ErrorInfo };
@@ -71,6 +78,9 @@ export interface BlobFetchContext {
   bytes: number;
   attempts: number;
   mismatches: number;
+  /** The wait of the current throttle, ms; and all waits so far, ms. */
+  waitMs: number;
+  throttledMs: number;
   error: ErrorInfo | null;
 }
 
@@ -82,6 +92,8 @@ export interface BlobFetchOutput {
   bytes: number;
   attempts: number;
   mismatches: number;
+  /** Time spent waiting for the download limits, ms (the machine's clock). */
+  throttledMs: number;
   error: ErrorInfo | null;
 }
 
@@ -107,6 +119,7 @@ export const blobFetchMachine = setup({
   delays: {
     retryDelay: ({ context }) => backoffDelay(context.attempts, context.backoff),
     idle: ({ context }) => context.idleMs,
+    throttle: ({ context }) => context.waitMs,
   },
   guards: {
     nothingMissing: (_, missing: BlockRanges | null) => missing !== null && missing.length === 0,
@@ -128,6 +141,7 @@ export const blobFetchMachine = setup({
     endedShort: assign({ error: () => ({ code: 'PROTOCOL_ERROR' as const, message: 'the provider ended the stream with blocks still missing' }) }),
     pauseSession: sendTo('session', { type: 'PAUSE' }),
     resumeSession: sendTo('session', { type: 'RESUME' }),
+    unthrottleSession: sendTo('session', { type: 'UNTHROTTLE' }),
   },
 }).createMachine({
   id: 'blobFetch',
@@ -145,6 +159,8 @@ export const blobFetchMachine = setup({
     bytes: 0,
     attempts: 0,
     mismatches: 0,
+    waitMs: 0,
+    throttledMs: 0,
     error: null,
   }),
   initial: 'resuming',
@@ -192,8 +208,18 @@ export const blobFetchMachine = setup({
               on: {
                 BLOCK: { target: 'flowing', reenter: true, actions: 'countBlock' },
                 HIGH_WATER: 'paused',
+                THROTTLE: { target: 'throttled', actions: assign({ waitMs: ({ event }) => event.waitMs }) },
               },
               after: { idle: { target: '#blobFetch.retrying', actions: 'idleError' } },
+            },
+            /** Waiting for the download limits' tokens: the session reads nothing until UNTHROTTLE. */
+            throttled: {
+              after: {
+                throttle: {
+                  target: 'flowing',
+                  actions: [assign({ throttledMs: ({ context }) => context.throttledMs + context.waitMs }), 'unthrottleSession'],
+                },
+              },
             },
             paused: {
               entry: 'pauseSession',
@@ -229,6 +255,7 @@ export const blobFetchMachine = setup({
     bytes: context.bytes,
     attempts: context.attempts,
     mismatches: context.mismatches,
+    throttledMs: context.throttledMs,
     error: context.error,
   }),
 });

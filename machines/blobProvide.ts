@@ -33,6 +33,8 @@ export interface ProvideRequest {
   root: string;
   ranges: Array<[number, number]>;
   size: number;
+  /** The blob's block size, bytes (default 1 MiB). */
+  blockBytes?: number;
   /** Codecs the fetcher accepts (wire ids, src/wire/blobs.ts CODEC); empty = blocks as they are. */
   codecs?: number[];
 }

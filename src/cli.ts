@@ -8,8 +8,10 @@
  *   octopii send  FILE --to HOST:PORT [--to ...] [--peer-id ID ... | --insecure] [--json]
  *                 [--timeout MS] [--identity FILE] [--transport T] [--config FILE] [--fix-permissions]
  *   octopii share PATH… [--listen HOST:PORT] [--advertise HOST:PORT] [--store DIR] [--tag T] [--json]
- *   octopii get   TICKET… [--dir DIR] [--store DIR] [--tag T] [--json]
- *   octopii blobs list | add PATH… | rm TAG… | gc   [--store DIR] [--json]
+ *                 [--block-size SIZE] [--max-upload-rate[-per-peer] RATE] [--no-compress]
+ *   octopii get   TICKET… [--dir DIR] [--store DIR] [--tag T] [--json] [--window N]
+ *                 [--max-download-rate[-per-peer] RATE] [--no-compress]
+ *   octopii blobs list | add PATH… [--block-size SIZE] | rm TAG… | gc   [--store DIR] [--json]
  *   octopii call  SERVICE.METHOD ['{json}'] --to HOST:PORT --peer-id ID [--deadline MS]
  *   octopii methods --to HOST:PORT --peer-id ID
  *   octopii cluster init|start --nodes N --dir DIR [--observe] | cluster run CONFIG [--observe [HOST:PORT]] | cluster status --dir DIR
@@ -32,7 +34,7 @@
 import { Command, CommanderError, Help, InvalidArgumentError, Option, type OutputConfiguration } from 'commander';
 import { readFileSync } from 'node:fs';
 import { toOctopiiError } from './errors.js';
-import { addressArg, millisecondsArg, nodeIdArg, positiveSizeArg, repeatable, sizeArg, tagArg, ticketArg } from './cli/options.js';
+import { addressArg, blockSizeArg, millisecondsArg, nodeIdArg, positiveSizeArg, repeatable, sizeArg, tagArg, ticketArg, windowArg } from './cli/options.js';
 import type { BlobTicket } from './blobs/ticket.js';
 
 /** Exit code of a usage or configuration error. */
@@ -258,6 +260,7 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     .addOption(storeOption())
     .addOption(new Option('--tag <name>', 'tag that keeps the collection in the store (default: share-<name of the first path>)').argParser(tagArg))
     .option('--json', 'print one JSON line (ticket, root, files, bytes, nodeId, address) instead of the bare ticket')
+    .addOption(new Option('--block-size <size>', 'block size of the blobs added: a power of two from 16KiB to 16MiB, e.g. 256KiB (default: config blobs.blockSize, else 1MiB; the same file at another block size is another blob)').argParser(blockSizeArg))
     .addOption(new Option('--max-upload-rate <size>', 'cap on what this node uploads in all, bytes per second or a size like 10MB (10^7 B/s) or 1MiB (default: config blobs.maxUploadRate, else none)').argParser(positiveSizeArg))
     .addOption(new Option('--max-upload-rate-per-peer <size>', 'cap on what this node uploads to each fetcher, bytes per second or a size like 2MB (default: config blobs.maxUploadRatePerPeer, else none)').argParser(positiveSizeArg))
     .option('--no-compress', 'send every block as it is, even to fetchers that accept brotli (compression pays on links slower than ~100 MB/s; on a fast LAN it costs CPU)')
@@ -280,6 +283,9 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     .addOption(new Option('--tag <name>', 'tag that keeps the fetched collection in the store (default: get-<first 16 hex of the root>)').argParser(tagArg))
     .option('--json', 'print JSON lines (manifest, progress, done|failed) on stdout')
     .option('--no-compress', 'ask providers for blocks as they are (no brotli): on a fast LAN decompressing costs more CPU than the bytes it saves')
+    .addOption(new Option('--window <blocks>', 'block writes in flight per blob and provider before reading pauses, 1 to 1024 (default: config blobs.fetchWindow, else 4)').argParser(windowArg))
+    .addOption(new Option('--max-download-rate <size>', 'cap on what this run downloads in all, bytes per second or a size like 10MB (10^7 B/s) or 1MiB (default: config blobs.maxDownloadRate, else none)').argParser(positiveSizeArg))
+    .addOption(new Option('--max-download-rate-per-peer <size>', 'cap on what this run downloads from each provider, bytes per second or a size like 2MB (default: config blobs.maxDownloadRatePerPeer, else none)').argParser(positiveSizeArg))
     .addOption(identityOption())
     .addOption(dataDirOption())
     .addOption(configOption())
@@ -304,7 +310,10 @@ export function buildProgram(output: OutputConfiguration = {}): Command {
     const c = blobs.command(name).description(description);
     if (arg) c.argument(arg);
     c.addOption(storeOption()).addOption(dataDirOption()).addOption(configOption()).option('--json', 'print JSON lines');
-    if (name === 'add') c.addOption(new Option('--tag <name>', 'tag for the collection (default: add-<name of the first path>)').argParser(tagArg));
+    if (name === 'add') {
+      c.addOption(new Option('--tag <name>', 'tag for the collection (default: add-<name of the first path>)').argParser(tagArg));
+      c.addOption(new Option('--block-size <size>', 'block size of the blobs added: a power of two from 16KiB to 16MiB, e.g. 256KiB (default: config blobs.blockSize, else 1MiB; the same file at another block size is another blob)').argParser(blockSizeArg));
+    }
     return c.action(async (...all: unknown[]) => {
       const args = (arg ? all[0] : []) as string[];
       const opts = all[arg ? 1 : 0] as import('./cli/blobs.js').BlobsOptions;

@@ -6,7 +6,10 @@
  * OCTOPII_TRANSPORT (quinn | matrixai), OCTOPII_ALLOW_PEERS (comma-separated node IDs),
  * OCTOPII_INSECURE (1/true/yes or 0/false/no), OCTOPII_MAX_RECEIVE_BYTES (bytes, or a size with
  * a unit: `10MB`, `1GiB`), OCTOPII_QUINN_RECEIVE_WINDOW (the same), OCTOPII_QUINN_THREADS, OCTOPII_HASH_THREADS (whole numbers),
- * OCTOPII_LOG_LEVEL (fatal | error | warn | info | debug | trace | silent). A value
+ * OCTOPII_LOG_LEVEL (fatal | error | warn | info | debug | trace | silent), the `blobs` settings
+ * OCTOPII_BLOB_BLOCK_SIZE (a size: `256KiB`), OCTOPII_BLOB_FETCH_WINDOW (blocks),
+ * OCTOPII_MAX_UPLOAD_RATE, OCTOPII_MAX_UPLOAD_RATE_PER_PEER, OCTOPII_MAX_DOWNLOAD_RATE,
+ * OCTOPII_MAX_DOWNLOAD_RATE_PER_PEER (bytes per second or a size per second: `10MB`). A value
  * that does not parse is an INVALID_ARGUMENT naming the variable, never a NaN in the config.
  */
 import { readFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { z } from 'zod';
 import { OctopiiError } from './errors.js';
 import { isNodeId } from './identity.js';
 import { parseSize } from './size.js';
+import { isBlockBytes, MAX_BLOCK_BYTES, MIN_BLOCK_BYTES } from './blobs/tree.js';
 import { defaultDataDir, ENV_OF, identityFileOf } from './configPaths.js';
 
 export { parseSize };
@@ -36,6 +40,11 @@ const BytesPerSecond = z.union([
     return n;
   }),
 ]);
+
+const BLOCK_SIZE_RULE = `a power of two from ${MIN_BLOCK_BYTES} (16KiB) to ${MAX_BLOCK_BYTES} (16MiB) bytes`;
+
+/** A blob block size: bytes or a size string (`"256KiB"`), a power of two from 16 KiB to 16 MiB (src/blobs/tree.ts). */
+const BlockSize = z.union([z.number(), z.string().transform((t) => parseSize(t) ?? Number.NaN)]).refine(isBlockBytes, { error: (i) => `expected ${BLOCK_SIZE_RULE}, got ${JSON.stringify(i.input)}` });
 
 export const NodeConfigSchema = z.object({
   /** Address to listen on, `HOST:PORT` (port 0 = any free port). */
@@ -95,15 +104,23 @@ export const NodeConfigSchema = z.object({
     })
     .default({ incomingPerPeer: 16, incomingPerNode: 128, connections: 1024, receiveStallMs: 10_000 }),
   /**
-   * Blob provider (`octopii share`, src/blobs/provide.ts) upload caps, bytes per second: a whole
-   * number, or a size per second as people write it (`"10MB"` = 10^7 B/s, `"1MiB"`, src/size.ts).
-   * Unset = no cap. The per-peer cap is kept for each fetching peer on its own; the node cap is
-   * shared by all of them (token buckets, src/blobs/uploadLimits.ts).
+   * Blobs (`octopii share`, `get`, `blobs add`). Rates are bytes per second: a whole number, or a
+   * size per second as people write it (`"10MB"` = 10^7 B/s, `"1MiB"`, src/size.ts); unset = no
+   * cap. A per-peer cap is kept for each peer on its own; a node cap is shared by all of them
+   * (token buckets, src/blobs/uploadLimits.ts and downloadLimits.ts).
    */
   blobs: z
     .object({
+      /** Provider upload caps (src/blobs/provide.ts): in all, and to each fetcher. */
       maxUploadRate: BytesPerSecond.optional(),
       maxUploadRatePerPeer: BytesPerSecond.optional(),
+      /** Fetcher download caps (src/blobs/fetch.ts): in all, and from each provider. */
+      maxDownloadRate: BytesPerSecond.optional(),
+      maxDownloadRatePerPeer: BytesPerSecond.optional(),
+      /** Block size of blobs this node adds, bytes or a size (`"256KiB"`): a power of two from 16 KiB to 16 MiB; unset = 1 MiB. */
+      blockSize: BlockSize.optional(),
+      /** Block writes in flight per fetch and provider before reading pauses, 1 to 1024; unset = 4. */
+      fetchWindow: z.number().int().min(1).max(1024).optional(),
     })
     .default({}),
   /** Supervisor restart intensity: at most `intensity` restarts within `periodMs` (OTP). */
@@ -168,6 +185,28 @@ function fromEnv(env: NodeJS.ProcessEnv, issues: EnvIssue[]): Partial<NodeConfig
   limit('OCTOPII_MAX_INCOMING', 'incomingPerNode');
   limit('OCTOPII_MAX_CONNECTIONS', 'connections');
   limit('OCTOPII_RECEIVE_STALL_MS', 'receiveStallMs');
+  const blob = (variable: string, key: keyof NonNullable<NodeConfigInput['blobs']>, parse: (raw: string) => number | undefined, expected: string) => {
+    if (!env[variable]) return;
+    const n = parse(env[variable]!);
+    if (n === undefined) issues.push({ variable, field: `blobs.${key}`, message: `expected ${expected}, got ${JSON.stringify(env[variable])}` });
+    else out.blobs = { ...(out.blobs ?? {}), [key]: n };
+  };
+  const rate = (raw: string) => {
+    const n = parseSize(raw);
+    return n === undefined || n === 0 ? undefined : n;
+  };
+  const perSecond = 'bytes per second or a size like 10MB or 1MiB';
+  blob('OCTOPII_MAX_UPLOAD_RATE', 'maxUploadRate', rate, perSecond);
+  blob('OCTOPII_MAX_UPLOAD_RATE_PER_PEER', 'maxUploadRatePerPeer', rate, perSecond);
+  blob('OCTOPII_MAX_DOWNLOAD_RATE', 'maxDownloadRate', rate, perSecond);
+  blob('OCTOPII_MAX_DOWNLOAD_RATE_PER_PEER', 'maxDownloadRatePerPeer', rate, perSecond);
+  const blockSize = (raw: string) => {
+    const n = parseSize(raw);
+    return n !== undefined && isBlockBytes(n) ? n : undefined;
+  };
+  const window = (raw: string) => (/^\d+$/.test(raw.trim()) && Number(raw) >= 1 && Number(raw) <= 1024 ? Number(raw) : undefined);
+  blob('OCTOPII_BLOB_BLOCK_SIZE', 'blockSize', blockSize, `${BLOCK_SIZE_RULE}, e.g. 256KiB`);
+  blob('OCTOPII_BLOB_FETCH_WINDOW', 'fetchWindow', window, 'a whole number of blocks from 1 to 1024');
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
 }
 
@@ -192,14 +231,19 @@ export function loadConfig(
   const envIssues: EnvIssue[] = [];
   const envValues = fromEnv(env, envIssues);
   // An env value that did not parse is reported unless an option overrides it.
-  const issues = envIssues.filter((i) => !(i.field in defined)).map((i) => `${i.field} (${i.variable}): ${i.message}`);
-  // `limits` merges key by key (a file may set one limit, the environment another).
+  const definedHas = (field: string) => {
+    const [top, sub] = field.split('.');
+    return sub === undefined ? top! in defined : sub in ((defined[top!] as object | undefined) ?? {});
+  };
+  const issues = envIssues.filter((i) => !definedHas(i.field)).map((i) => `${i.field} (${i.variable}): ${i.message}`);
+  // `limits` and `blobs` merge key by key (a file may set one limit, the environment another).
   const limits = { ...(fromFile.limits ?? {}), ...(envValues.limits ?? {}), ...((defined.limits as object | undefined) ?? {}) };
-  const parsed = NodeConfigSchema.safeParse({ ...fromFile, ...envValues, ...defined, ...(Object.keys(limits).length ? { limits } : {}) });
+  const blobs = { ...(fromFile.blobs ?? {}), ...(envValues.blobs ?? {}), ...((defined.blobs as object | undefined) ?? {}) };
+  const parsed = NodeConfigSchema.safeParse({ ...fromFile, ...envValues, ...defined, ...(Object.keys(limits).length ? { limits } : {}), ...(Object.keys(blobs).length ? { blobs } : {}) });
   if (!parsed.success) {
     for (const i of parsed.error.issues) {
       const field = String(i.path[0] ?? '');
-      const from = field in envValues && !(field in defined) ? ` (${ENV_OF[field]})` : '';
+      const from = field in envValues && !(field in defined) && ENV_OF[field] ? ` (${ENV_OF[field]})` : '';
       issues.push(`${i.path.join('.') || '(root)'}${from}: ${i.message}`);
     }
   }

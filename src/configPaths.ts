@@ -32,6 +32,12 @@ export const ENV_OF: Readonly<Record<string, string>> = {
   'limits.incomingPerNode': 'OCTOPII_MAX_INCOMING',
   'limits.connections': 'OCTOPII_MAX_CONNECTIONS',
   'limits.receiveStallMs': 'OCTOPII_RECEIVE_STALL_MS',
+  'blobs.maxUploadRate': 'OCTOPII_MAX_UPLOAD_RATE',
+  'blobs.maxUploadRatePerPeer': 'OCTOPII_MAX_UPLOAD_RATE_PER_PEER',
+  'blobs.maxDownloadRate': 'OCTOPII_MAX_DOWNLOAD_RATE',
+  'blobs.maxDownloadRatePerPeer': 'OCTOPII_MAX_DOWNLOAD_RATE_PER_PEER',
+  'blobs.blockSize': 'OCTOPII_BLOB_BLOCK_SIZE',
+  'blobs.fetchWindow': 'OCTOPII_BLOB_FETCH_WINDOW',
 };
 
 /** The config's variables other than the two {@link identityPathsOnly} resolves itself. */

@@ -18,7 +18,7 @@ import { mkdir, open, readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { BlobStore } from './store.js';
-import { parseRoot, rootHex } from './tree.js';
+import { checkBlockBytes, parseRoot, rootHex } from './tree.js';
 
 export interface CollectionEntry {
   /** Relative path, '/'-separated. */
@@ -113,44 +113,54 @@ export async function eachLimited<T>(items: readonly T[], limit: number, task: (
 export const ADD_FILES_IN_FLIGHT = 8;
 
 /**
- * Adds `files` and then their manifest, tagged `tag`: the tag keeps every member (see
- * src/blobs/liveness.ts); until it is written each member is pinned, so a gc() of this store
- * object cannot take it (a gc in another process in that window could).
+ * Adds `files` and then their manifest, tagged `tag`, all at `blockBytes` (default 1 MiB): the
+ * tag keeps every member (see src/blobs/liveness.ts); until it is written each member is
+ * pinned, so a gc() of this store object cannot take it (a gc in another process in that window
+ * could).
  */
-async function addCollection(store: BlobStore, files: ReadonlyArray<{ file: string; path: string }>, tag: string): Promise<{ root: Uint8Array; entries: CollectionEntry[] }> {
+async function addCollection(store: BlobStore, files: ReadonlyArray<{ file: string; path: string }>, tag: string, blockBytes: number | undefined): Promise<{ root: Uint8Array; entries: CollectionEntry[] }> {
   const entries = new Array<CollectionEntry>(files.length);
   const releases: Array<() => void> = [];
+  const shape = blockBytes !== undefined ? { blockBytes } : {};
   try {
     await eachLimited(files, ADD_FILES_IN_FLIGHT, async (f, i) => {
-      const [root, st] = await Promise.all([store.add(f.file), stat(f.file)]);
+      const [root, st] = await Promise.all([store.add(f.file, shape), stat(f.file)]);
       releases.push(store.pin(root));
       entries[i] = { path: f.path, root: rootHex(root), size: await store.size(root), ...(st.mode & 0o111 ? { mode: EXECUTABLE_MODE } : {}) };
     });
-    return { root: await store.add(encodeManifest(entries), { tag }), entries };
+    return { root: await store.add(encodeManifest(entries), { tag, ...shape }), entries };
   } finally {
     for (const release of releases) release();
   }
 }
 
-/** Adds every regular file under `dir` and the manifest (paths relative to `dir`); returns the manifest's root and the entries. */
-export async function addDirectory(store: BlobStore, dir: string, options: { tag: string }): Promise<{ root: Uint8Array; entries: CollectionEntry[] }> {
+/**
+ * Adds every regular file under `dir` and the manifest (paths relative to `dir`); returns the
+ * manifest's root and the entries. `blockBytes`: the block size of every member and of the
+ * manifest (default 1 MiB; src/blobs/tree.ts). Throws INVALID_ARGUMENT for a bad block size.
+ */
+export async function addDirectory(store: BlobStore, dir: string, options: { tag: string; blockBytes?: number }): Promise<{ root: Uint8Array; entries: CollectionEntry[] }> {
+  if (options.blockBytes !== undefined) checkBlockBytes(options.blockBytes);
   const found: Array<{ file: string; rel: string }> = [];
   await walk(dir, dir, found, { count: 0 });
   const files = found.map((f) => ({ file: f.file, path: f.rel.split(sep).join('/') })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return addCollection(store, files, options.tag);
+  return addCollection(store, files, options.tag, options.blockBytes);
 }
 
 /**
  * Adds files and directories as one collection, each under its own name (`share a.txt dir/`
  * gives `a.txt`, `dir/x`, `dir/sub/y` — what `cp -r` would make): the manifest tagged `tag`,
- * which keeps every member. Symlinks and special files are skipped and counted. Throws
- * SOURCE_NOT_FOUND for a missing path, INVALID_ARGUMENT when two paths have the same name.
+ * which keeps every member. Symlinks and special files are skipped and counted. `blockBytes`:
+ * the block size of every member and of the manifest (default 1 MiB: one block size per
+ * collection; a fetcher learns each blob's from its provider's header). Throws SOURCE_NOT_FOUND
+ * for a missing path, INVALID_ARGUMENT when two paths have the same name or for a bad block size.
  */
 export async function addPaths(
   store: BlobStore,
   paths: readonly string[],
-  options: { tag: string },
+  options: { tag: string; blockBytes?: number },
 ): Promise<{ root: Uint8Array; entries: CollectionEntry[]; skipped: number }> {
+  if (options.blockBytes !== undefined) checkBlockBytes(options.blockBytes);
   const found: Array<{ file: string; path: string }> = [];
   const skipped = { count: 0 };
   for (const p of paths) {
@@ -173,7 +183,7 @@ export async function addPaths(
   for (let i = 1; i < found.length; i++) {
     if (found[i - 1]!.path === found[i]!.path) throw new OctopiiError('INVALID_ARGUMENT', `two of the paths give the same name ${JSON.stringify(found[i]!.path)}`);
   }
-  return { ...(await addCollection(store, found, options.tag)), skipped: skipped.count };
+  return { ...(await addCollection(store, found, options.tag, options.blockBytes)), skipped: skipped.count };
 }
 
 /** The checked entries of the collection `root` (its manifest read verified). */

@@ -4,8 +4,11 @@
  * `peer:<nodeId>/fetch#n` and resolves with its output. The provided actors below do the I/O:
  * `loadMissing` asks the store's verified-block map what is missing (nothing is re-read or
  * re-hashed), `session` streams the missing ranges, verifying every block against the root
- * before the store writes it (src/blobs/store.ts `putBlock`), up to
- * {@link FETCH_BLOCKS_IN_FLIGHT} block writes in flight before it reports HIGH_WATER.
+ * before the store writes it (src/blobs/store.ts `putBlock`), up to `window` block writes in
+ * flight (default {@link FETCH_BLOCKS_IN_FLIGHT}) before it reports HIGH_WATER. The blob's block
+ * size comes in the provider's header (bound into the root, so a lie fails every proof). With
+ * download limits (src/blobs/downloadLimits.ts) each block read reserves its wire bytes, and a
+ * wait the limits name is timed by the machine (`streaming.throttled`) before the next read.
  *
  *   const result = await fetchBlob(node, { address, nodeId }, root, store);
  *   if (result.status === 'complete') await store.read(root, { offset: 0, length: result.size! });
@@ -18,11 +21,20 @@ import type { OctopiiNode, PeerRef } from '../node/node.js';
 import type { DuplexStream } from '../transport/types.js';
 import { BLOBS_TO_END, CODEC, encodeBlobRequest, readBlobFrame, type Codec } from '../wire/blobs.js';
 import { decompressBlock, SUPPORTED_CODECS } from './codec.js';
+import type { DownloadLimits } from './downloadLimits.js';
 import type { BlobStore } from './store.js';
-import { BLOCK_BYTES, blockCount, parseRoot, rootHex } from './tree.js';
+import { blockCount, isBlockBytes, MAX_BLOCK_BYTES, parseRoot, rootHex } from './tree.js';
 
-/** Block writes in flight before the session pauses reading (HIGH_WATER); LOW_WATER at half. */
+/** Default window: block writes in flight before the session pauses reading (HIGH_WATER); LOW_WATER at half. */
 export const FETCH_BLOCKS_IN_FLIGHT = 4;
+/** Largest window a fetch accepts, blocks. */
+export const FETCH_MAX_WINDOW = 1024;
+
+/** `w` when it is a window (a whole number of blocks, 1 to {@link FETCH_MAX_WINDOW}); throws INVALID_ARGUMENT otherwise. */
+export function checkWindow(w: number): number {
+  if (!Number.isInteger(w) || w < 1 || w > FETCH_MAX_WINDOW) throw new OctopiiError('INVALID_ARGUMENT', `fetch window ${w} is not a whole number of blocks from 1 to ${FETCH_MAX_WINDOW}`);
+  return w;
+}
 
 /** What the actors get as `handles`. */
 export interface FetchHandles {
@@ -34,6 +46,12 @@ export interface FetchHandles {
   accept?: Codec[];
   /** Called per block received: its index, its bytes, and the bytes it took on the wire (less when compressed). */
   onWire?: (index: number, bytes: number, wireBytes: number) => void;
+  /** Block writes in flight before reading pauses (default {@link FETCH_BLOCKS_IN_FLIGHT}). */
+  window?: number;
+  /** Download caps shared with other fetches, the provider's key in them, and the clock they run on (ms). */
+  limits?: DownloadLimits;
+  peer?: string;
+  now?: () => number;
 }
 
 /** `missing` cut down to `scope` (null missing = nothing held: the scope itself). */
@@ -58,18 +76,25 @@ export const blobFetchLogic = blobFetchMachine.provide({
       return intersectRanges(await h.store.missing(parseRoot(input.root)), h.scope);
     }),
     session: fromCallback<EventObject, SessionInput>(({ input, sendBack, receive }) => {
-      const { store, open, accept = [...SUPPORTED_CODECS], onWire } = handlesOf(input.handles);
+      const { store, open, accept = [...SUPPORTED_CODECS], onWire, window = FETCH_BLOCKS_IN_FLIGHT, limits, peer = '', now = Date.now } = handlesOf(input.handles);
       const root = parseRoot(input.root);
       const ac = new AbortController();
       let stream: DuplexStream | undefined;
       let finished = false;
       let paused = false;
+      let throttled = false;
+      /** Wire bytes read and not yet reserved in the download limits. */
+      let owed = 0;
       let wake: (() => void) | undefined;
       const pending = new Set<Promise<void>>();
       receive((e) => {
         if (e.type === 'PAUSE') paused = true;
         if (e.type === 'RESUME') {
           paused = false;
+          wake?.();
+        }
+        if (e.type === 'UNTHROTTLE') {
+          throttled = false;
           wake?.();
         }
       });
@@ -79,19 +104,27 @@ export const blobFetchLogic = blobFetchMachine.provide({
         await w.write(encodeBlobRequest({ root, ranges: input.missing ?? [[0, BLOBS_TO_END]], accept }));
         await w.close();
         const r = new ByteReader(stream.readable.getReader());
-        const head = await readBlobFrame(r, BLOCK_BYTES);
+        const head = await readBlobFrame(r, MAX_BLOCK_BYTES);
         if (head.type === 'error') throw head.error;
         if (head.type !== 'header') throw new OctopiiError('PROTOCOL_ERROR', `expected a header frame, got ${head.type}`);
-        if (head.blockBytes !== BLOCK_BYTES) throw new OctopiiError('PROTOCOL_ERROR', `provider uses ${head.blockBytes}-byte blocks (this version: ${BLOCK_BYTES})`);
-        const size = head.size;
-        sendBack({ type: 'HEADER', size, blocks: blockCount(size) });
+        if (!isBlockBytes(head.blockBytes)) throw new OctopiiError('PROTOCOL_ERROR', `provider names block size ${head.blockBytes} (a power of two from 16 KiB to 16 MiB)`);
+        const { size, blockBytes } = head;
+        sendBack({ type: 'HEADER', size, blocks: blockCount(size, blockBytes) });
         let failure: unknown;
         let high = false;
         for (;;) {
           while (paused && failure === undefined && !ac.signal.aborted) await new Promise<void>((res) => (wake = res));
+          // The last block's bytes, reserved once not paused: a wait goes to the chart (THROTTLE → UNTHROTTLE).
+          const waitMs = limits && owed > 0 ? limits.reserve(peer, owed, now()) : 0;
+          owed = 0;
+          if (waitMs > 0 && failure === undefined && !ac.signal.aborted) {
+            throttled = true;
+            sendBack({ type: 'THROTTLE', waitMs });
+            while (throttled && failure === undefined && !ac.signal.aborted) await new Promise<void>((res) => (wake = res));
+          }
           if (failure !== undefined) throw failure;
           if (ac.signal.aborted) return;
-          const f = await readBlobFrame(r, BLOCK_BYTES);
+          const f = await readBlobFrame(r, blockBytes);
           if (f.type === 'error') throw f.error;
           if (f.type === 'header') throw new OctopiiError('PROTOCOL_ERROR', 'a second header frame');
           if (f.type === 'end') {
@@ -104,9 +137,10 @@ export const blobFetchLogic = blobFetchMachine.provide({
           if (!inRanges(input.missing, f.index)) throw new OctopiiError('PROTOCOL_ERROR', `block ${f.index} was not asked for`);
           if (f.codec !== CODEC.NONE && !accept.includes(f.codec)) throw new OctopiiError('PROTOCOL_ERROR', `block ${f.index} in codec ${f.codec}, which the request did not accept`);
           onWire?.(f.index, f.rawLength, f.data.byteLength);
+          owed += f.data.byteLength;
           // a compressed block is decompressed (bounded by its rawLength) and then verified like any other
           const p: Promise<void> = (f.codec === CODEC.NONE ? Promise.resolve(f.data) : decompressBlock(f.codec, f.data, f.rawLength))
-            .then((data) => store.putBlock(root, f.index, data, { size, siblings: f.proof }))
+            .then((data) => store.putBlock(root, f.index, data, { size, blockBytes, siblings: f.proof }))
             .then(
               (landed) => {
                 // A block the store already held (another fetch landed it) is not this fetch's progress.
@@ -119,13 +153,13 @@ export const blobFetchLogic = blobFetchMachine.provide({
             )
             .finally(() => {
               pending.delete(p);
-              if (high && pending.size <= FETCH_BLOCKS_IN_FLIGHT / 2 && !ac.signal.aborted) {
+              if (high && pending.size <= Math.floor(window / 2) && !ac.signal.aborted) {
                 high = false;
                 sendBack({ type: 'LOW_WATER' });
               }
             });
           pending.add(p);
-          if (!high && pending.size >= FETCH_BLOCKS_IN_FLIGHT) {
+          if (!high && pending.size >= window) {
             high = true;
             sendBack({ type: 'HIGH_WATER' });
           }
@@ -155,6 +189,13 @@ export interface FetchBlobOptions extends Omit<BlobFetchInput, 'handles' | 'root
   compression?: boolean;
   /** Called per block received, before it is verified: index, bytes, bytes on the wire. */
   onWire?: (index: number, bytes: number, wireBytes: number) => void;
+  /**
+   * Block writes in flight before reading pauses, 1 to {@link FETCH_MAX_WINDOW} (default
+   * {@link FETCH_BLOCKS_IN_FLIGHT}); the session holds up to window × the blob's block size bytes.
+   */
+  window?: number;
+  /** Download caps (node-wide and per provider) to share with other fetches (default none). */
+  limits?: DownloadLimits;
 }
 
 const fetchSeq = new WeakMap<OctopiiNode, number>();
@@ -164,20 +205,22 @@ const fetchSeq = new WeakMap<OctopiiNode, number>();
  * for missing blocks, verifies each before it is written, retries with backoff across
  * disconnects. Never rejects for a network or provider failure: resolves with
  * `{ status: 'failed', error }` (BLOB_NOT_FOUND, BLOCK_MISMATCH, UNAVAILABLE …); rejects CLOSED
- * when the node is stopped.
+ * when the node is stopped; throws INVALID_ARGUMENT for a window outside 1 to {@link FETCH_MAX_WINDOW}.
  */
 export async function fetchBlob(node: OctopiiNode, peer: PeerRef, root: Uint8Array, store: BlobStore, options: FetchBlobOptions & { scope?: BlockRanges } = {}): Promise<BlobFetchOutput> {
-  const { signal, scope, onProgress, compression, onWire, ...rest } = options;
+  const { signal, scope, onProgress, compression, onWire, window, limits, ...rest } = options;
+  const peerId = peer.nodeId ? `peer:${peer.nodeId}` : `addr:${peer.address}`;
   const handles: FetchHandles = {
     store,
     open: (s) => node.openStream(peer, 'blobs', { signal: s }),
     ...(scope ? { scope } : {}),
     ...(compression === false ? { accept: [] } : {}),
     ...(onWire ? { onWire } : {}),
+    ...(window !== undefined ? { window: checkWindow(window) } : {}),
+    ...(limits?.active ? { limits, peer: peerId, now: () => node.clock.now() } : {}),
   };
   const n = (fetchSeq.get(node) ?? 0) + 1;
   fetchSeq.set(node, n);
-  const peerId = peer.nodeId ? `peer:${peer.nodeId}` : `addr:${peer.address}`;
   const release = store.pin(root);
   try {
     const ref = node.spawn(`${peerId}/fetch#${n}`, blobFetchLogic, { input: { ...rest, handles, root: rootHex(root) } satisfies BlobFetchInput, restart: 'temporary' });

@@ -17,6 +17,7 @@ import type { OctopiiNode, PeerRef } from '../node/node.js';
 import { eachLimited, readCollection, type CollectionEntry } from './collection.js';
 import { fetchBlob } from './fetch.js';
 import { fetchBlobMulti, type ProviderReport } from './multi.js';
+import type { DownloadLimits } from './downloadLimits.js';
 import type { BlobStore } from './store.js';
 import { BLOCK_BYTES, parseRoot, rootHex } from './tree.js';
 
@@ -42,6 +43,10 @@ export interface CollectionFetchOptions {
   onManifest?: (entries: CollectionEntry[]) => void;
   /** false: accept no compressed blocks from the providers (default: brotli where it pays). */
   compression?: boolean;
+  /** Block writes in flight per blob fetch and provider before reads pause (src/blobs/fetch.ts; default 4). */
+  window?: number;
+  /** Download caps (node-wide and per provider) shared by every blob this fetch moves (src/blobs/downloadLimits.ts). */
+  limits?: DownloadLimits;
 }
 
 export interface CollectionFetchResult {
@@ -59,9 +64,9 @@ export interface CollectionFetchResult {
   error: ErrorInfo | null;
 }
 
-/** Bytes of the block ranges `ranges` of a blob of `size` bytes. */
-export const rangeBytes = (ranges: ReadonlyArray<readonly [number, number]>, size: number): number =>
-  ranges.reduce((a, [s, e]) => a + Math.max(0, Math.min(e * BLOCK_BYTES, size) - s * BLOCK_BYTES), 0);
+/** Bytes of the block ranges `ranges` of a blob of `size` bytes in `blockBytes`-byte blocks (default 1 MiB). */
+export const rangeBytes = (ranges: ReadonlyArray<readonly [number, number]>, size: number, blockBytes = BLOCK_BYTES): number =>
+  ranges.reduce((a, [s, e]) => a + Math.max(0, Math.min(e * blockBytes, size) - s * blockBytes), 0);
 
 /**
  * Fetches collection `root` and its members into `store` from `peers` (at least one). Never
@@ -76,6 +81,7 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
   let turn = 0;
   const progress: CollectionProgress = { fetchedBytes: 0, toFetchBytes: 0, doneBlobs: 0, totalBlobs: 0 };
   const emit = () => options.onProgress?.({ ...progress, fetchedBytes });
+  const tuning = { ...(options.compression === false ? { compression: false } : {}), ...(options.window !== undefined ? { window: options.window } : {}), ...(options.limits ? { limits: options.limits } : {}) };
 
   /** One blob, complete or failed; the bytes it moved counted as they land. */
   const fetchOne = async (blob: Uint8Array): Promise<ErrorInfo | null> => {
@@ -84,7 +90,7 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
       let seen = 0;
       const t0 = node.clock.now();
       const r = await fetchBlob(node, peer, blob, store, {
-        ...(options.compression === false ? { compression: false } : {}),
+        ...tuning,
         onProgress: (_blocks, bytes) => {
           fetchedBytes += bytes - seen;
           seen = bytes;
@@ -103,7 +109,7 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
     // Each blob starts at the next provider: a one-block blob comes whole from the first one
     // asked, so without the rotation every small file would come from peers[0].
     const k = turn++ % peers.length;
-    const r = await fetchBlobMulti(node, [...peers.slice(k), ...peers.slice(0, k)], blob, store, options.compression === false ? { compression: false } : {});
+    const r = await fetchBlobMulti(node, [...peers.slice(k), ...peers.slice(0, k)], blob, store, tuning);
     for (const p of r.providers) {
       const rep = reports.get(p.peer)!;
       rep.blocks += p.blocks;
@@ -148,7 +154,7 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
     const blob = parseRoot(hex);
     const missing = await store.missing(blob);
     if (missing !== null && missing.length === 0) continue;
-    todo.push({ root: blob, bytes: missing === null ? size : rangeBytes(missing, size) });
+    todo.push({ root: blob, bytes: missing === null ? size : rangeBytes(missing, size, await store.blockBytesOf(blob)) });
   }
   progress.totalBlobs = sizes.size;
   progress.doneBlobs = sizes.size - todo.length;

@@ -52,10 +52,10 @@ export function decodeOutboardHeader(bytes: Uint8Array): OutboardHeader {
   return { blockBytes: v.getUint32(8, true), size: Number(v.getBigUint64(16, true)), root: bytes.slice(24, 24 + HASH_BYTES) };
 }
 
-/** A whole outboard: header and leaves. */
-export function encodeOutboard(root: Uint8Array, size: number, leaves: readonly Uint8Array[]): Uint8Array {
+/** A whole outboard: header and leaves (`blockBytes`: the blob's block size, default 1 MiB). */
+export function encodeOutboard(root: Uint8Array, size: number, leaves: readonly Uint8Array[], blockBytes = BLOCK_BYTES): Uint8Array {
   const out = new Uint8Array(OUTBOARD_HEADER_BYTES + leaves.length * HASH_BYTES);
-  out.set(encodeOutboardHeader({ blockBytes: BLOCK_BYTES, size, root }), 0);
+  out.set(encodeOutboardHeader({ blockBytes, size, root }), 0);
   leaves.forEach((l, i) => out.set(l, OUTBOARD_HEADER_BYTES + i * HASH_BYTES));
   return out;
 }

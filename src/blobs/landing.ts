@@ -39,6 +39,8 @@ export class PartialLanding {
     bits: Uint8Array,
     have: number,
     readonly beforeWrite: (file: StoreFile) => void,
+    /** The blob's block size, bytes (block i lands at i × blockBytes). */
+    readonly blockBytes = BLOCK_BYTES,
   ) {
     this.bits = bits;
     this.have = have;
@@ -60,7 +62,7 @@ export class PartialLanding {
     try {
       const f = await this.#open();
       this.beforeWrite('data');
-      await f.data.write(data, 0, data.byteLength, index * BLOCK_BYTES);
+      await f.data.write(data, 0, data.byteLength, index * this.blockBytes);
       this.beforeWrite('outboard');
       await f.obao.write(leaf, 0, leaf.byteLength, leafOffset(index));
       await new Promise<void>((resolve, reject) => {

@@ -19,7 +19,8 @@ import type { BlockRanges } from '../../machines/blobFetch.js';
 import { blobMultiMachine, blobMultiProviderMachine, type BlobMultiInput, type BlobMultiOutput, type FetchUnitInput, type ProviderReport, type UnitResult } from '../../machines/blobMulti.js';
 import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
 import type { OctopiiNode, PeerRef } from '../node/node.js';
-import { fetchBlob } from './fetch.js';
+import type { DownloadLimits } from './downloadLimits.js';
+import { checkWindow, fetchBlob } from './fetch.js';
 import type { BlobStore } from './store.js';
 
 export { splitUnits } from '../../machines/blobMulti.js';
@@ -43,6 +44,10 @@ export interface MultiFetchOptions {
   onUnit?: (providers: ProviderReport[]) => void;
   /** false: accept no compressed blocks (default: brotli where it pays). */
   compression?: boolean;
+  /** Block writes in flight per provider before its reads pause (src/blobs/fetch.ts; default 4). */
+  window?: number;
+  /** Download caps (node-wide and per provider, src/blobs/downloadLimits.ts) shared by every provider's fetch. */
+  limits?: DownloadLimits;
 }
 
 /** What the actors get as `handles`. */
@@ -53,6 +58,8 @@ interface MultiHandles {
   store: BlobStore;
   attempts: number;
   compression?: boolean;
+  window?: number;
+  limits?: DownloadLimits;
 }
 
 const handlesOf = (h: unknown): MultiHandles => h as MultiHandles;
@@ -67,9 +74,16 @@ export const blobMultiLogic = blobMultiMachine.provide({
     provider: blobMultiProviderMachine.provide({
       actors: {
         fetchUnit: fromPromise<UnitResult, FetchUnitInput>(async ({ input }) => {
-          const { node, peers, root, store, attempts, compression } = handlesOf(input.handles);
+          const { node, peers, root, store, attempts, compression, window, limits } = handlesOf(input.handles);
           const t0 = node.clock.now();
-          const r = await fetchBlob(node, peers[input.index]!, root, store, { scope: [input.unit], maxAttempts: attempts, maxMismatches: 1, ...(compression === false ? { compression: false } : {}) });
+          const r = await fetchBlob(node, peers[input.index]!, root, store, {
+            scope: [input.unit],
+            maxAttempts: attempts,
+            maxMismatches: 1,
+            ...(compression === false ? { compression: false } : {}),
+            ...(window !== undefined ? { window } : {}),
+            ...(limits ? { limits } : {}),
+          });
           return { status: r.status, blocks: r.blocks, bytes: r.bytes, ms: node.clock.now() - t0, error: r.error };
         }),
       },
@@ -82,12 +96,21 @@ const multiSeq = new WeakMap<OctopiiNode, number>();
 /**
  * Fetches `root` into `store` from every provider in `peers` at once. Never rejects for a
  * provider's failure: resolves `failed` (with the last provider's error) when no provider is
- * left and blocks are still missing. Throws INVALID_ARGUMENT for an empty provider list;
+ * left and blocks are still missing. Throws INVALID_ARGUMENT for an empty provider list or a bad window;
  * rejects CLOSED when the node is stopped.
  */
 export async function fetchBlobMulti(node: OctopiiNode, peers: readonly PeerRef[], root: Uint8Array, store: BlobStore, options: MultiFetchOptions = {}): Promise<MultiFetchResult> {
   if (peers.length === 0) throw new OctopiiError('INVALID_ARGUMENT', 'a multi-source fetch needs at least one provider');
-  const handles: MultiHandles = { node, peers, root, store, attempts: Math.max(1, options.attemptsPerUnit ?? 2), ...(options.compression === false ? { compression: false } : {}) };
+  const handles: MultiHandles = {
+    node,
+    peers,
+    root,
+    store,
+    attempts: Math.max(1, options.attemptsPerUnit ?? 2),
+    ...(options.compression === false ? { compression: false } : {}),
+    ...(options.window !== undefined ? { window: checkWindow(options.window) } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+  };
   const input: BlobMultiInput = { handles, peers: peers.map((p) => p.address), unitBlocks: Math.max(1, options.unitBlocks ?? 4) };
   const n = (multiSeq.get(node) ?? 0) + 1;
   multiSeq.set(node, n);

@@ -2,7 +2,8 @@
  * The provider side of the `blobs` stream kind (src/wire/blobs.ts): `serveBlobs(node, store)`
  * registers the kind on the node's router; each stream is one blobProvide machine
  * (machines/blobProvide.ts) under the node's supervisor, `peer:<nodeId>/provide#n`. The actors
- * below do its I/O: read the request, stream the header, every requested block with its proof
+ * below do its I/O: read the request, stream the header (the blob's size and its own block
+ * size, which the root binds), every requested block with its proof
  * — each block read from the store verified against the outboard before it leaves — and END;
  * or an ERROR frame (BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE, PROTOCOL_ERROR, TIMEOUT …). Writes
  * await the stream (QUIC flow control is the backpressure). When the request accepts a codec,
@@ -65,13 +66,14 @@ export const blobProvideLogic = blobProvideMachine.provide({
     readRequest: fromPromise<ProvideRequest, { handles: unknown }>(async ({ input }) => {
       const { reader, store } = handlesOf(input.handles);
       const req = await readBlobRequest(reader);
-      const size = await store.size(req.root);
-      const n = blockCount(size);
+      const { size, blockBytes } = await store.shape(req.root);
+      const n = blockCount(size, blockBytes);
       if (req.ranges[0]![0] >= n) throw new OctopiiError('RANGE_NOT_SATISFIABLE', `blocks from ${req.ranges[0]![0]} of a ${n}-block blob`);
       return {
         root: rootHex(req.root),
         ranges: req.ranges.map(([s, e]): [number, number] => [s, Math.min(e, n)]).filter(([s, e]) => s < e),
         size,
+        blockBytes,
         codecs: handlesOf(input.handles).options.compress === false ? [] : (req.accept ?? []),
       };
     }),
@@ -95,7 +97,7 @@ export const blobProvideLogic = blobProvideMachine.provide({
         resume = null;
       };
       void (async () => {
-        await w.write(encodeHeaderFrame(input.request.size, BLOCK_BYTES));
+        await w.write(encodeHeaderFrame(input.request.size, input.request.blockBytes ?? BLOCK_BYTES));
         /** Block `i` read (verified against the outboard), tampered in tests, compressed when that pays: its frame head and payload. */
         const prepare = async (i: number) => {
           const { data, proof } = await store.blockWithProof(root, i);

@@ -4,6 +4,9 @@
  * any range can be verified, and fetched block by block — each block verified against the root
  * before it is written, the verified-block map fsync'd as blocks land, so a resume starts where
  * the last run stopped without reading (or re-hashing) anything already verified.
+ * Each blob has its own block size (src/blobs/tree.ts: a power of two from 16 KiB to 16 MiB,
+ * default 1 MiB, bound into the root), recorded in its outboard header and used for every
+ * offset, leaf, map bit and read of that blob.
  *
  * Layout under `dir` (formats in src/blobs/files.ts):
  * ```
@@ -30,17 +33,25 @@ import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboard
 import { exists, syncDir, writeFileSynced } from './fsutil.js';
 import { PartialLanding } from './landing.js';
 import { keptRoots } from './liveness.js';
-import { allProofs, BLOCK_BYTES, blockCount, blockLength, equalBytes, HASH_BYTES, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
+import { allProofs, BLOCK_BYTES, blockCount, blockLength, checkBlockBytes, equalBytes, HASH_BYTES, isBlockBytes, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
 /** One-shot SHA-256 (a `HashPool` is one; the default hashes on the calling thread). */
 export interface BlockHasher {
   sha256(data: Uint8Array): Promise<Uint8Array>;
 }
 
-/** What proves a block: the blob's size (bound into the root) and the sibling hashes, bottom-up. */
+/** What proves a block: the blob's size and block size (both bound into the root) and the sibling hashes, bottom-up. */
 export interface BlockProof {
   size: number;
+  /** The blob's block size, bytes (default 1 MiB, {@link BLOCK_BYTES}). */
+  blockBytes?: number;
   siblings: Uint8Array;
+}
+
+/** A blob's shape: its size and block size, bytes. */
+export interface BlobShape {
+  size: number;
+  blockBytes: number;
 }
 
 /** A byte range of a blob. */
@@ -67,6 +78,7 @@ export type PutResult = 'written' | 'duplicate' | 'complete';
 
 interface PartialBlob {
   size: number;
+  blockBytes: number;
   n: number;
   landing: PartialLanding;
   /** Set once the last block landed: the move into blobs/. */
@@ -75,6 +87,7 @@ interface PartialBlob {
 
 interface Outboard {
   size: number;
+  blockBytes: number;
   leaves: Uint8Array[];
   proofs?: Uint8Array[];
 }
@@ -141,13 +154,29 @@ export class BlobStore {
     return (await this.#outboard(root)).size;
   }
 
+  /** Size and block size (bytes) of the complete blob `root`. Throws BLOB_NOT_FOUND. */
+  async shape(root: Uint8Array): Promise<BlobShape> {
+    const ob = await this.#outboard(root);
+    return { size: ob.size, blockBytes: ob.blockBytes };
+  }
+
+  /** Block size (bytes) of `root`, complete or partial; undefined when the store holds none of it. */
+  async blockBytesOf(root: Uint8Array): Promise<number | undefined> {
+    if (await this.has(root)) return (await this.#outboard(root)).blockBytes;
+    return (await this.#partial(rootHex(root)))?.blockBytes;
+  }
+
   /**
    * Adds a file (`path`) or bytes, returns its root. Hashes each block (in the pool when one was
    * given) while copying it into tmp/, then renames outboard and data into blobs/ (data last).
    * Adding a blob already present writes nothing more. `tag` names it (see {@link setTag}).
-   * Throws SOURCE_NOT_FOUND, DISK_FULL, IO_ERROR, ABORTED on `signal` (nothing kept).
+   * `blockBytes`: its block size (default 1 MiB; a power of two from 16 KiB to 16 MiB, bound
+   * into the root: the same bytes at another block size are another blob). Throws
+   * INVALID_ARGUMENT (block size), SOURCE_NOT_FOUND, DISK_FULL, IO_ERROR, ABORTED on `signal`
+   * (nothing kept).
    */
-  async add(input: string | Uint8Array, options: { tag?: string; signal?: AbortSignal } = {}): Promise<Uint8Array> {
+  async add(input: string | Uint8Array, options: { tag?: string; signal?: AbortSignal; blockBytes?: number } = {}): Promise<Uint8Array> {
+    const B = checkBlockBytes(options.blockBytes ?? BLOCK_BYTES);
     const tmp = join(this.dir, 'tmp', `add-${process.pid}-${++this.#tmpSeq}`);
     let src: FileHandle | undefined;
     let out: FileHandle | undefined;
@@ -157,44 +186,44 @@ export class BlobStore {
         src = await open(input, 'r');
         size = (await src.stat()).size;
       } else size = input.byteLength;
-      const n = blockCount(size);
+      const n = blockCount(size, B);
       out = await open(`${tmp}.data`, 'w');
       const leaves: Uint8Array[] = new Array(n);
       const inFlight = 4;
       // Sized to the blob: a SharedArrayBuffer the hash workers saw lives until their GC runs, so
       // 1 MiB per small file added held ~1 GB of native memory for a 1,000-file tree.
-      const bufs = Array.from({ length: Math.min(inFlight, n) }, () => new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + Math.min(BLOCK_BYTES, size))));
+      const bufs = Array.from({ length: Math.min(inFlight, n) }, () => new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + Math.min(B, size))));
       let next = 0;
       const pump = async (buf: Uint8Array) => {
         while (next < n) {
           if (options.signal?.aborted) throw new OctopiiError('ABORTED', 'add aborted');
           const i = next++;
-          const len = blockLength(size, i);
+          const len = blockLength(size, i, B);
           const body = buf.subarray(LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + len);
           if (src) {
-            const { bytesRead } = await src.read(body, 0, len, i * BLOCK_BYTES);
+            const { bytesRead } = await src.read(body, 0, len, i * B);
             if (bytesRead !== len) throw new OctopiiError('IO_ERROR', `${input as string} changed while being added`);
-          } else body.set((input as Uint8Array).subarray(i * BLOCK_BYTES, i * BLOCK_BYTES + len));
+          } else body.set((input as Uint8Array).subarray(i * B, i * B + len));
           const leaf = this.#hasher.sha256(leafMessage(buf, i, len));
           this.#beforeWrite?.('data');
-          await out!.write(body, 0, len, i * BLOCK_BYTES);
+          await out!.write(body, 0, len, i * B);
           this.stats.dataBytesWritten += len;
           leaves[i] = await leaf;
         }
       };
       await Promise.all(bufs.map(pump));
-      const root = rootFromLeaves(leaves, size);
+      const root = rootFromLeaves(leaves, size, B);
       const hex = rootHex(root);
       if (await this.has(root)) {
         if (options.tag !== undefined) await this.setTag(options.tag, root);
         return root;
       }
       await out.datasync();
-      await writeFileSynced(`${tmp}.obao`, encodeOutboard(root, size, leaves), () => this.#beforeWrite?.('outboard'));
+      await writeFileSynced(`${tmp}.obao`, encodeOutboard(root, size, leaves, B), () => this.#beforeWrite?.('outboard'));
       await rename(`${tmp}.obao`, this.#path('blobs', hex, 'obao'));
       await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
       await syncDir(join(this.dir, 'blobs'));
-      this.#outboards.set(hex, { size, leaves });
+      this.#outboards.set(hex, { size, blockBytes: B, leaves });
       if (options.tag !== undefined) await this.setTag(options.tag, root);
       return root;
     } catch (e) {
@@ -220,22 +249,23 @@ export class BlobStore {
       throw toOctopiiError(e, 'IO_ERROR');
     }
     const h = decodeOutboardHeader(bytes);
+    if (!isBlockBytes(h.blockBytes)) throw new OctopiiError('BLOCK_MISMATCH', `outboard of ${hex} names block size ${h.blockBytes}`);
     const n = blockCount(h.size, h.blockBytes);
-    if (h.blockBytes !== BLOCK_BYTES || !equalBytes(h.root, root) || bytes.byteLength !== leafOffset(n)) {
+    if (!equalBytes(h.root, root) || bytes.byteLength !== leafOffset(n)) {
       throw new OctopiiError('BLOCK_MISMATCH', `outboard of ${hex} does not belong to that root`);
     }
     const leaves = Array.from({ length: n }, (_, i) => bytes.slice(leafOffset(i), leafOffset(i) + HASH_BYTES));
-    if (!equalBytes(rootFromLeaves(leaves, h.size), root)) throw new OctopiiError('BLOCK_MISMATCH', `outboard of ${hex} does not verify against its root`);
-    const ob = { size: h.size, leaves };
+    if (!equalBytes(rootFromLeaves(leaves, h.size, h.blockBytes), root)) throw new OctopiiError('BLOCK_MISMATCH', `outboard of ${hex} does not verify against its root`);
+    const ob = { size: h.size, blockBytes: h.blockBytes, leaves };
     this.#outboards.set(hex, ob);
     return ob;
   }
 
   /** Reads block `index` of a complete blob and checks it against its leaf. Throws BLOCK_MISMATCH when the disk returned other bytes. */
   async #readBlock(fh: FileHandle, hex: string, ob: Outboard, index: number, buf: Uint8Array): Promise<Uint8Array> {
-    const len = blockLength(ob.size, index);
+    const len = blockLength(ob.size, index, ob.blockBytes);
     const body = buf.subarray(LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + len);
-    const { bytesRead } = await fh.read(body, 0, len, index * BLOCK_BYTES);
+    const { bytesRead } = await fh.read(body, 0, len, index * ob.blockBytes);
     this.stats.dataBytesRead += bytesRead;
     if (bytesRead !== len) throw new OctopiiError('BLOCK_MISMATCH', `blob ${hex} is truncated at block ${index}`);
     const leaf = await this.#hasher.sha256(leafMessage(buf, index, len));
@@ -258,12 +288,13 @@ export class BlobStore {
     const hex = rootHex(root);
     const fh = await open(this.#path('blobs', hex, 'data'), 'r');
     try {
-      const buf = new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + Math.min(BLOCK_BYTES, ob.size))); // sized to the blob, as in add()
-      for (let i = Math.floor(offset / BLOCK_BYTES); i * BLOCK_BYTES < offset + length; i++) {
+      const B = ob.blockBytes;
+      const buf = new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + Math.min(B, ob.size))); // sized to the blob, as in add()
+      for (let i = Math.floor(offset / B); i * B < offset + length; i++) {
         const body = await this.#readBlock(fh, hex, ob, i, buf);
-        const from = Math.max(offset, i * BLOCK_BYTES);
-        const to = Math.min(offset + length, i * BLOCK_BYTES + body.byteLength);
-        out.set(body.subarray(from - i * BLOCK_BYTES, to - i * BLOCK_BYTES), from - offset);
+        const from = Math.max(offset, i * B);
+        const to = Math.min(offset + length, i * B + body.byteLength);
+        out.set(body.subarray(from - i * B, to - i * B), from - offset);
       }
     } finally {
       await fh.close();
@@ -283,8 +314,8 @@ export class BlobStore {
     const hex = rootHex(root);
     const fh = await open(this.#path('blobs', hex, 'data'), 'r');
     try {
-      const buf = new Uint8Array(LEAF_PREFIX_BYTES + blockLength(ob.size, index));
-      return { data: await this.#readBlock(fh, hex, ob, index, buf), proof: { size: ob.size, siblings: ob.proofs[index]! } };
+      const buf = new Uint8Array(LEAF_PREFIX_BYTES + blockLength(ob.size, index, ob.blockBytes));
+      return { data: await this.#readBlock(fh, hex, ob, index, buf), proof: { size: ob.size, blockBytes: ob.blockBytes, siblings: ob.proofs[index]! } };
     } finally {
       await fh.close();
     }
@@ -310,42 +341,43 @@ export class BlobStore {
       throw toOctopiiError(e, 'IO_ERROR');
     }
     const h = decodeOutboardHeader(head);
+    if (!isBlockBytes(h.blockBytes)) throw new OctopiiError('IO_ERROR', `partial ${hex} names block size ${h.blockBytes}`);
     const n = blockCount(h.size, h.blockBytes);
     const bits = decodeMap(map, n);
     let have = 0;
     for (let i = 0; i < n; i++) if (bitSet(bits, i)) have++;
-    const p: PartialBlob = { size: h.size, n, landing: this.#landingFor(hex, n, bits, have) };
+    const p: PartialBlob = { size: h.size, blockBytes: h.blockBytes, n, landing: this.#landingFor(hex, n, bits, have, h.blockBytes) };
     if (!this.#partials.has(hex)) this.#partials.set(hex, p); // a concurrent load won: keep one
     return this.#partials.get(hex);
   }
 
   /** The partial blob, loaded or created once however many blocks arrive at the same time. */
-  async #partialFor(root: Uint8Array, hex: string, size: number): Promise<PartialBlob> {
+  async #partialFor(root: Uint8Array, hex: string, size: number, blockBytes: number): Promise<PartialBlob> {
     const cached = this.#partials.get(hex);
     if (cached) return cached;
     let opening = this.#opening.get(hex);
     if (!opening) {
-      opening = (async () => (await this.#partial(hex)) ?? (await this.#createPartial(root, size)))();
+      opening = (async () => (await this.#partial(hex)) ?? (await this.#createPartial(root, size, blockBytes)))();
       this.#opening.set(hex, opening);
       opening.finally(() => this.#opening.delete(hex)).catch(() => undefined);
     }
     return opening;
   }
 
-  #landingFor(hex: string, n: number, bits: Uint8Array, have: number): PartialLanding {
+  #landingFor(hex: string, n: number, bits: Uint8Array, have: number, blockBytes: number): PartialLanding {
     const paths = { data: this.#path('partial', hex, 'data'), obao: this.#path('partial', hex, 'obao'), map: this.#path('partial', hex, 'map') };
-    return new PartialLanding(paths, n, bits, have, (file) => this.#beforeWrite?.(file));
+    return new PartialLanding(paths, n, bits, have, (file) => this.#beforeWrite?.(file), blockBytes);
   }
 
   /** Creates the partial blob (files staged in tmp/, the map renamed in last). */
-  async #createPartial(root: Uint8Array, size: number): Promise<PartialBlob> {
+  async #createPartial(root: Uint8Array, size: number, blockBytes: number): Promise<PartialBlob> {
     const hex = rootHex(root);
-    const n = blockCount(size);
+    const n = blockCount(size, blockBytes);
     const tmp = join(this.dir, 'tmp', `partial-${hex}`);
     this.#beforeWrite?.('outboard');
     const ob = await open(`${tmp}.obao`, 'w');
     try {
-      await ob.write(encodeOutboardHeader({ blockBytes: BLOCK_BYTES, size, root }), 0, OUTBOARD_HEADER_BYTES, 0);
+      await ob.write(encodeOutboardHeader({ blockBytes, size, root }), 0, OUTBOARD_HEADER_BYTES, 0);
       await ob.truncate(leafOffset(n));
       await ob.datasync();
     } finally {
@@ -363,19 +395,26 @@ export class BlobStore {
     await rename(`${tmp}.data`, this.#path('partial', hex, 'data'));
     await rename(`${tmp}.map`, this.#path('partial', hex, 'map'));
     await syncDir(join(this.dir, 'partial'));
-    const p: PartialBlob = { size, n, landing: this.#landingFor(hex, n, new Uint8Array(Math.ceil(n / 8)), 0) };
+    const p: PartialBlob = { size, blockBytes, n, landing: this.#landingFor(hex, n, new Uint8Array(Math.ceil(n / 8)), 0, blockBytes) };
     this.#partials.set(hex, p);
     return p;
   }
 
   /**
    * Block ranges `[start, end)` still missing from `root`: `null` when the store knows nothing
-   * of it (ask for everything; the size comes with the first block), `[]` when it is complete.
+   * of it (ask for everything; the size comes with the first block), `[]` when it is complete
+   * (a partial whose every block is durable is completed first).
    */
   async missing(root: Uint8Array): Promise<Array<[number, number]> | null> {
     if (await this.has(root)) return [];
-    const p = await this.#partial(rootHex(root));
-    return p ? missingRanges(p.landing.bits, p.n) : null;
+    const hex = rootHex(root);
+    const p = await this.#partial(hex);
+    if (!p) return null;
+    const ranges = missingRanges(p.landing.bits, p.n);
+    // Every block is durable but the move into blobs/ may not have run yet (the last block's
+    // putBlock is still closing its files): finish it here, so [] always means readable.
+    if (ranges.length === 0) await (p.completing ??= this.#complete(hex, p));
+    return ranges;
   }
 
   /**
@@ -383,24 +422,26 @@ export class BlobStore {
    * `proof` first (a block that does not verify → BLOCK_MISMATCH, nothing written), then writes
    * block and leaf and commits its map bit once both are durable (group commit). The partial blob is created by
    * its first verified block (which also proves the size); the last block completes it. Throws
-   * BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL (the partial and its map intact), IO_ERROR.
+   * BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL (the partial and its map intact), IO_ERROR;
+   * INVALID_ARGUMENT for a `proof.blockBytes` that is no block size (16 KiB … 16 MiB, a power of two).
    */
   async putBlock(root: Uint8Array, index: number, data: Uint8Array, proof: BlockProof): Promise<PutResult> {
     const hex = rootHex(root);
     const { size } = proof;
-    if (!Number.isSafeInteger(size) || size < 0 || !Number.isInteger(index) || index < 0 || index >= blockCount(size)) {
+    const B = checkBlockBytes(proof.blockBytes ?? BLOCK_BYTES);
+    if (!Number.isSafeInteger(size) || size < 0 || !Number.isInteger(index) || index < 0 || index >= blockCount(size, B)) {
       throw new OctopiiError('RANGE_NOT_SATISFIABLE', `block ${index} of a ${size}-byte blob`);
     }
-    if (data.byteLength !== blockLength(size, index)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} is ${data.byteLength} bytes, expected ${blockLength(size, index)}`);
+    if (data.byteLength !== blockLength(size, index, B)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} is ${data.byteLength} bytes, expected ${blockLength(size, index, B)}`);
     const msg = new Uint8Array(LEAF_PREFIX_BYTES + data.byteLength);
     msg.set(data, LEAF_PREFIX_BYTES);
     const leaf = await this.#hasher.sha256(leafMessage(msg, index, data.byteLength));
-    if (!verifyProof(root, size, index, leaf, proof.siblings)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} does not verify against the root`);
+    if (!verifyProof(root, size, index, leaf, proof.siblings, B)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} does not verify against the root`);
     if (await this.has(root)) return 'duplicate';
     try {
-      if (blockCount(size) === 1 && !this.#partials.has(hex)) return await this.#putWhole(root, hex, size, data, leaf);
-      const p = await this.#partialFor(root, hex, size);
-      if (p.size !== size) throw new OctopiiError('INTERNAL', `partial ${hex} has size ${p.size}, a verified proof says ${size}`);
+      if (blockCount(size, B) === 1 && !this.#partials.has(hex)) return await this.#putWhole(root, hex, size, B, data, leaf);
+      const p = await this.#partialFor(root, hex, size, B);
+      if (p.size !== size || p.blockBytes !== B) throw new OctopiiError('INTERNAL', `partial ${hex} has size ${p.size} in ${p.blockBytes}-byte blocks, a verified proof says ${size} in ${B}`);
       if (!(await p.landing.land(index, data, leaf))) return 'duplicate';
       this.stats.dataBytesWritten += data.byteLength;
       if (p.landing.have < p.n) return 'written';
@@ -418,11 +459,11 @@ export class BlobStore {
    * partial and its map (eight fdatasyncs and renames): putBlock of a 10 kB blob, one after
    * another, 18 → 9 ms on this shared 2-core machine.
    */
-  async #putWhole(root: Uint8Array, hex: string, size: number, data: Uint8Array, leaf: Uint8Array): Promise<PutResult> {
+  async #putWhole(root: Uint8Array, hex: string, size: number, blockBytes: number, data: Uint8Array, leaf: Uint8Array): Promise<PutResult> {
     const tmp = join(this.dir, 'tmp', `put-${process.pid}-${++this.#tmpSeq}`);
     try {
       await writeFileSynced(`${tmp}.data`, data, () => this.#beforeWrite?.('data'));
-      await writeFileSynced(`${tmp}.obao`, encodeOutboard(root, size, [leaf]), () => this.#beforeWrite?.('outboard'));
+      await writeFileSynced(`${tmp}.obao`, encodeOutboard(root, size, [leaf], blockBytes), () => this.#beforeWrite?.('outboard'));
       await rename(`${tmp}.obao`, this.#path('blobs', hex, 'obao'));
       await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
       await syncDir(join(this.dir, 'blobs'));
@@ -432,7 +473,7 @@ export class BlobStore {
       throw e;
     }
     this.stats.dataBytesWritten += data.byteLength;
-    this.#outboards.set(hex, { size, leaves: [leaf] });
+    this.#outboards.set(hex, { size, blockBytes, leaves: [leaf] });
     // A partial of it that an older run left is ignored (has() comes first) and removed by open().
     return 'complete';
   }
@@ -442,13 +483,13 @@ export class BlobStore {
     await p.landing.close();
     const obao = new Uint8Array(await readFile(this.#path('partial', hex, 'obao')));
     const leaves = Array.from({ length: p.n }, (_, i) => obao.slice(leafOffset(i), leafOffset(i) + HASH_BYTES));
-    if (rootHex(rootFromLeaves(leaves, p.size)) !== hex) throw new OctopiiError('INTERNAL', `verified leaves of ${hex} give another root`);
+    if (rootHex(rootFromLeaves(leaves, p.size, p.blockBytes)) !== hex) throw new OctopiiError('INTERNAL', `verified leaves of ${hex} give another root`);
     await rename(this.#path('partial', hex, 'obao'), this.#path('blobs', hex, 'obao'));
     await rename(this.#path('partial', hex, 'data'), this.#path('blobs', hex, 'data'));
     await syncDir(join(this.dir, 'blobs'));
     await rm(this.#path('partial', hex, 'map'), { force: true });
     this.#partials.delete(hex);
-    this.#outboards.set(hex, { size: p.size, leaves });
+    this.#outboards.set(hex, { size: p.size, blockBytes: p.blockBytes, leaves });
   }
 
   /** Names `root` with tag `name` (replacing what it named), or removes the tag with `null`. Throws INVALID_ARGUMENT for a bad name. */

@@ -23,8 +23,10 @@
  * bytes): parents are recomputed on load (n − 1 hashes of 65 bytes), which also checks the
  * outboard against the root — a forged outboard is refused there.
  *
- * Block size: 1 MiB, by measurement (`npm run bench:blobs`, this shared 2-core machine, 256 MiB
- * per row): 256 KiB / 1 MiB / 4 MiB blocks hash through the pool (2 threads, 4 jobs in flight)
+ * Block size: a property of each blob (bound into its root, recorded in its outboard header), a
+ * power of two from {@link MIN_BLOCK_BYTES} (16 KiB) to {@link MAX_BLOCK_BYTES} (16 MiB); the same
+ * content at two block sizes has two roots. Default 1 MiB, by measurement (`npm run
+ * bench:blobs`, this shared 2-core machine, 256 MiB per row): 256 KiB / 1 MiB / 4 MiB blocks hash through the pool (2 threads, 4 jobs in flight)
  * at 830 / 1,050 / 1,210 MB/s (a pool job costs ~50 µs, so small jobs lose to round trips);
  * outboards take 128 / 32 / 8 KiB per GiB; a proof is 384 / 320 / 256 bytes per block of a
  * 1 GiB blob; verifying one random 4 KiB read hashes its whole block: 0.22 / 0.79 / 3.3 ms.
@@ -37,8 +39,25 @@
 import { createHash } from 'node:crypto';
 import { OctopiiError } from '../errors.js';
 
-/** Block size of every blob this version makes, bytes (1 MiB; see the module note). */
-export const BLOCK_BYTES = 1 << 20;
+/** Default block size of a blob, bytes (1 MiB; see the module note). */
+export const DEFAULT_BLOCK_BYTES = 1 << 20;
+/** The default block size under its older name: blobs made without a block size use it. */
+export const BLOCK_BYTES = DEFAULT_BLOCK_BYTES;
+/** Smallest block size a blob may have, bytes (16 KiB). */
+export const MIN_BLOCK_BYTES = 16 * 1024;
+/** Largest block size a blob may have, bytes (16 MiB). */
+export const MAX_BLOCK_BYTES = 16 << 20;
+
+/** True when `b` is a block size a blob may have: a power of two from 16 KiB to 16 MiB. */
+export function isBlockBytes(b: number): boolean {
+  return Number.isInteger(b) && b >= MIN_BLOCK_BYTES && b <= MAX_BLOCK_BYTES && (b & (b - 1)) === 0;
+}
+
+/** `b` when {@link isBlockBytes}; throws INVALID_ARGUMENT otherwise. */
+export function checkBlockBytes(b: number): number {
+  if (!isBlockBytes(b)) throw new OctopiiError('INVALID_ARGUMENT', `block size ${b} is not a power of two from ${MIN_BLOCK_BYTES} (16 KiB) to ${MAX_BLOCK_BYTES} (16 MiB) bytes`);
+  return b;
+}
 /** Bytes of one hash (SHA-256). */
 export const HASH_BYTES = 32;
 /** Bytes in front of a block in a leaf message: domain byte + u64le index. */

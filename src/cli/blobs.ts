@@ -5,7 +5,7 @@
  *   list      one line per blob: root, state, size, verified blocks, tags and `in:TAG` for the
  *             tagged collections that list it (`--json`: JSON lines)
  *   add PATH… adds files and directories as one collection (as `share` does, without serving);
- *             prints its root
+ *             prints its root; `--block-size SIZE` (else config `blobs.blockSize`, else 1 MiB)
  *   rm TAG…   removes the tags (and the `TAG.<n>` member tags of stores written before a
  *             collection's tag kept its members), then deletes every blob no tag keeps
  *   gc        deletes every blob, complete or partial, that no tag keeps (a tag keeps the blob it
@@ -25,6 +25,8 @@ import { jsonLine } from './output.js';
 export interface BlobsOptions extends StoreFlags {
   json?: boolean;
   tag?: string;
+  /** Block size of the blobs `add` makes, bytes (over the config's `blobs.blockSize`). */
+  blockSize?: number;
 }
 
 const out = (line: string) => void process.stdout.write(`${line}\n`);
@@ -47,7 +49,8 @@ export async function runBlobs(sub: 'list' | 'add' | 'rm' | 'gc', args: string[]
       const { addPaths } = await import('../blobs/collection.js');
       const { rootHex } = await import('../blobs/tree.js');
       const tag = opts.tag ?? tagFromName('add', basename(resolve(args[0]!)));
-      const r = await addPaths(store, args, { tag });
+      const blockBytes = opts.blockSize ?? cfg.blobs.blockSize;
+      const r = await addPaths(store, args, { tag, ...(blockBytes !== undefined ? { blockBytes } : {}) });
       const result = { root: rootHex(r.root), files: r.entries.length, bytes: r.entries.reduce((a, e) => a + e.size, 0), skipped: r.skipped, tag };
       if (opts.json) jsonLine(result);
       else out(`${result.root}  ${result.files} files, ${formatBytes(result.bytes)}, tag ${tag}`);

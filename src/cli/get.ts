@@ -13,6 +13,11 @@
  *   | {"event":"failed", … ,"error":{"code","message"}}
  * Resolves with the exit code: 0 when every file was written verified, 1 otherwise (what was
  * verified stays in the store: run the same command again to resume).
+ *
+ * `--window N` (over the config's `blobs.fetchWindow`; default 4): block writes in flight per
+ * blob and provider before reading pauses. `--max-download-rate RATE` /
+ * `--max-download-rate-per-peer RATE` (bytes per second, over `blobs.maxDownloadRate[PerPeer]`):
+ * caps on what this run downloads in all and from each provider (src/blobs/downloadLimits.ts).
  */
 import { resolve } from 'node:path';
 import { identityFileOf, loadConfig } from '../config.js';
@@ -30,6 +35,11 @@ export interface GetOptions extends IdentityFlags, StoreFlags {
   transport?: 'quinn' | 'matrixai';
   /** false (`--no-compress`): accept no compressed blocks. */
   compress?: boolean;
+  /** Block writes in flight per blob and provider (over the config's `blobs.fetchWindow`). */
+  window?: number;
+  /** Download caps, bytes per second (over the config's `blobs.maxDownloadRate*`). */
+  maxDownloadRate?: number;
+  maxDownloadRatePerPeer?: number;
 }
 
 /** The providers of `tickets` (one root), each node ID and address once. Throws INVALID_ARGUMENT when the roots differ. */
@@ -54,15 +64,18 @@ export async function runGet(tickets: BlobTicket[], opts: GetOptions): Promise<n
   const outDir = resolve(opts.dir ?? '.');
   const { store, pool, release } = await openStore(storeDirOf(opts, cfg), cfg.hashThreads);
   try {
-    const [{ fetchCollection }, { exportCollection }, { rootHex }, { OctopiiNode }, progressLib] = await Promise.all([
+    const [{ fetchCollection }, { exportCollection }, { rootHex }, { OctopiiNode }, { DownloadLimits }, progressLib] = await Promise.all([
       import('../blobs/fetchCollection.js'),
       import('../blobs/collection.js'),
       import('../blobs/tree.js'),
       import('../node.js'),
+      import('../blobs/downloadLimits.js'),
       process.stderr.isTTY && !opts.json ? import('cli-progress') : undefined,
     ]);
     const root = rootHex(ticket.root);
     const tag = opts.tag ?? `get-${root.slice(0, 16)}`;
+    const window = opts.window ?? cfg.blobs.fetchWindow;
+    const limits = new DownloadLimits({ maxDownloadRate: opts.maxDownloadRate ?? cfg.blobs.maxDownloadRate, maxDownloadRatePerPeer: opts.maxDownloadRatePerPeer ?? cfg.blobs.maxDownloadRatePerPeer });
     const node = await OctopiiNode.start({ ...cfg, identity, runtime: { hasher: pool } });
     const started = performance.now();
     let bar: import('cli-progress').SingleBar | undefined;
@@ -71,6 +84,8 @@ export async function runGet(tickets: BlobTicket[], opts: GetOptions): Promise<n
       const r = await fetchCollection(node, ticket.providers, ticket.root, store, {
         tag,
         ...(opts.compress === false ? { compression: false } : {}),
+        ...(window !== undefined ? { window } : {}),
+        ...(limits.active ? { limits } : {}),
         onManifest: (entries) => {
           if (opts.json) jsonLine({ event: 'manifest', root, files: entries.length, bytes: entries.reduce((a, e) => a + e.size, 0), blobs: new Set(entries.map((e) => e.root)).size });
         },

@@ -6,6 +6,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { decodeTicket, type BlobTicket } from '../blobs/ticket.js';
+import { isBlockBytes } from '../blobs/tree.js';
 import { isNodeId } from '../identity.js';
 import { parseSize } from '../size.js';
 import { parseAddress } from '../transport/address.js';
@@ -37,6 +38,20 @@ export function sizeArg(value: string): number {
 export function positiveSizeArg(value: string): number {
   const n = parseSize(value);
   if (n === undefined || n === 0) throw new InvalidArgumentError('expected a size in bytes above 0, e.g. 1048576, 10MB or 1MiB.');
+  return n;
+}
+
+/** A blob block size: a power of two from 16 KiB to 16 MiB, in bytes or with a unit (`256KiB`, `4MiB`) — src/blobs/tree.ts. */
+export function blockSizeArg(value: string): number {
+  const n = parseSize(value);
+  if (n === undefined || !isBlockBytes(n)) throw new InvalidArgumentError('expected a power of two from 16KiB to 16MiB, e.g. 64KiB, 256KiB or 4MiB.');
+  return n;
+}
+
+/** A fetch window: a whole number of blocks from 1 to 1024 (src/blobs/fetch.ts). */
+export function windowArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 1024) throw new InvalidArgumentError('expected a whole number of blocks from 1 to 1024.');
   return n;
 }
 

@@ -15,7 +15,9 @@
  * over the config's `blobs.maxUploadRate` / `blobs.maxUploadRatePerPeer`) cap what the node
  * uploads in all and to each fetcher (token buckets, src/blobs/uploadLimits.ts). Blocks go
  * brotli-compressed to fetchers that accept it when that pays (src/blobs/codec.ts);
- * `--no-compress` sends every block as it is.
+ * `--no-compress` sends every block as it is. `--block-size SIZE` (over the config's
+ * `blobs.blockSize`; default 1 MiB) is the block size of every blob added — a power of two from
+ * 16 KiB to 16 MiB, bound into the roots (fetchers learn it from each blob's header).
  */
 import { networkInterfaces } from 'node:os';
 import { basename, resolve } from 'node:path';
@@ -37,6 +39,8 @@ export interface ShareOptions extends IdentityFlags, StoreFlags {
   maxUploadRatePerPeer?: number;
   /** false (`--no-compress`): never send compressed blocks. */
   compress?: boolean;
+  /** Block size of the blobs added, bytes (over the config's `blobs.blockSize`). */
+  blockSize?: number;
 }
 
 /** The address to put in the ticket for a node bound to `bound` (see the file header). */
@@ -75,7 +79,8 @@ export async function runShare(paths: string[], opts: ShareOptions): Promise<voi
     const tag = opts.tag ?? tagFromName('share', basename(resolve(paths[0]!)));
     const t0 = performance.now();
     if (!opts.json) process.stderr.write(`adding ${paths.join(' ')} to ${storeDir} (identical files are stored once)…\n`);
-    const added = await addPaths(store, paths, { tag });
+    const blockBytes = opts.blockSize ?? cfg.blobs.blockSize;
+    const added = await addPaths(store, paths, { tag, ...(blockBytes !== undefined ? { blockBytes } : {}) });
     const bytes = added.entries.reduce((a, e) => a + e.size, 0);
     const addMs = performance.now() - t0;
     const node = await OctopiiNode.start({ ...cfg, identity, runtime: { hasher: pool } });

@@ -2,7 +2,8 @@
  * `octopii share` / `get` / `blobs` as a user runs them: child processes (bin/octopii.js), real
  * QUIC on 127.0.0.1, real directories and stores in os.tmpdir(). A nested fixture tree is shared
  * and fetched byte for byte (the executable bit kept); a `get` killed part way is run again and moves exactly the blocks
- * its store still lacks; two sharers of the same tree both serve one `get`; bad tickets are
+ * its store still lacks; two sharers of the same tree both serve one `get`; a tree shared in
+ * 256 KiB blocks and fetched with a window and download caps; bad tickets and block sizes are
  * usage errors.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,8 +67,8 @@ async function share(name: string, paths: string[], flags: string[] = []) {
 }
 
 /** `octopii get TICKET… --json` to completion; its JSON lines. */
-async function get(name: string, tickets: string[], dir: string) {
-  const r = await runCli(['get', ...tickets, '--dir', dir, '--data-dir', join(root, name), '--json'], { timeoutMs: 120_000 });
+async function get(name: string, tickets: string[], dir: string, flags: string[] = []) {
+  const r = await runCli(['get', ...tickets, '--dir', dir, '--data-dir', join(root, name), '--json', ...flags], { timeoutMs: 120_000 });
   const lines = r.stdout
     .split('\n')
     .filter(Boolean)
@@ -224,6 +225,35 @@ describe('octopii share: upload caps', () => {
   it('refuses a cap that is not a size as a usage error (exit 2) before anything starts', async () => {
     const r = await runCli(['share', join(root, 'never'), '--max-upload-rate', 'fast', '--data-dir', join(root, 'never-data')]);
     expect({ code: r.code, stdout: r.stdout, named: r.stderr.includes("option '--max-upload-rate <size>' argument 'fast' is invalid. expected a size in bytes above 0") }).toEqual({
+      code: 2,
+      stdout: '',
+      named: true,
+    });
+  });
+});
+
+describe('octopii share --block-size, get --window and download caps', () => {
+  it('share --block-size 256KiB; get --window 8 --max-download-rate 200MB --max-download-rate-per-peer 100MB writes it byte for byte in 256 KiB blocks', async () => {
+    const s = await share('bs-share', [tree], ['--block-size', '256KiB']);
+    try {
+      const out = join(root, 'out-bs');
+      const r = await get('bs-get', [s.ticket], out, ['--window', '8', '--max-download-rate', '200MB', '--max-download-rate-per-peer', '100MB']);
+      const store = await BlobStore.open(join(root, 'bs-get', 'blobs'));
+      const big = (await readCollection(store, parseRoot(s.root))).find((e) => e.path === 'tree/big.bin')!;
+      expect({ code: r.code, event: r.last.event, equal: (await sameTree(tree, join(out, 'tree'))).equal, blockBytes: (await store.shape(parseRoot(big.root))).blockBytes }).toEqual({
+        code: 0,
+        event: 'done',
+        equal: true,
+        blockBytes: 256 * 1024,
+      });
+    } finally {
+      await s.p.stop('SIGTERM');
+    }
+  });
+
+  it('refuses a block size that is not a power of two from 16KiB to 16MiB as a usage error (exit 2)', async () => {
+    const r = await runCli(['share', join(root, 'never'), '--block-size', '100KB', '--data-dir', join(root, 'never-data')]);
+    expect({ code: r.code, stdout: r.stdout, named: r.stderr.includes("option '--block-size <size>' argument '100KB' is invalid. expected a power of two from 16KiB to 16MiB") }).toEqual({
       code: 2,
       stdout: '',
       named: true,

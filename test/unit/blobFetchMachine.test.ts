@@ -127,4 +127,31 @@ describe('blobFetch machine', () => {
     await h.flush();
     expect([state(h), h.actor.getSnapshot().context.error?.code]).toEqual(['"retrying"', 'PROTOCOL_ERROR']);
   });
+
+  it('waits in streaming.throttled for the wait THROTTLE names, then tells the session UNTHROTTLE', async () => {
+    const h = harness([null]);
+    await h.flush();
+    h.toMachine({ type: 'HEADER', size: 10, blocks: 1 });
+    h.toMachine({ type: 'THROTTLE', waitMs: 250 });
+    const during = state(h);
+    h.clock.increment(249);
+    const before = [state(h), [...h.received]];
+    h.clock.increment(1);
+    expect({ during, before, after: state(h), received: h.received, throttledMs: h.actor.getSnapshot().context.throttledMs }).toEqual({
+      during: '{"session":{"streaming":"throttled"}}',
+      before: ['{"session":{"streaming":"throttled"}}', []],
+      after: '{"session":{"streaming":"flowing"}}',
+      received: ['UNTHROTTLE'],
+      throttledMs: 250,
+    });
+  });
+
+  it('does not time out while throttled longer than the idle deadline', async () => {
+    const h = harness([null]);
+    await h.flush();
+    h.toMachine({ type: 'HEADER', size: 10, blocks: 1 });
+    h.toMachine({ type: 'THROTTLE', waitMs: 5000 });
+    h.clock.increment(4999);
+    expect(state(h)).toBe('{"session":{"streaming":"throttled"}}');
+  });
 });

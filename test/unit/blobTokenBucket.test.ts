@@ -1,6 +1,7 @@
-/** The token bucket arithmetic behind the blob upload limits (src/blobs/tokenBucket.ts, src/blobs/uploadLimits.ts). */
+/** The token bucket arithmetic behind the blob upload and download limits (src/blobs/tokenBucket.ts, peerRateLimits.ts, uploadLimits.ts, downloadLimits.ts). */
 import { describe, expect, it } from 'vitest';
 import { reserve, tokenBucket } from '../../src/blobs/tokenBucket.js';
+import { DownloadLimits } from '../../src/blobs/downloadLimits.js';
 import { UploadLimits } from '../../src/blobs/uploadLimits.js';
 
 /** Send times (ms) of `n` sends of `bytes`, each sent as soon as the bucket allows. */
@@ -56,5 +57,20 @@ describe('UploadLimits', () => {
 
   it('refuses a limit that is not a positive number with INVALID_ARGUMENT', () => {
     expect(() => new UploadLimits({ maxUploadRate: -1 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
+});
+
+describe('DownloadLimits', () => {
+  it('waits the longer of the node and the provider delay, each provider on its own bucket', () => {
+    const l = new DownloadLimits({ maxDownloadRate: 1000, maxDownloadRatePerPeer: 250, burstBytes: 0 });
+    expect([l.reserve('a', 500, 0), l.reserve('a', 500, 0), l.reserve('b', 100, 0)]).toEqual([0, 2000, 1000]);
+  });
+
+  it('is inactive without a cap', () => {
+    expect([new DownloadLimits({}).active, new DownloadLimits({ maxDownloadRatePerPeer: 1 }).active]).toEqual([false, true]);
+  });
+
+  it('refuses a limit that is not a positive number with INVALID_ARGUMENT naming it', () => {
+    expect(() => new DownloadLimits({ maxDownloadRate: Number.NaN })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('maxDownloadRate') }));
   });
 });

@@ -1,8 +1,13 @@
-/** The pure parts of `octopii share` / `get` / `blobs`: pooling tickets, the advertised address, tag names, ticket and tag flags. */
+/** The pure parts of `octopii share` / `get` / `blobs`: pooling tickets, the advertised address, tag names, ticket and tag flags; `blobs add --block-size` in process. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { BlobStore } from '../../src/blobs/store.js';
 import { encodeTicket } from '../../src/blobs/ticket.js';
 import { parseRoot } from '../../src/blobs/tree.js';
+import { runBlobs } from '../../src/cli/blobs.js';
 import { tagFromName } from '../../src/cli/blobStore.js';
 import { poolTickets } from '../../src/cli/get.js';
 import { tagArg, ticketArg } from '../../src/cli/options.js';
@@ -55,5 +60,26 @@ describe('tag names and flags', () => {
   });
   it('a ticket flag refuses a string that is not a ticket, saying why', () => {
     expect(() => ticketArg('blob')).toThrow('not a blob ticket: truncated');
+  });
+});
+
+describe('blobs add --block-size', () => {
+  it('adds the collection at the block size given, over the config', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'octopii-cliblobs-'));
+    try {
+      await writeFile(join(dir, 'a.bin'), new Uint8Array(100_000).fill(7));
+      const lines: string[] = [];
+      const write = process.stdout.write;
+      process.stdout.write = ((s: string) => (lines.push(s), true)) as typeof process.stdout.write;
+      try {
+        await runBlobs('add', [join(dir, 'a.bin')], { store: join(dir, 'store'), dataDir: dir, json: true, blockSize: 32 * 1024 });
+      } finally {
+        process.stdout.write = write;
+      }
+      const { root } = JSON.parse(lines.join('')) as { root: string };
+      expect((await (await BlobStore.open(join(dir, 'store'))).shape(parseRoot(root))).blockBytes).toBe(32 * 1024);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
