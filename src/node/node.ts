@@ -4,7 +4,9 @@
  * simultaneous open, keep-alive, reconnect) and one lane actor per transfer
  * (machines/laneSend.ts, machines/laneReceive.ts); a stream router (src/router/) gives each
  * inbound stream to the handler of its kind; everything with a side effect or a clock comes from
- * the runtime the node was started with (src/runtime/).
+ * the runtime the node was started with (src/runtime/). This file holds the public methods; the
+ * inbound path is ./accept.ts, stopping ./stop.ts, the peer actors ./peers.ts, what a node is
+ * started with ./start.ts, transfers ./lanes.ts.
  *
  *   const node = await OctopiiNode.start({ listen: '127.0.0.1:0', receiveDir: './inbox' });
  *   const result = await node.send({ address, nodeId }, { kind: 'file', path });
