@@ -4,6 +4,8 @@
  * parallel with `octopii send --to A --to B --peer-id … --json`, pinning each receiver's node ID.
  * The demo then hashes each received file itself, compares it with the source, prints a report
  * (per peer: bytes, MB/s, verified) and exits non-zero on any mismatch or failure.
+ * The servers log at level `error` on stderr (their routine lines — transfer finished, the sender
+ * gone, stopped — are not the demo's story; its report is); `OCTOPII_LOG_LEVEL=info` shows them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,6 +21,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'bin', 'octopii.js');
 const file = resolve(process.argv[2] ?? process.execPath);
 const transportArgs = process.env.OCTOPII_TRANSPORT ? ['--transport', process.env.OCTOPII_TRANSPORT] : [];
+/** The servers' stderr log level: errors only, unless OCTOPII_LOG_LEVEL asks for more. */
+const logArgs = ['--log-level', process.env.OCTOPII_LOG_LEVEL ?? 'error'];
 
 const sha256File = (path: string): Promise<string> =>
   new Promise((ok, fail) => {
@@ -38,7 +42,7 @@ interface JsonLine {
 function startServer(name: string, work: string): Promise<{ proc: ChildProcess; listening: JsonLine; lines: JsonLine[] }> {
   const proc = spawn(
     process.execPath,
-    [...NODE_FLAGS, cli, 'serve', '--listen', '127.0.0.1:0', '--dir', join(work, name, 'inbox'), '--identity', join(work, name, 'identity.pem'), ...transportArgs],
+    [...NODE_FLAGS, cli, 'serve', '--listen', '127.0.0.1:0', '--dir', join(work, name, 'inbox'), '--identity', join(work, name, 'identity.pem'), ...logArgs, ...transportArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines: JsonLine[] = [];

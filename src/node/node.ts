@@ -4,7 +4,9 @@
  * simultaneous open, keep-alive, reconnect) and one lane actor per transfer
  * (machines/laneSend.ts, machines/laneReceive.ts); a stream router (src/router/) gives each
  * inbound stream to the handler of its kind; everything with a side effect or a clock comes from
- * the runtime the node was started with (src/runtime/).
+ * the runtime the node was started with (src/runtime/). This file holds the public methods; the
+ * inbound path is ./accept.ts, stopping ./stop.ts, the peer actors ./peers.ts, what a node is
+ * started with ./start.ts, transfers ./lanes.ts.
  *
  *   const node = await OctopiiNode.start({ listen: '127.0.0.1:0', receiveDir: './inbox' });
  *   const result = await node.send({ address, nodeId }, { kind: 'file', path });
@@ -16,23 +18,25 @@
 import { createActor, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { childInfos, supervisorMachine, supervisedChild, type EscalationInfo, type RestartPolicy } from '../../machines/node.js';
 import type { PeerLink } from '../../machines/peer.js';
-import { loadConfig, identityFileOf, type NodeConfig } from '../config.js';
-import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
-import { loadOrCreateIdentity, type Identity } from '../identity.js';
-import { acceptHello } from '../router/control.js';
+import type { NodeConfig } from '../config.js';
+import { OctopiiError } from '../errors.js';
+import type { Identity } from '../identity.js';
 import { StreamRouter, type RefusedStream } from '../router/router.js';
-import { systemClock, type Clock } from '../runtime/clock.js';
-import { silentLogger, type Logger } from '../runtime/logger.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
 import type { Runtime } from '../runtime/types.js';
-import { createTransport } from '../transport/index.js';
 import type { DuplexStream, PeerConnection, Transport } from '../transport/types.js';
 import { CONTROL_PROTOCOL_VERSION, type HelloMessage } from '../wire/control.js';
 import { actorTree, groupByPeer, isPeerId, peerInfos } from './inspect.js';
-import { createPeerLogic, peerInputOf, type PeerLogic } from './peerLogic.js';
+import { createPeerLogic, type PeerLogic } from './peerLogic.js';
 import { TransferRegistry } from './transfers.js';
 import { IncomingLimits } from './limits.js';
-import { defaultHasher, refuseLane, sayGoodbye, waitConnected } from './support.js';
-import { receiveInbound, sendToPeers, type LaneHost } from './lanes.js';
+import { waitConnected } from './support.js';
+import { prepareNode } from './start.js';
+import { sendToPeers, type LaneHost } from './lanes.js';
+import { acceptConnection, acceptControl, receiveStream, wireStreams, type AcceptHost } from './accept.js';
+import { stopNode, type StopHost } from './stop.js';
+import { closePeer, ensurePeer, peerIdFor, type PeerHost } from './peers.js';
 import type { LaneSource, TransferResult } from '../lane/index.js';
 import { NodeRpc } from '../rpc/nodeRpc.js';
 import type { RpcPeer } from '../rpc/client.js';
@@ -42,12 +46,6 @@ export type { NodeInspection, NodeStartOptions, PeerEventInfo, PeerInfo, PeerOpt
 import type { NodeInspection, NodeStartOptions, PeerEventInfo, PeerInfo, PeerOptions, PeerRef, ReceivedEvent, SendOptions } from './types.js';
 
 const AGENT = 'octopii-ts/0.1.0';
-/**
- * How long a stopping node waits for its peers to close the links it said bye on, ms: long enough
- * for a busy peer to read the bye (and fail its work with this node UNAVAILABLE) before this node
- * resets the streams; a peer that answers sooner ends the wait sooner.
- */
-const BYE_GRACE_MS = 2_000;
 
 export class OctopiiNode {
   readonly #receivedHandlers = new Set<(e: ReceivedEvent) => void>();
@@ -61,9 +59,10 @@ export class OctopiiNode {
   readonly #helloDone = new WeakSet<PeerConnection>();
   readonly #router: StreamRouter;
   readonly #supervisor: Actor<typeof supervisorMachine>;
-  readonly #peerOptions: PeerOptions;
   readonly #releaseHasher: (() => Promise<void>) | undefined;
   readonly #limits: IncomingLimits;
+  /** The internals the inbound path (./accept.ts), the stop path (./stop.ts) and the peer actors (./peers.ts) work on. */
+  readonly #host: AcceptHost & StopHost & PeerHost;
   #seq = 0;
   /** Wall-clock ms (Date.now()) when the node started: `/health` reports the uptime from it. */
   readonly startedAt = Date.now();
@@ -84,7 +83,6 @@ export class OctopiiNode {
     releaseHasher: (() => Promise<void>) | undefined,
     peerOptions: PeerOptions,
   ) {
-    this.#peerOptions = peerOptions;
     this.#releaseHasher = releaseHasher;
     this.#router = new StreamRouter({ clock, onRefused: (r) => this.#logRefused(r) });
     this.#peerLogic = createPeerLogic({
@@ -92,10 +90,10 @@ export class OctopiiNode {
       router: this.#router,
       clock,
       hello: () => this.#hello(),
-      onDialled: (conn) => this.#wireStreams(conn),
+      onDialled: (conn) => wireStreams(this.#host, conn),
     });
-    this.#router.register('control', (stream, { connection }) => void this.#acceptControl(connection, stream));
-    this.#router.register('lane', (stream, { connection }) => this.#receive(connection, stream, true));
+    this.#router.register('control', (stream, { connection }) => void acceptControl(this.#host, connection, stream));
+    this.#router.register('lane', (stream, { connection }) => receiveStream(this.#host, connection, stream, true));
     this.#supervisor = createActor(supervisorMachine, {
       input: { intensity: config.supervisor.intensity, periodMs: config.supervisor.periodMs },
       clock,
@@ -116,53 +114,44 @@ export class OctopiiNode {
       config.limits.incomingPerNode,
       config.limits.incomingPerPeer,
     );
+    this.#host = {
+      transport,
+      config,
+      clock,
+      logger,
+      router: this.#router,
+      limits: this.#limits,
+      helloDone: this.#helloDone,
+      stopping: () => this.#stopping !== undefined,
+      hello: () => this.#hello(),
+      ensurePeer: (id, nodeId, address, protocol) => ensurePeer(this.#host, id, nodeId, address, protocol),
+      laneHost: () => this.#laneHost(),
+      track: (p) => this.#track(p),
+      supervisor: this.#supervisor,
+      transfers: this.#transfers,
+      stopSignal: this.#stopSignal,
+      inflight: this.#inflight,
+      releaseHasher,
+      peerOptions,
+      nodeId: identity.nodeId,
+      peerLogic: this.#peerLogic,
+      spawn: (id, logic, options) => this.spawn(id, logic, options),
+      tell: (e) => {
+        for (const l of this.#peerListeners) l(e);
+      },
+    };
   }
 
   /**
-   * Loads (or creates) the identity, binds the transport and starts the supervisor.
+   * Loads (or creates) the identity, binds the transport (./start.ts) and starts the supervisor.
    * Options over `OCTOPII_*` env vars over `configFile` (src/config.ts).
    * Throws INVALID_ARGUMENT (config), INVALID_IDENTITY, or the transport's listen errors.
    */
   static async start(options: NodeStartOptions = {}): Promise<OctopiiNode> {
-    const { identity: given, configFile, runtime = {}, peer = {}, rpc = {}, ...rest } = options;
-    const config = loadConfig(rest, { file: configFile });
-    const identity = given ?? (await loadOrCreateIdentity(identityFileOf(config)));
-    let cleaned = { files: 0, bytes: 0 };
-    if (config.receiveDir) {
-      // A writable directory or a clear error now, not a failed transfer later; leftovers of a
-      // crashed run (temp files of unfinished receives) go.
-      const { prepareReceiveDir, cleanStaleParts } = await import('../storage/receiveDir.js');
-      config.receiveDir = await prepareReceiveDir(config.receiveDir);
-      cleaned = await cleanStaleParts(config.receiveDir);
-    }
-    const clock = runtime.clock ?? systemClock;
-    const logger = (runtime.logger ?? silentLogger).child({ nodeId: identity.nodeId });
-    let hasher = runtime.hasher;
-    let releaseHasher: (() => Promise<void>) | undefined;
-    if (!hasher) {
-      const shared = await defaultHasher(config.hashThreads);
-      hasher = shared.hasher;
-      releaseHasher = shared.release;
-    }
-    const transport =
-      runtime.transport ??
-      (await createTransport(config.transport, {
-        identity,
-        allowPeers: config.allowPeers,
-        insecure: config.insecure,
-        quinnThreads: config.quinnThreads,
-        quinnReceiveWindow: config.quinnReceiveWindow,
-      }));
-    try {
-      await transport.listen({ address: config.listen });
-    } catch (e) {
-      await transport.close();
-      await releaseHasher?.();
-      throw e;
-    }
+    const { config, identity, clock, logger, hasher, releaseHasher, transport, peer, rpc, cleaned } = await prepareNode(options);
     const node = new OctopiiNode(config, identity, transport, clock, logger, hasher, releaseHasher, peer);
     node.#rpc = new NodeRpc(node, rpc);
-    transport.onConnection((conn) => node.#accept(conn));
+    transport.onConnection((conn) => acceptConnection(node.#host, conn));
     if (cleaned.files > 0) logger.info({ event: 'cleaned', dir: config.receiveDir, ...cleaned });
     logger.info({ event: 'listening', address: transport.address, transport: transport.kind });
     return node;
@@ -270,8 +259,8 @@ export class OctopiiNode {
    */
   async connect(peer: PeerRef, options: { signal?: AbortSignal } = {}): Promise<{ id: string; link: PeerLink }> {
     this.#assertRunning();
-    const id = this.#peerIdFor(peer);
-    const ref = this.#ensurePeer(id, peer.nodeId ?? null, peer.address, id.startsWith('v1:') ? 'lane-v1' : 'octopii');
+    const id = peerIdFor(peer, this.config.insecure);
+    const ref = ensurePeer(this.#host, id, peer.nodeId ?? null, peer.address, id.startsWith('v1:') ? 'lane-v1' : 'octopii');
     const signal = options.signal ? AbortSignal.any([options.signal, this.#stopSignal.signal]) : this.#stopSignal.signal;
     return { id, link: await waitConnected(ref, peer.address, this.clock, signal) };
   }
@@ -297,23 +286,7 @@ export class OctopiiNode {
    * the link is closed; does nothing for an unknown peer.
    */
   async disconnect(peer: PeerRef): Promise<void> {
-    const id = this.#peerIdFor(peer);
-    const ref = supervisedChild(this.#supervisor.getSnapshot(), id);
-    if (!ref || ref.getSnapshot().status !== 'active') return;
-    const done = new Promise<void>((resolve) => {
-      const sub = ref.subscribe({
-        next: (s) => {
-          if (s.status !== 'active') {
-            sub.unsubscribe();
-            resolve();
-          }
-        },
-        complete: () => resolve(),
-        error: () => resolve(),
-      });
-    });
-    ref.send({ type: 'CLOSE' });
-    await done;
+    await closePeer(this.#host, peerIdFor(peer, this.config.insecure));
   }
 
   /**
@@ -395,23 +368,7 @@ export class OctopiiNode {
   }
 
   async #stop(escalation: EscalationInfo | null): Promise<void> {
-    this.#stopping ??= (async () => {
-      this.#stopSignal.abort(escalation ? OctopiiError.from(escalation) : new OctopiiError('CLOSED', 'node is stopping'));
-      // Say goodbye on every link first, so peers fail their work with this node at once
-      // (UNAVAILABLE) rather than by a reset stream or a keep-alive deadline.
-      const links = Object.keys(this.#supervisor.getSnapshot().context.children)
-        .filter(isPeerId)
-        .map((id) => (supervisedChild(this.#supervisor.getSnapshot(), id)?.getSnapshot() as { context?: { link?: PeerLink | null } } | undefined)?.context?.link);
-      await sayGoodbye(links, this.clock, BYE_GRACE_MS);
-      this.#transfers.abortAll(escalation ? OctopiiError.from(escalation) : new OctopiiError('CLOSED', 'node is stopping'));
-      if (this.#supervisor.getSnapshot().status === 'active') this.#supervisor.send({ type: 'STOP' });
-      await this.transport.close();
-      await Promise.allSettled([...this.#inflight]);
-      this.#supervisor.stop();
-      await this.#releaseHasher?.();
-      this.logger.info({ event: 'stopped', ...(escalation ? { error: escalation } : {}) });
-      this.#closedResolve(escalation);
-    })();
+    this.#stopping ??= stopNode(this.#host, escalation).then(() => this.#closedResolve(escalation));
     await this.#stopping;
   }
 
@@ -433,111 +390,6 @@ export class OctopiiNode {
 
   #hello(): HelloMessage {
     return { t: 'hello', v: CONTROL_PROTOCOL_VERSION, nodeId: this.nodeId, kinds: this.#router.kinds(), agent: AGENT };
-  }
-
-  #peerIdFor(peer: PeerRef): string {
-    if (peer.nodeId) return `peer:${peer.nodeId}`;
-    if (this.config.insecure) return `v1:${peer.address}`;
-    return `addr:${peer.address}`;
-  }
-
-  /** The running peer actor `id`, spawned if needed. */
-  #ensurePeer(id: string, nodeId: string | null, address: string | null, protocol: 'octopii' | 'lane-v1'): AnyActorRef {
-    const existing = supervisedChild(this.#supervisor.getSnapshot(), id);
-    if (existing && existing.getSnapshot().status === 'active') return existing;
-    const input = peerInputOf(this.#peerOptions, { nodeId, address, localNodeId: this.nodeId, protocol });
-    const ref = this.spawn(id, this.#peerLogic, { input, restart: 'transient' });
-    const tell = (e: PeerEventInfo) => {
-      for (const l of this.#peerListeners) l(e);
-    };
-    ref.on('peer.lost', (e: { error: ErrorInfo }) => {
-      const n = this.#transfers.abortPeer(id, OctopiiError.from(e.error));
-      this.logger.warn({ event: 'peer.lost', peer: id, transfersFailed: n, error: e.error });
-      tell({ type: 'peer.lost', peer: id, error: e.error });
-    });
-    ref.on('peer.up', () => {
-      this.logger.info({ event: 'peer.up', peer: id });
-      tell({ type: 'peer.up', peer: id });
-    });
-    ref.on('peer.unreachable', (e: { error: ErrorInfo }) => {
-      this.logger.warn({ event: 'peer.unreachable', peer: id, error: e.error });
-      tell({ type: 'peer.unreachable', peer: id, error: e.error });
-    });
-    return ref;
-  }
-
-  /** Inbound connection (transport.onConnection). */
-  #accept(conn: PeerConnection): void {
-    if (this.#stopping) {
-      void conn.close('node stopping');
-      return;
-    }
-    const open = this.transport.connections().length;
-    if (open > this.config.limits.connections) {
-      this.logger.warn({ event: 'refused', peer: conn.remoteNodeId ?? conn.remoteAddress, reason: { code: 'RESOURCE_EXHAUSTED', message: `connection limit ${this.config.limits.connections} reached` } });
-      void conn.close('connection limit reached');
-      return;
-    }
-    if (conn.protocol === 'lane-v1') {
-      // The seed's ALPN: raw Shipping Lane v1 streams, no hello; one peer actor per address.
-      const id = `v1:${conn.remoteAddress}`;
-      const ref = this.#ensurePeer(id, conn.remoteNodeId, null, 'lane-v1');
-      ref.send({ type: 'ADOPT', link: { connection: conn, control: null, dialled: false, remoteNodeId: conn.remoteNodeId, kinds: ['lane'] } });
-      conn.onStream((s) => this.#receive(conn, s, false));
-      return;
-    }
-    this.#wireStreams(conn);
-  }
-
-  /** Streams the peer opens on a connection of our protocol go through the router. */
-  #wireStreams(conn: PeerConnection): void {
-    if (conn.protocol === 'lane-v1') {
-      conn.onStream((s) => this.#receive(conn, s, false));
-      return;
-    }
-    conn.onStream((s) => {
-      if (this.#stopping) return s.abort(new OctopiiError('CLOSED', 'node is stopping'));
-      this.#router.dispatch(conn, s);
-    });
-  }
-
-  /** The control stream of an inbound connection: hello, then the connection goes to its peer actor. */
-  async #acceptControl(conn: PeerConnection, stream: DuplexStream): Promise<void> {
-    if (conn.direction === 'outbound' || this.#helloDone.has(conn)) {
-      stream.abort(new OctopiiError('PROTOCOL_ERROR', 'a second control stream'));
-      return;
-    }
-    this.#helloDone.add(conn);
-    try {
-      const { channel, hello } = await acceptHello(conn, stream, this.#hello(), { clock: this.clock });
-      if (this.#stopping) {
-        await channel.close('node stopping');
-        await conn.close('node stopping');
-        return;
-      }
-      const id = `peer:${hello.nodeId}`;
-      const ref = this.#ensurePeer(id, hello.nodeId, null, 'octopii');
-      ref.send({ type: 'ADOPT', link: { connection: conn, control: channel, dialled: false, remoteNodeId: hello.nodeId, kinds: hello.kinds } });
-    } catch (e) {
-      const error = toOctopiiError(e, 'HANDSHAKE_FAILED');
-      this.logger.warn({ event: 'refused', peer: conn.remoteNodeId ?? conn.remoteAddress, reason: error.toJSON() });
-      await conn.close(error.message).catch(() => undefined);
-    }
-  }
-
-  #receive(conn: PeerConnection, stream: DuplexStream, reasons: boolean): void {
-    if (this.#stopping) return stream.abort(new OctopiiError('CLOSED', 'node is stopping'));
-    const peerId = conn.remoteNodeId && conn.protocol !== 'lane-v1' ? `peer:${conn.remoteNodeId}` : `v1:${conn.remoteAddress}`;
-    let release: () => void;
-    try {
-      release = this.#limits.admit(peerId);
-    } catch (e) {
-      const error = toOctopiiError(e, 'RESOURCE_EXHAUSTED');
-      this.logger.warn({ event: 'transfer.refused', peer: peerId, reason: error.toJSON() });
-      void refuseLane(stream, error, reasons);
-      return;
-    }
-    void this.#track(receiveInbound(this.#laneHost(), peerId, conn, stream, reasons).finally(release));
   }
 
   #logRefused(r: RefusedStream): void {

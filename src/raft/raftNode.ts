@@ -21,7 +21,7 @@
  *
  * Proposal batching: commands proposed while a Ready is being written are proposed together as
  * one entry when the write completes (one MsgApp, one fsync per member for all of them); each
- * still gets its own result.
+ * still gets its own result (the pending proposals and reads: ./requests.ts).
  *
  * A disk that refuses writes: a follower's or candidate's failed Ready is not sent (a leader's
  * went out before its write, dissertation §10.2.1); the member stops ticking and stepping (to
@@ -40,28 +40,9 @@ import { RawNode, type RaftStatus } from './rawNode.js';
 import type { StateMachine } from './stateMachine.js';
 import { RaftTransport, type RaftMember } from './transport.js';
 import { WalStorage } from './walStorage.js';
-import { cbor } from '../wire/raft.js';
+import { decodeBatch, PendingRequests, waitFor, type CallOptions } from './requests.js';
 
-/**
- * Entry data: one command as is, or several as `0xff ‖ CBOR array of byte strings` (0xff never
- * starts a CBOR item, so a single CBOR command is never mistaken for a batch).
- */
-const BATCH_TAG = 0xff;
-
-export function encodeBatch(commands: readonly Uint8Array[]): Uint8Array {
-  const body = cbor.encode(commands.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
-  const out = new Uint8Array(1 + body.byteLength);
-  out[0] = BATCH_TAG;
-  out.set(body, 1);
-  return out;
-}
-
-export function decodeBatch(data: Uint8Array): Uint8Array[] {
-  if (data[0] !== BATCH_TAG) return [data];
-  const a = cbor.decode(data.subarray(1)) as unknown;
-  if (!Array.isArray(a) || !a.every((c) => c instanceof Uint8Array)) throw new OctopiiError('INTERNAL', 'raft: a committed batch entry does not decode');
-  return a as Uint8Array[];
-}
+export { decodeBatch, encodeBatch, type CallOptions } from './requests.js';
 
 export interface RaftHostOptions<R> {
   node: OctopiiNode;
@@ -83,17 +64,6 @@ export interface RaftHostOptions<R> {
   wal?: WalOptions;
 }
 
-export interface CallOptions {
-  signal?: AbortSignal;
-  /** Default 5,000 ms. */
-  timeoutMs?: number;
-}
-
-interface Waiter<T> {
-  resolve(v: T): void;
-  reject(e: unknown): void;
-}
-
 export class RaftHost<R = unknown> {
   readonly raw: RawNode;
   readonly storage: WalStorage;
@@ -102,16 +72,7 @@ export class RaftHost<R = unknown> {
   readonly #sm: StateMachine<R>;
   readonly #transport: RaftTransport;
   readonly #tickMs: number;
-  /** Proposed entries by index: their term and the waiter of each command in them. */
-  readonly #proposals = new Map<number, { term: number; waiters: Waiter<R>[] }>();
-  /** Commands waiting to be proposed together as one entry (while a write is under way). */
-  #batch: { command: Uint8Array; w: Waiter<R> }[] = [];
-  readonly #reads = new Map<string, Waiter<void>>();
-  /** Reads waiting for the next ReadIndex round. */
-  #readQueue: Waiter<void>[] = [];
-  /** Reads whose index is known, waiting for the apply to reach it. */
-  #readyReads: { index: number; w: Waiter<void> }[] = [];
-  #readSeq = 0;
+  readonly #requests: PendingRequests<R>;
   #timer: unknown = null;
   #running = false;
   #stopped = false;
@@ -144,6 +105,7 @@ export class RaftHost<R = unknown> {
       spawn: (logic, input) => o.node.spawn(`raft:${o.self}`, logic, { input, restart: 'temporary' }),
       stop: () => o.node.stopChild(`raft:${o.self}`),
     });
+    this.#requests = new PendingRequests(this.raw);
     this.#transport = new RaftTransport({ node: o.node, self: o.self, members: o.members, writeTimeoutMs: this.#tickMs * (o.electionTick ?? 10), onMessage: (m) => this.#step(m) });
     this.#schedule();
   }
@@ -192,7 +154,7 @@ export class RaftHost<R = unknown> {
     if (command.byteLength === 0) throw new OctopiiError('INVALID_ARGUMENT', 'raft: an empty command is reserved for the leader no-op');
     const st = this.raw.status();
     if (st.role !== 'leader') throw new NotLeaderError(this.id, st.lead);
-    const p = this.#wait<R>(options, 'proposal', (w) => this.#batch.push({ command, w }), () => undefined);
+    const p = waitFor<R>(this.#node.clock, this.id, options, 'proposal', (w) => this.#requests.queueProposal(command, w), () => undefined);
     this.#kick();
     if (this.#proposalListeners.size > 0) {
       const clock = this.#node.clock;
@@ -219,28 +181,6 @@ export class RaftHost<R = unknown> {
   }
 
   /**
-   * Proposes the queued commands as one entry (proposal batching: one log entry, one MsgApp
-   * and one fsync for all commands that arrived while the previous write was under way).
-   */
-  #proposeBatch(): void {
-    while (this.#batch.length > 0) {
-      // Keep an entry under the core's maxEntryBytes (default 1 MiB).
-      let n = 0;
-      let bytes = 0;
-      while (n < this.#batch.length && (n === 0 || bytes + this.#batch[n]!.command.byteLength < 512 * 1024)) bytes += this.#batch[n++]!.command.byteLength;
-      const part = this.#batch.splice(0, n);
-      try {
-        this.raw.propose(part.length === 1 ? part[0]!.command : encodeBatch(part.map((b) => b.command)));
-      } catch (e) {
-        for (const b of part) b.w.reject(e);
-        continue;
-      }
-      const index = this.raw.status().lastIndex;
-      this.#proposals.set(index, { term: this.raw.logTerm(index), waiters: part.map((b) => b.w) });
-    }
-  }
-
-  /**
    * Resolves once this member's state machine reflects every write committed before the call
    * (ReadIndex, dissertation §6.4): read the state right after. Throws NOT_LEADER, TIMEOUT,
    * ABORTED, CLOSED, the disk's error.
@@ -249,26 +189,9 @@ export class RaftHost<R = unknown> {
     this.#usable();
     const st = this.raw.status();
     if (st.role !== 'leader' && st.lead === 0) throw new NotLeaderError(this.id, 0);
-    const p = this.#wait<void>(options, 'read', (w) => this.#readQueue.push(w), () => undefined);
+    const p = waitFor<void>(this.#node.clock, this.id, options, 'read', (w) => this.#requests.queueRead(w), () => undefined);
     this.#kick();
     return p;
-  }
-
-  /**
-   * One ReadIndex round for every read queued since the last round started (read batching:
-   * a round started after a read was called serves it; one already under way does not).
-   */
-  #startReads(): void {
-    if (this.#readQueue.length === 0) return;
-    const ws = this.#readQueue.splice(0);
-    const fan: Waiter<void> = { resolve: () => ws.forEach((w) => w.resolve()), reject: (e) => ws.forEach((w) => w.reject(e)) };
-    const ctx = `${this.id}:${++this.#readSeq}`;
-    try {
-      this.raw.readIndex(ctx);
-    } catch (e) {
-      return fan.reject(e);
-    }
-    this.#reads.set(ctx, fan);
   }
 
   /** Start an election now (tests, leadership hand-off by hand). */
@@ -283,15 +206,7 @@ export class RaftHost<R = unknown> {
     if (this.#timer !== null) this.#node.clock.clearTimeout(this.#timer);
     this.#transport.close();
     const closed = new OctopiiError('CLOSED', `raft ${this.id}: stopped`);
-    for (const p of this.#proposals.values()) for (const w of p.waiters) w.reject(closed);
-    for (const b of this.#batch) b.w.reject(closed);
-    this.#batch = [];
-    for (const w of this.#reads.values()) w.reject(closed);
-    for (const w of this.#readQueue.splice(0)) w.reject(closed);
-    for (const r of this.#readyReads) r.w.reject(closed);
-    this.#proposals.clear();
-    this.#reads.clear();
-    this.#readyReads = [];
+    this.#requests.rejectAll(closed, true);
     this.raw.stop();
     await this.storage.close().catch(() => undefined);
   }
@@ -299,29 +214,6 @@ export class RaftHost<R = unknown> {
   #usable(): void {
     if (this.#stopped) throw new OctopiiError('CLOSED', `raft ${this.id}: stopped`);
     if (this.#diskError) throw new OctopiiError(this.#diskError.code, `raft ${this.id}: not accepting writes: the disk refused a write (${this.#diskError.message})`);
-  }
-
-  #wait<T>(options: CallOptions, what: string, add: (w: Waiter<T>) => void, remove: () => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const clock = this.#node.clock;
-      const ms = options.timeoutMs ?? 5000;
-      const done = () => {
-        clock.clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        remove();
-      };
-      const timer = clock.setTimeout(() => {
-        done();
-        reject(new OctopiiError('TIMEOUT', `raft ${this.id}: ${what} not done within ${ms} ms`));
-      }, ms);
-      const onAbort = () => {
-        done();
-        reject(new OctopiiError('ABORTED', `raft ${this.id}: ${what} aborted`));
-      };
-      if (options.signal?.aborted) return onAbort();
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      add({ resolve: (v) => (done(), resolve(v)), reject: (e) => (done(), reject(e)) });
-    });
   }
 
   #schedule(): void {
@@ -399,13 +291,9 @@ export class RaftHost<R = unknown> {
       }
       // A Ready whose write failed is kept and written again before anything else.
       let job = this.#pendingReady;
-      if (!job) this.#startReads();
-      if (!job && this.#batch.length > 0) {
-        if (this.raw.status().role === 'leader') this.#proposeBatch();
-        else {
-          const err = new NotLeaderError(this.id, this.raw.status().lead);
-          for (const b of this.#batch.splice(0)) b.w.reject(err);
-        }
+      if (!job) {
+        this.#requests.startReads();
+        this.#requests.proposeBatch();
       }
       if (!job) {
         if (!this.raw.hasReady()) return this.#idle();
@@ -456,13 +344,7 @@ export class RaftHost<R = unknown> {
     if (!this.#diskError) this.#node.logger.error({ event: 'raft.disk.failed', id: this.id, code: e.code, error: e.message });
     this.#diskError = e;
     const err = new OctopiiError(e.code, `raft ${this.id}: the disk refused a write (${e.message})`);
-    for (const p of [...this.#proposals.values()]) for (const w of p.waiters) w.reject(err);
-    this.#proposals.clear();
-    for (const b of this.#batch) b.w.reject(err);
-    this.#batch = [];
-    for (const w of [...this.#reads.values()]) w.reject(err);
-    this.#reads.clear();
-    for (const w of this.#readQueue.splice(0)) w.reject(err);
+    this.#requests.rejectAll(err, false);
   }
 
   #apply(rd: Ready): void {
@@ -470,29 +352,8 @@ export class RaftHost<R = unknown> {
       const results: R[] = [];
       if (e.data.byteLength > 0) for (const c of decodeBatch(e.data)) results.push(this.#sm.apply(c, e.index));
       this.#applied = e.index;
-      const p = this.#proposals.get(e.index);
-      if (p) {
-        this.#proposals.delete(e.index);
-        if (p.term === e.term) p.waiters.forEach((w, i) => w.resolve(results[i] as R));
-        else for (const w of p.waiters) w.reject(new NotLeaderError(this.id, this.raw.status().lead));
-      }
+      this.#requests.applied(e, results);
     }
-    for (const rs of rd.readStates) {
-      const w = this.#reads.get(rs.context);
-      if (w) {
-        this.#reads.delete(rs.context);
-        this.#readyReads.push({ index: rs.index, w });
-      }
-    }
-    for (const r of rd.rejections) {
-      if (r.kind !== 'readIndex') continue;
-      this.#reads.get(r.context)?.reject(new NotLeaderError(this.id, r.leaderHint));
-      this.#reads.delete(r.context);
-    }
-    if (this.#readyReads.length > 0) {
-      const still: { index: number; w: Waiter<void> }[] = [];
-      for (const r of this.#readyReads) (r.index <= this.#applied ? r.w.resolve() : still.push(r));
-      this.#readyReads = still;
-    }
+    this.#requests.readsOf(rd, this.#applied);
   }
 }

@@ -1,9 +1,9 @@
 /**
- * A {@link RaftStorage} over the write-ahead log (src/wal/): an in-memory mirror of the log and
- * hard state that the core reads synchronously, made durable by one group-committed
- * `wal.save({ entries, hardState })` — one fdatasync — per Ready (etcd's `MemoryStorage` in
- * front of its `WAL`, Raft §5 Figure 2 "persistent state ... updated on stable storage before
- * responding to RPCs").
+ * A {@link RaftStorage} over the write-ahead log (src/wal/): an in-memory mirror of the log (a
+ * {@link LogMirror}) and hard state that the core reads synchronously, made durable by one
+ * group-committed `wal.save({ entries, hardState })` — one fdatasync — per Ready (etcd's
+ * `MemoryStorage` in front of its `WAL`, Raft §5 Figure 2 "persistent state ... updated on stable
+ * storage before responding to RPCs").
  *
  *   const storage = await WalStorage.open('/var/lib/octopii/raft');   // recovers the log
  *   const raw = new RawNode({ id, voters, storage, hardState: storage.hardState() });
@@ -22,15 +22,15 @@ import { OctopiiError } from '../errors.js';
 import { Wal, type WalOptions } from '../wal/index.js';
 import type { HardState as WalHardState } from '../wal/index.js';
 import type { Entry, HardState } from '../../machines/raft.js';
+import { LogMirror } from './logMirror.js';
 import type { RaftStorage } from './storage.js';
 
 const toWal = (hs: HardState): WalHardState => ({ term: hs.term, vote: hs.vote === 0 ? null : String(hs.vote), commit: hs.commit });
 const fromWal = (hs: WalHardState): HardState => ({ term: hs.term, vote: hs.vote === null ? 0 : Number(hs.vote), commit: hs.commit });
 const sameHard = (a: HardState, b: HardState) => a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 
-export class WalStorage implements RaftStorage {
+export class WalStorage extends LogMirror implements RaftStorage {
   readonly #wal: Wal;
-  #entries: Entry[];
   #hard: HardState;
   #durableHard: HardState;
   /** Lowest index appended since the last successful flush (Infinity: none). */
@@ -39,8 +39,8 @@ export class WalStorage implements RaftStorage {
   #lastError: unknown = undefined;
 
   private constructor(wal: Wal, entries: Entry[], hard: HardState) {
+    super('raft storage', entries);
     this.#wal = wal;
-    this.#entries = entries;
     this.#hard = this.#durableHard = hard;
   }
 
@@ -59,49 +59,10 @@ export class WalStorage implements RaftStorage {
     return this.#wal;
   }
 
-  firstIndex(): number {
-    return 1;
-  }
-
-  lastIndex(): number {
-    return this.#entries.length;
-  }
-
-  term(i: number): number {
-    if (i === 0) return 0;
-    const e = this.#entries[i - 1];
-    if (!e) throw new OctopiiError('INTERNAL', `raft storage: no entry ${i} (last ${this.lastIndex()})`);
-    return e.term;
-  }
-
-  entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    if (lo < 1 || hi > this.lastIndex() + 1) throw new OctopiiError('INTERNAL', `raft storage: [${lo}, ${hi}) is outside [1, ${this.lastIndex() + 1})`);
-    const out: Entry[] = [];
-    let bytes = 0;
-    for (let i = lo; i < hi; i++) {
-      const e = this.#entries[i - 1]!;
-      if (out.length > 0 && bytes + e.data.length > maxBytes) break;
-      bytes += e.data.length;
-      out.push(e);
-    }
-    return out;
-  }
-
-  /** Every entry of the mirror (for assertions and replay). */
-  all(): readonly Entry[] {
-    return this.#entries;
-  }
-
-  append(entries: readonly Entry[]): void {
+  override append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
-    const first = entries[0]!.index;
-    if (first < 1 || first > this.#entries.length + 1) throw new OctopiiError('INTERNAL', `raft storage: append at ${first} leaves a gap after ${this.#entries.length}`);
-    this.#entries.length = first - 1;
-    for (const e of entries) {
-      if (e.index !== this.#entries.length + 1) throw new OctopiiError('INTERNAL', `raft storage: entries not contiguous at ${e.index}`);
-      this.#entries.push(e);
-    }
-    this.#dirtyFrom = Math.min(this.#dirtyFrom, first);
+    super.append(entries);
+    this.#dirtyFrom = Math.min(this.#dirtyFrom, entries[0]!.index);
   }
 
   hardState(): HardState {
@@ -134,7 +95,7 @@ export class WalStorage implements RaftStorage {
 
   async #flushNow(): Promise<void> {
     const from = this.#dirtyFrom;
-    const entries = from === Infinity ? [] : this.#entries.slice(from - 1);
+    const entries = from === Infinity ? [] : this.all().slice(from - 1);
     const hard = this.#hard;
     const hardChanged = !sameHard(hard, this.#durableHard);
     if (entries.length === 0 && !hardChanged) {

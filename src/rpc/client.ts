@@ -1,7 +1,7 @@
 /**
- * The caller's side of RPC (docs/PROTOCOL.md "RPC"). Per peer: one long-lived `rpc` stream
- * carrying every call multiplexed by call ID (opened on first use, opened anew after the
- * connection is lost), a circuit breaker (machines/breaker.ts) and an admission bulkhead
+ * The caller's side of RPC (docs/PROTOCOL.md "RPC"). Per peer (./clientPeer.ts): one long-lived
+ * `rpc` stream carrying every call multiplexed by call ID (opened on first use, opened anew after
+ * the connection is lost), a circuit breaker (machines/breaker.ts) and an admission bulkhead
  * (machines/admission.ts). Per call: an rpcCall actor (machines/rpcCall.ts) — spawned under the
  * node supervisor as `peer:<id>/call#n` — that holds the phase, deadline and retries while this
  * file moves the bytes.
@@ -12,15 +12,14 @@
  * the connect errors, and whatever the callee answered (origin `remote`).
  */
 import { randomBytes } from 'node:crypto';
-import { createActor, type Actor, type AnyActorLogic, type AnyActorRef } from 'xstate';
-import { admissionMachine } from '../../machines/admission.js';
-import { breakerMachine, canPass } from '../../machines/breaker.js';
+import { createActor, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { canPass } from '../../machines/breaker.js';
 import { rpcCallMachine, type RpcCallOutput } from '../../machines/rpcCall.js';
 import { rpcCallsLogic } from '../../machines/rpcCalls.js';
 import type { OctopiiError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { DuplexStream } from '../transport/types.js';
-import { RpcChannel } from './channel.js';
+import { admitCall, BREAKER_CODES, createPeerState, peerChannel, peerKeyOf, type PeerState, type RpcPeer } from './clientPeer.js';
 import { parseWith, rpcError, startAttempt, type Channel } from './attempt.js';
 import { RpcError } from './errors.js';
 import { InboundQueue } from './flow.js';
@@ -29,10 +28,7 @@ import type { CallOptions, Client, MethodDef, ServiceDef } from './service.js';
 import type { Logger } from '../runtime/logger.js';
 import { REQUEST_ID_KEY, type RpcCallListener } from './callRecord.js';
 
-export interface RpcPeer {
-  address: string;
-  nodeId?: string;
-}
+export type { RpcPeer } from './clientPeer.js';
 
 /** What the client needs from its node. */
 export interface RpcClientHost {
@@ -73,22 +69,6 @@ interface CallIO {
   start(attempt: number): void;
   settle(o: RpcCallOutput): void;
 }
-
-interface PeerState {
-  key: string;
-  peer: RpcPeer;
-  channel: Promise<Channel> | null;
-  /** The channel once open (calls on it send at once, without awaiting `channel`). */
-  ready: Channel | null;
-  breaker: Actor<typeof breakerMachine>;
-  admission: Actor<typeof admissionMachine>;
-  calls: AnyActorRef | null;
-  /** Queued admission tickets → their waiter (one listener per peer, not per ticket). */
-  waiters: Map<number, (admitted: boolean) => void>;
-}
-
-/** Codes that say the peer (not the call) is unwell: they count against the breaker. */
-const BREAKER_CODES = new Set(['UNAVAILABLE', 'CONNECTION_CLOSED', 'CONNECT_TIMEOUT', 'CONNECTION_REFUSED', 'DEADLINE_EXCEEDED', 'STREAM_ABORTED', 'RESOURCE_EXHAUSTED']);
 
 export class RpcClient {
   readonly #host: RpcClientHost;
@@ -205,58 +185,17 @@ export class RpcClient {
   // ── internals ────────────────────────────────────────────────────────────────────────
 
   #peer(peer: RpcPeer): PeerState {
-    const key = peer.nodeId ? `peer:${peer.nodeId}` : `addr:${peer.address}`;
+    const key = peerKeyOf(peer);
     let ps = this.#peers.get(key);
     if (!ps) {
-      const breaker = createActor(breakerMachine, { input: this.#o.breaker, clock: this.#host.clock });
-      const admission = createActor(admissionMachine, { input: { limit: this.#o.maxInFlightPerPeer, queueLimit: this.#o.maxQueuedPerPeer }, clock: this.#host.clock });
-      const waiters = new Map<number, (admitted: boolean) => void>();
-      admission.on('admit', (e) => waiters.get(e.ticket)?.(true));
-      admission.on('reject', (e) => waiters.get(e.ticket)?.(false));
-      breaker.start();
-      admission.start();
-      ps = { key, peer, channel: null, ready: null, breaker, admission, calls: null, waiters };
+      ps = createPeerState(key, peer, this.#host.clock, this.#o);
       this.#peers.set(key, ps);
     }
     return ps;
   }
 
   #channel(ps: PeerState, signal?: AbortSignal): Promise<Channel> {
-    if (ps.channel) return ps.channel;
-    const p = (async () => {
-      const stream = await this.#host.openStream(ps.peer, signal);
-      const state: Channel = { ch: undefined as unknown as RpcChannel, calls: new Map(), nextId: 1 };
-      state.ch = new RpcChannel(stream, this.#host.maxMessageBytes, {
-        onMessage: (m) => {
-          const a = state.calls.get(m.id);
-          if (a) a.onMessage(m);
-          else this.stats.unknownReplies++;
-        },
-        onBadFrame: (id, e) => {
-          const a = state.calls.get(id);
-          if (a) a.onFail(e);
-          else this.stats.unknownReplies++;
-        },
-        onClose: (e) => {
-          if (ps.channel === p) ps.channel = null;
-          if (ps.ready === state) ps.ready = null;
-          const why = e && e.code === 'UNAVAILABLE' ? e : new RpcError('UNAVAILABLE', `rpc stream to ${ps.key} closed${e ? `: ${e.message}` : ''}`);
-          for (const a of [...state.calls.values()]) a.onFail(why);
-          state.calls.clear();
-        },
-      });
-      return state;
-    })();
-    ps.channel = p;
-    p.then(
-      (state) => {
-        if (ps.channel === p && !state.ch.closed) ps.ready = state;
-      },
-      () => {
-        if (ps.channel === p) ps.channel = null;
-      },
-    );
-    return p;
+    return peerChannel({ maxMessageBytes: this.#host.maxMessageBytes, openStream: (peer, sig) => this.#host.openStream(peer, sig), stats: this.stats }, ps, signal);
   }
 
   #invoke(peer: RpcPeer, method: string, def: MethodDef, input: unknown, options: CallOptions): Promise<unknown> {
@@ -413,41 +352,8 @@ export class RpcClient {
     return ps.calls;
   }
 
-  /**
-   * Takes a slot of the peer's admission: at once below the limit (returns nothing), else waits
-   * in its bounded queue (rejects RESOURCE_EXHAUSTED when full, CANCELLED on the signal,
-   * DEADLINE_EXCEEDED when the deadline passes while queued).
-   */
   #admit(ps: PeerState, call: ClientCallInfo): Promise<void> | void {
-    const ticket = ++this.#ticket;
-    if (ps.admission.getSnapshot().value === 'open') {
-      ps.admission.send({ type: 'ACQUIRE', ticket });
-      return;
-    }
-    return new Promise<void>((resolve, reject) => {
-      let timer: unknown;
-      const cleanup = () => {
-        ps.waiters.delete(ticket);
-        this.#host.clock.clearTimeout(timer);
-        call.signal?.removeEventListener('abort', onAbort);
-      };
-      const giveUp = (e: RpcError) => {
-        cleanup();
-        ps.admission.send({ type: 'WITHDRAW', ticket });
-        reject(e);
-      };
-      const onAbort = () => giveUp(new RpcError('CANCELLED', `${call.method}: cancelled while queued`, { method: call.method }));
-      ps.waiters.set(ticket, (admitted) => {
-        cleanup();
-        if (admitted) resolve();
-        else reject(new RpcError('RESOURCE_EXHAUSTED', `${call.method}: too many calls to ${ps.key} (in flight and queued)`, { method: call.method }));
-      });
-      call.signal?.addEventListener('abort', onAbort, { once: true });
-      ps.admission.send({ type: 'ACQUIRE', ticket });
-      if (ps.waiters.has(ticket)) {
-        timer = this.#host.clock.setTimeout(() => giveUp(new RpcError('DEADLINE_EXCEEDED', `${call.method}: deadline passed while queued for admission`, { method: call.method })), call.deadlineMs);
-      }
-    });
+    return admitCall(ps, call, ++this.#ticket, this.#host.clock);
   }
 }
 

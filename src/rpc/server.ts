@@ -9,18 +9,18 @@
  * answers its error (an OctopiiError keeps its code; anything else is INTERNAL).
  */
 import { createActor, type Actor } from 'xstate';
-import type { z } from 'zod';
 import { admissionMachine } from '../../machines/admission.js';
 import { OctopiiError, toWire } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
 import type { DuplexStream, PeerConnection } from '../transport/types.js';
-import { METHOD_PATTERN, type Metadata, type RequestMessage, type RpcMessage } from '../wire/rpc.js';
+import { METHOD_PATTERN, type RequestMessage, type RpcMessage } from '../wire/rpc.js';
 import { RpcChannel } from './channel.js';
 import { MAX_REQUEST_ID_CHARS, REQUEST_ID_KEY, type RpcCallListener } from './callRecord.js';
 import { RpcError } from './errors.js';
 import { CreditGate, InboundQueue, overrunError } from './flow.js';
-import { runServerChain, type ServerInterceptor } from './interceptors.js';
+import type { ServerInterceptor } from './interceptors.js';
+import { runHandler, stopCall, type ServerCall } from './serverCall.js';
 import type { CallContext, Handlers, MethodDef, ServiceDef } from './service.js';
 
 export interface RpcServerOptions {
@@ -35,22 +35,6 @@ export interface RpcServerOptions {
 interface Registered {
   service: ServiceDef;
   handlers: Record<string, (...args: never[]) => unknown>;
-}
-
-interface ServerCall {
-  id: number;
-  method: string;
-  /** Made on first use of the handler's signal (most unary handlers never look at it). */
-  abort: AbortController | null;
-  /** Why the call was stopped (set once; the signal, if made, fires with it). */
-  stopped: OctopiiError | null;
-  inputs: InboundQueue<unknown> | null;
-  credit: CreditGate;
-  timer: unknown;
-  done: boolean;
-  /** Request ID (callRecord.ts) and arrival time on the clock, ms. */
-  requestId: string;
-  t0: number;
 }
 
 /** Per-peer admission actors and the live channels, for `abortPeer`. */
@@ -278,93 +262,8 @@ export class RpcServer {
         req.dl,
       );
     }
-    const headers: Metadata = {};
-    const trailers: Metadata = {};
-    let headersSent = false;
-    const takeHeaders = (): Metadata | undefined => {
-      if (headersSent) return undefined;
-      headersSent = true;
-      return Object.keys(headers).length ? headers : undefined;
-    };
-    const ctx: CallContext = {
-      get signal() {
-        return signalOf(call);
-      },
-      metadata: req.md ?? {},
-      peer: s.peer,
-      method: req.m,
-      requestId,
-      deadline,
-      setHeader: (k, v) => void (headers[k] = v),
-      setTrailer: (k, v) => void (trailers[k] = v),
-    };
-    const parseIn = (x: unknown): unknown => {
-      const r = (def.input as z.ZodType).safeParse(x);
-      if (!r.success) throw new RpcError('BAD_INPUT', `${req.m}: input failed its schema: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { method: req.m });
-      return r.data;
-    };
-    const parseOut = (x: unknown): unknown => {
-      const r = (def.output as z.ZodType).safeParse(x);
-      if (!r.success) throw new RpcError('BAD_OUTPUT', `${req.m}: output failed its schema: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, { method: req.m });
-      // Outputs are sent as the schema's input type (what the client parses again).
-      return x;
-    };
     const handler = reg.handlers[name] as (a: unknown, c: CallContext) => unknown;
-    const run = async (): Promise<void> => {
-      const input = streamingIn ? validated(call.inputs!, parseIn) : parseIn(req.p);
-      // No interceptors and a handler that answers synchronously: the reply goes out in this
-      // same turn (no promise hop per call).
-      const r =
-        this.#interceptors.length === 0
-          ? handler(input, ctx)
-          : runServerChain(
-              this.#interceptors,
-              {
-                method: req.m,
-                stream: shape,
-                peer: s.peer,
-                requestId,
-                metadata: ctx.metadata,
-                get signal() {
-                  return signalOf(call);
-                },
-                input: streamingIn ? undefined : input,
-              },
-              async () => handler(input, ctx),
-            );
-      const result = typeof (r as PromiseLike<unknown> | null)?.then === 'function' ? await r : r;
-      if (call.done) return;
-      if (oneWay) return s.finish(call, 'OK');
-      if (shape === 'unary' || shape === 'client') {
-        const p = parseOut(result);
-        const md = takeHeaders();
-        const hasTrailers = Object.keys(trailers).length > 0;
-        if (!s.send({ t: 'data', id: call.id, p, ...(md ? { md } : {}), ...(hasTrailers ? {} : { fin: true as const }) })) return s.finish(call, 'TOO_LARGE');
-        if (hasTrailers) s.send({ t: 'end', id: call.id, md: trailers });
-        return s.finish(call, 'OK');
-      }
-      const it = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-      const onAbort = () => void it.return?.().catch(() => undefined);
-      signalOf(call).addEventListener('abort', onAbort, { once: true });
-      try {
-        for (;;) {
-          const r = await it.next();
-          if (r.done || call.done) break;
-          const p = parseOut(r.value);
-          await call.credit.take();
-          if (call.done) break;
-          const md = takeHeaders();
-          if (!s.send({ t: 'data', id: call.id, p, ...(md ? { md } : {}) })) return s.finish(call, 'TOO_LARGE');
-        }
-      } finally {
-        call.abort!.signal.removeEventListener('abort', onAbort);
-      }
-      if (call.done) return;
-      const md = { ...(takeHeaders() ?? {}), ...trailers };
-      s.send({ t: 'end', id: call.id, ...(Object.keys(md).length ? { md } : {}) });
-      s.finish(call, 'OK');
-    };
-    run().catch((e: unknown) => {
+    runHandler({ req, call, def, handler, peer: s.peer, deadline, interceptors: this.#interceptors, send: s.send, finish: s.finish }).catch((e: unknown) => {
       if (call.done) return;
       const err = e instanceof OctopiiError ? e : RpcError.of(e, req.m, 'INTERNAL');
       if (oneWay) {
@@ -379,25 +278,4 @@ export class RpcServer {
       s.fail(call, err);
     });
   }
-}
-
-/** The handler's AbortSignal of `call`, made on first use (aborted at once if the call already stopped). */
-function signalOf(call: ServerCall): AbortSignal {
-  if (!call.abort) {
-    call.abort = new AbortController();
-    if (call.stopped) call.abort.abort(call.stopped);
-  }
-  return call.abort.signal;
-}
-
-/** Stops `call` with `why` (once): its signal, if anyone took it, fires. */
-function stopCall(call: ServerCall, why: OctopiiError): void {
-  if (call.stopped) return;
-  call.stopped = why;
-  call.abort?.abort(why);
-}
-
-/** `queue` with each message checked by `parse` (which throws BAD_INPUT). */
-async function* validated(queue: InboundQueue<unknown>, parse: (x: unknown) => unknown): AsyncGenerator<unknown> {
-  for await (const x of queue) yield parse(x);
 }

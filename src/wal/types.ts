@@ -2,10 +2,13 @@
  * The shapes the write-ahead log stores and hands back. They follow the Raft paper's persistent
  * state (§5, Figure 2: `currentTerm`, `votedFor`, `log[]`) and etcd's `raftpb.HardState` /
  * `raftpb.Entry` / `walpb.Snapshot`: the WAL keeps what a Raft member must not forget across a
- * crash, and nothing else.
+ * crash, and nothing else. Also the options of `Wal.open` and of each call, and the record of one
+ * group commit (`Wal.onSync`).
  *
  * Every number is a non-negative safe integer (≤ 2^53 − 1); indexes start at 1.
  */
+
+import type { WalFs } from './fs.js';
 
 /** One Raft log entry: its position, the term it was created in, and opaque bytes. */
 export interface WalEntry {
@@ -50,4 +53,28 @@ export interface WalRecovered {
   readonly entries: WalEntry[];
   /** Bytes cut from the end of the last segment (a torn, never-acknowledged write); 0 if none. */
   readonly tornBytes: number;
+}
+
+export interface WalOptions {
+  /** Start a new segment before a batch when the current one holds at least this many bytes. */
+  segmentBytes?: number;
+  /** The file layer (default: node:fs/promises); tests pass one that fails on command. */
+  fs?: WalFs;
+  /** Aborts the open (checked between steps). */
+  signal?: AbortSignal;
+}
+
+/** Options of one call. The signal is checked when the call is made: a queued call is not withdrawn. */
+export interface WalCallOptions {
+  signal?: AbortSignal;
+}
+
+/** One group commit that reached the disk (for metrics: src/metrics/raft.ts). */
+export interface WalSyncRecord {
+  /** fdatasync time of the batch's frame, ms (wall clock). */
+  syncMs: number;
+  /** Calls (append, setHardState, save …) in the batch. */
+  calls: number;
+  /** Frame bytes written. */
+  bytes: number;
 }

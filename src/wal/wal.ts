@@ -1,7 +1,7 @@
 /**
  * The write-ahead log of a Raft member: entries, hard state and snapshot markers, durable before
  * they are acknowledged, in append-only segment files (design after etcd's `server/storage/wal`,
- * framing after LevelDB's log; see codec.ts, segments.ts, recovery.ts).
+ * framing after LevelDB's log; see codec.ts, segments.ts, segmentSet.ts, recovery.ts).
  *
  * **Group commit.** Calls are queued in call order. One writer takes everything queued (up to
  * {@link MAX_BATCH_BYTES}), writes it as one frame at the end of the current segment, calls
@@ -30,16 +30,18 @@
  * await wal.close();
  * ```
  */
-import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import { FRAME_HEADER, MAX_FRAME_PAYLOAD, encodeFrame, encodeRecords, type EncodedRecords, type WalRecord } from './codec.js';
-import { nodeWalFs, type WalFile, type WalFs } from './fs.js';
+import { nodeWalFs, type WalFile } from './fs.js';
 import { recover } from './recovery.js';
 import { createSegment, headerRecords, type SegmentInfo } from './segments.js';
+import { SegmentSet } from './segmentSet.js';
 import { WalState } from './state.js';
-import type { HardState, SnapshotMarker, WalEntry, WalRecovered } from './types.js';
+import type { HardState, SnapshotMarker, WalCallOptions, WalEntry, WalOptions, WalRecovered, WalSyncRecord } from './types.js';
+
+export type { WalCallOptions, WalOptions, WalSyncRecord } from './types.js';
 import { checkSave, checkSnapshot, checkTruncate, invalid, isIndex, type Checked, type Pending } from './validate.js';
 
 /** Default size at which the WAL starts a new segment: 64 MiB (etcd's `SegmentSizeBytes`). */
@@ -48,20 +50,6 @@ export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** A batch (one frame, one fdatasync) holds calls up to this many bytes; a larger call goes alone. */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
-export interface WalOptions {
-  /** Start a new segment before a batch when the current one holds at least this many bytes. */
-  segmentBytes?: number;
-  /** The file layer (default: node:fs/promises); tests pass one that fails on command. */
-  fs?: WalFs;
-  /** Aborts the open (checked between steps). */
-  signal?: AbortSignal;
-}
-
-/** Options of one call. The signal is checked when the call is made: a queued call is not withdrawn. */
-export interface WalCallOptions {
-  signal?: AbortSignal;
-}
-
 interface Op {
   readonly records: WalRecord[];
   readonly encoded: EncodedRecords;
@@ -69,42 +57,27 @@ interface Op {
   reject(e: unknown): void;
 }
 
-type Segment = SegmentInfo;
-
-/** One group commit that reached the disk (for metrics: src/metrics/raft.ts). */
-export interface WalSyncRecord {
-  /** fdatasync time of the batch's frame, ms (wall clock). */
-  syncMs: number;
-  /** Calls (append, setHardState, save …) in the batch. */
-  calls: number;
-  /** Frame bytes written. */
-  bytes: number;
-}
-
 export class Wal {
   private queue: Op[] = [];
   private writer: Promise<void> | null = null;
   private closed = false;
   private closing: Promise<void> | null = null;
-  /** Set when a failed batch may have left bytes after `size` in the current segment. */
-  private needsCut = false;
-  private readonly readers = new Map<number, WalFile>();
   private pending: Pending;
   /** Set if the in-memory state could not follow a durable batch (a bug): every call fails. */
   private broken: OctopiiError | null = null;
   private readonly syncListeners = new Set<(r: WalSyncRecord) => void>();
 
   private constructor(
-    readonly dir: string,
-    private readonly fs: WalFs,
-    private readonly segmentBytes: number,
     private readonly state: WalState,
-    private readonly segments: Segment[],
-    private current: WalFile,
-    /** Bytes of acknowledged frames in the current segment: where the next batch goes. */
-    private size: number,
+    /** The segment files: where batches are written, entries read, and compaction drops. */
+    private readonly files: SegmentSet,
   ) {
     this.pending = this.durableView();
+  }
+
+  /** The WAL's directory. */
+  get dir(): string {
+    return this.files.dir;
   }
 
   /**
@@ -128,7 +101,7 @@ export class Wal {
       const r = await recover(fs, dir, true);
       check();
       for (const t of r.temporaries) await fs.remove(join(dir, t));
-      const segments: Segment[] = r.segments.map((s) => ({ seq: s.seq, firstIndex: s.firstIndex, name: s.name, path: s.path }));
+      const segments: SegmentInfo[] = r.segments.map((s) => ({ seq: s.seq, firstIndex: s.firstIndex, name: s.name, path: s.path }));
       let file: WalFile;
       let size: number;
       const last = r.segments.at(-1);
@@ -141,7 +114,7 @@ export class Wal {
         file = made.file;
         size = made.size;
       }
-      const wal = new Wal(dir, fs, segmentBytes, r.state, segments, file, size);
+      const wal = new Wal(r.state, new SegmentSet(dir, fs, segmentBytes, segments, file, size));
       return { wal, recovered: { hardState: r.state.hardState, snapshot: r.state.snapshot, entries: r.entries, tornBytes: r.tornBytes } };
     } catch (e) {
       throw toOctopiiError(e, 'IO_ERROR');
@@ -170,7 +143,7 @@ export class Wal {
 
   /** Number of segment files. */
   get segmentCount(): number {
-    return this.segments.length;
+    return this.files.count;
   }
 
   /** Term of the acknowledged entry at `index` (or of the snapshot marker there; 0 for index 0). */
@@ -252,7 +225,7 @@ export class Wal {
         while (j < hi && this.state.location(j)!.seq === first.seq) j++;
         const lastLoc = this.state.location(j - 1)!;
         const span = Buffer.allocUnsafe(lastLoc.offset + lastLoc.length - first.offset);
-        const file = await this.reader(first.seq);
+        const file = await this.files.reader(first.seq);
         const got = await file.read(span, first.offset);
         if (got !== span.byteLength) throw new OctopiiError('IO_ERROR', `short read in WAL segment ${first.seq}: ${got} of ${span.byteLength} bytes`);
         for (let k = i; k < j; k++) {
@@ -281,22 +254,10 @@ export class Wal {
     this.checkCall(options);
     if (!isIndex(throughIndex, 0)) throw invalid(`compact index must be an integer ≥ 0, got ${throughIndex}`);
     const limit = Math.min(throughIndex, this.state.snapshot?.index ?? 0);
-    let n = 0;
-    while (n + 1 < this.segments.length && (this.state.segmentMaxIndex.get(this.segments[n]!.seq) ?? 0) <= limit) n++;
-    const dropped = this.segments.splice(0, n);
-    try {
-      for (const s of dropped) {
-        const r = this.readers.get(s.seq);
-        this.readers.delete(s.seq);
-        this.state.segmentMaxIndex.delete(s.seq);
-        await r?.close();
-        await this.fs.remove(s.path);
-        await this.fs.syncDir(this.dir);
-      }
-    } catch (e) {
-      throw toOctopiiError(e, 'IO_ERROR');
-    }
-    return n;
+    return this.files.dropOldest(
+      (seq) => (this.state.segmentMaxIndex.get(seq) ?? 0) <= limit,
+      (seq) => this.state.segmentMaxIndex.delete(seq),
+    );
   }
 
   /**
@@ -308,10 +269,8 @@ export class Wal {
       this.closed = true;
       this.closing = (async () => {
         while (this.writer) await this.writer;
-        await this.cutBack().catch(() => undefined);
-        const files = [this.current, ...this.readers.values()];
-        this.readers.clear();
-        await Promise.all(files.map((f) => f.close().catch(() => undefined)));
+        await this.files.cutBack().catch(() => undefined);
+        await this.files.close();
       })();
     }
     return this.closing;
@@ -373,7 +332,7 @@ export class Wal {
           this.pending = this.durableView();
           for (const op of batch) op.reject(err);
           for (const op of behind) op.reject(err);
-          await this.cutBack().catch(() => undefined); // else the next batch (or close) tries again
+          await this.files.cutBack().catch(() => undefined); // else the next batch (or close) tries again
           continue;
         }
         try {
@@ -405,17 +364,8 @@ export class Wal {
 
   /** Writes and syncs one frame holding `batch`; resolves with the frame's offset. */
   private async writeBatch(batch: Op[]): Promise<number> {
-    await this.cutBack();
-    if (this.size >= this.segmentBytes) await this.rotate();
     const frame = encodeFrame(batch.map((op) => op.encoded.bytes));
-    const at = this.size;
-    this.needsCut = true;
-    await this.current.write(frame, at);
-    const t0 = performance.now();
-    await this.current.datasync();
-    const syncMs = performance.now() - t0;
-    this.needsCut = false;
-    this.size = at + frame.byteLength;
+    const { at, syncMs } = await this.files.write(frame, () => ({ firstIndex: this.state.lastIndex + 1, records: headerRecords(this.state.hardState, this.state.snapshot) }));
     if (this.syncListeners.size > 0) {
       const r = { syncMs, calls: batch.length, bytes: frame.byteLength };
       for (const l of this.syncListeners) l(r);
@@ -423,43 +373,13 @@ export class Wal {
     return at;
   }
 
-  /** After a failed batch: cuts the current segment back to its acknowledged frames, durably. */
-  private async cutBack(): Promise<void> {
-    if (!this.needsCut) return;
-    await this.current.truncate(this.size);
-    await this.current.datasync();
-    this.needsCut = false;
-  }
-
   private apply(batch: Op[], frameAt: number): void {
-    const seq = this.segments.at(-1)!.seq;
+    const seq = this.files.currentSeq;
     let base = frameAt + FRAME_HEADER;
     for (const op of batch) {
       let k = 0;
       for (const r of op.records) this.state.apply(r, seq, r.type === 'entry' ? base + op.encoded.entryDataOffsets[k++]! : -1);
       base += op.encoded.bytes.byteLength;
     }
-  }
-
-  /** Starts the next segment (its header holds the durable hard state and snapshot marker). */
-  private async rotate(): Promise<void> {
-    const prev = this.segments.at(-1)!;
-    const made = await createSegment(this.fs, this.dir, prev.seq + 1, this.state.lastIndex + 1, headerRecords(this.state.hardState, this.state.snapshot));
-    this.readers.set(prev.seq, this.current);
-    this.segments.push(made.info);
-    this.current = made.file;
-    this.size = made.size;
-  }
-
-  private async reader(seq: number): Promise<WalFile> {
-    if (seq === this.segments.at(-1)!.seq) return this.current;
-    let r = this.readers.get(seq);
-    if (!r) {
-      const seg = this.segments.find((s) => s.seq === seq);
-      if (!seg) throw new OctopiiError('INTERNAL', `WAL segment ${seq} is not open`);
-      r = await this.fs.openRead(seg.path);
-      this.readers.set(seq, r);
-    }
-    return r;
   }
 }

@@ -13,8 +13,8 @@
  *   `insecure` on the seed's ALPN: a client that offers only `octopii` (e.g. the seed's Rust
  *   Octopii, which has no client certificate) is not asked for one and is admitted as a
  *   `lane-v1` connection with `remoteNodeId === null` (clientAuth.ts).
- * - Listen, dial, accept only: every dial makes a new connection, every inbound connection goes
- *   to `onConnection`; nothing is pooled.
+ * - Listen, dial (./dial.ts), accept only: every dial makes a new connection, every inbound
+ *   connection goes to `onConnection`; nothing is pooled.
  * - ALPN says what a connection carries (`PeerConnection.protocol`): the server offers
  *   `octopii/2` (octopii's own protocol) and `octopii` (seed 001, raw Shipping Lane v1); a
  *   client offers exactly the one its dial asks for; the negotiated one (quiche's
@@ -36,7 +36,7 @@
  * stream on it fails with that code (see the contract suite, test/transport/contract.ts).
  */
 import { isIP } from 'node:net';
-import { QUICClient, QUICServer, QUICSocket, errors as quicErrors, events as quicEvents } from '@matrixai/quic';
+import { QUICServer, QUICSocket, events as quicEvents } from '@matrixai/quic';
 import type QUICConnection from '@matrixai/quic/QUICConnection.js';
 import type QUICStream from '@matrixai/quic/QUICStream.js';
 import { OctopiiError } from '../../errors.js';
@@ -44,12 +44,13 @@ import { createNodeCertificate, nodeIdFromCertificate, type NodeCertificate } fr
 import { formatAddress, isLoopbackHost, parseAddress } from '../address.js';
 import { livenessTimes, type DialOptions, type ListenOptions, type PeerConnection, type Transport, type TransportOptions } from '../types.js';
 import { ALPN, protocolOfAlpn } from './alpn.js';
-import { clientCrypto, serverCrypto } from './crypto.js';
-import { codeToReason, mapConnectionError, reasonToCode } from './errors.js';
+import { serverCrypto } from './crypto.js';
+import { codeToReason, reasonToCode } from './errors.js';
 import { internals, plainHost, silentLogger, type ConnectionMapInternals, type SocketInternals } from './internals.js';
 import { judgePeer } from './policy.js';
 import { admitLaneV1WithoutCertificate } from './clientAuth.js';
 import { MatrixaiConnection } from './connection.js';
+import { dialQuic, type DialHost } from './dial.js';
 import { ABANDON_MS, CLOSE_GRACE_MS, abandon, settledWithin, withGrace } from './teardown.js';
 
 /** Options of {@link MatrixaiTransport.create}. */
@@ -67,7 +68,6 @@ export interface MatrixaiTransportOptions extends TransportOptions {
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const READABLE_CHUNK_BYTES = 64 * 1024;
 const LOOPBACK_DATAGRAM_BYTES = 32 * 1024;
-const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** An inbound handshake that has not finished after this long is dropped. */
 const SERVER_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -94,6 +94,8 @@ export class MatrixaiTransport implements Transport {
   private closing: Promise<void> | undefined;
 
   private readonly liveness: { keepAliveMs: number; idleTimeoutMs: number };
+  /** What an outbound dial (./dial.ts) needs from the transport. */
+  private readonly dialHost: DialHost;
 
   private constructor(
     private readonly options: MatrixaiTransportOptions,
@@ -101,6 +103,16 @@ export class MatrixaiTransport implements Transport {
   ) {
     this.nodeId = options.identity.nodeId;
     this.liveness = livenessTimes(options);
+    this.dialHost = {
+      options,
+      shutdown: this.shutdown.signal,
+      background: this.background,
+      closing: () => this.closing !== undefined,
+      clientSocket: () => this.clientSocket(),
+      baseConfig: (loopback, alpns) => this.baseConfig(loopback, alpns),
+      track: (c) => this.track(c),
+      forget: (c) => this.forget(c),
+    };
   }
 
   /**
@@ -285,109 +297,7 @@ export class MatrixaiTransport implements Transport {
     if (this.closing) throw new OctopiiError('CLOSED', 'transport is closed');
     const { host, port } = parseAddress(address);
     if (isIP(host) === 0) throw new OctopiiError('INVALID_ARGUMENT', `dial needs an IP address, got "${host}"`);
-    return this.connect(host, port, formatAddress(host, port), options);
-  }
-
-  private async connect(host: string, port: number, target: string, options: DialOptions): Promise<MatrixaiConnection> {
-    const socket = await this.clientSocket();
-    if (this.closing) throw new OctopiiError('CLOSED', 'transport is closed');
-    const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const ctl = new AbortController();
-    const timer = setTimeout(
-      () => ctl.abort(new OctopiiError('CONNECT_TIMEOUT', `connect to ${target} timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const onAbort = () => ctl.abort(new OctopiiError('ABORTED', `dial aborted: ${String(options.signal?.reason ?? '')}`));
-    const onShutdown = () => ctl.abort(new OctopiiError('CLOSED', 'transport closed while dialling'));
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
-    if (options.signal?.aborted) onAbort();
-
-    let verdict: ReturnType<typeof judgePeer> | undefined;
-    // Our own refusal is final at once; the library only rejects after its draining period.
-    let refused: (e: OctopiiError) => void = () => {};
-    const refusedP = new Promise<{ error: unknown }>((resolve) => (refused = (error) => resolve({ error })));
-    const loopback = this.options.loopback ?? isLoopbackHost(host);
-    const protocol = options.protocol ?? this.options.dialProtocol ?? 'octopii';
-    const alpn = ALPN[protocol];
-    const creating = QUICClient.createQUICClient(
-      {
-        host,
-        port,
-        // SNI must be a DNS name, not an IP (RFC 6066 §3); rustls peers refuse IPs. Identity is
-        // checked in verifyCallback from the certificate key, so the name itself is not trusted.
-        serverName: options.expectedNodeId?.toLowerCase() ?? 'octopii',
-        socket,
-        crypto: clientCrypto,
-        config: {
-          ...this.baseConfig(loopback, [alpn]),
-          verifyCallback: async (certs: Uint8Array[]) => {
-            verdict = judgePeer(certs, {
-              expectedNodeId: options.expectedNodeId,
-              allowPeers: this.options.allowPeers,
-              insecure: this.options.insecure,
-            });
-            if ('refusal' in verdict) {
-              refused(verdict.refusal);
-              return verdict.alert;
-            }
-            return undefined;
-          },
-        } as never,
-        reasonToCode,
-        codeToReason,
-        logger: silentLogger as never,
-      },
-      { signal: ctl.signal },
-    );
-    // The library keeps cleaning up after a failed start (draining); don't make the caller wait
-    // for that, but make close() wait for it.
-    const settled = (creating as Promise<QUICClient>).then(
-      (client) => ({ client }),
-      (error: unknown) => ({ error }),
-    );
-    this.background.add(settled);
-    void settled.finally(() => this.background.delete(settled));
-    const aborted = new Promise<{ error: unknown }>((resolve) => {
-      if (ctl.signal.aborted) resolve({ error: ctl.signal.reason });
-      else ctl.signal.addEventListener('abort', () => resolve({ error: ctl.signal.reason }), { once: true });
-    });
-    let outcome: { client: QUICClient } | { error: unknown };
-    try {
-      outcome = await Promise.race([settled, aborted, refusedP]);
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      this.shutdown.signal.removeEventListener('abort', onShutdown);
-    }
-    if ('error' in outcome) {
-      // A late success after we gave up must not leak a connection.
-      void settled.then((o) => ('client' in o ? o.client.destroy({ force: true }).catch(() => {}) : undefined));
-      const e = outcome.error;
-      if (e instanceof OctopiiError) throw e;
-      if (verdict && 'refusal' in verdict) throw verdict.refusal;
-      if (e instanceof quicErrors.ErrorQUICClientInvalidHost) {
-        throw new OctopiiError('CONNECTION_REFUSED', `cannot reach ${target} from a socket bound to ${socket.host}: ${e.message}`, { cause: e });
-      }
-      const mapped = mapConnectionError(e, undefined, alpn);
-      if (mapped.code === 'CONNECTION_CLOSED') {
-        throw new OctopiiError('CONNECTION_REFUSED', `connect to ${target} failed: ${mapped.message}`, { cause: e });
-      }
-      throw mapped;
-    }
-    const client = outcome.client;
-    const nodeId = verdict && 'nodeId' in verdict ? verdict.nodeId : null;
-    if (this.closing) {
-      await client.destroy({ force: true }).catch(() => {});
-      throw new OctopiiError('CLOSED', 'transport closed while dialling');
-    }
-    const qc = client.connection;
-    const c = new MatrixaiConnection(qc, nodeId, 'outbound', protocol, client, (x) => this.forget(x));
-    qc.addEventListener(quicEvents.EventQUICConnectionStream.name, (evt: Event) =>
-      c.deliver((evt as quicEvents.EventQUICConnectionStream).detail),
-    );
-    this.track(c);
-    return c;
+    return dialQuic(this.dialHost, host, port, formatAddress(host, port), options);
   }
 
   /** Closes every connection, the server and the socket; idempotent. Pending dials reject CLOSED. */
