@@ -462,7 +462,7 @@ export function transportContract(name: string, env: ContractEnv): void {
       const remotePending = remote.read();
       remotePending.catch(() => {});
       s.abort(new Error('sender gives up'));
-      expectOctopii(await rejection(remotePending), ['STREAM_ABORTED']);
+      expectCode(await rejection(remotePending), 'STREAM_ABORTED');
     });
   });
 }
