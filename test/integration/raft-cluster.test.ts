@@ -19,6 +19,15 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** Resolves once `pred()` holds (polled every 20 ms); rejects naming `what` after `limitMs`. */
+async function until(pred: () => boolean, limitMs: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > limitMs) throw new Error(`not within ${limitMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function waitLeader(exclude: number | null, limitMs: number): Promise<{ leader: number; ms: number }> {
   const t0 = Date.now();
   while (Date.now() - t0 < limitMs) {
@@ -47,17 +56,17 @@ describe('kv cluster of three processes on QUIC', () => {
         acked.set(k, String(i));
       }
     });
-    await new Promise((r) => setTimeout(r, 1000));
+    // Kill once writes flow (acknowledged, not merely sent); writes after the election are waited for the same way.
+    await until(() => acked.size >= 20, 20_000, '20 acknowledged writes before the kill');
     const before = acked.size;
     members.find((m) => m.id === leader)!.process.kill('SIGKILL');
     const elected = await waitLeader(leader, 10_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await until(() => acked.size >= before + 20, 20_000, '20 acknowledged writes after the election');
     stop = true;
     await Promise.all(writers);
     const missing: string[] = [];
     for (const [k, v] of acked) if ((await c.client.get(k)) !== v) missing.push(k);
     await c.close();
-    expect(before).toBeGreaterThan(10);
     expect(elected.ms).toBeLessThan(3 * 2 * ELECTION_TICK * TICK_MS + 2000);
     expect(acked.size).toBeGreaterThan(before);
     expect(missing).toEqual([]);
