@@ -32,7 +32,7 @@ import type { PiscinaTask } from 'piscina';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { Hasher } from '../runtime/types.js';
 import { HASH_JOB_BYTES, HASH_MAX_IN_FLIGHT, HASH_MIN_JOB_BYTES, type HashImpl, type Sha256Hasher, type Sha256Options, type UpdateOptions } from './hasher.js';
-import { InlineHasher } from './inline.js';
+import { InlineHasher, sha256Inline } from './inline.js';
 
 export type { HashImpl, Sha256Hasher, Sha256Options, UpdateOptions } from './hasher.js';
 
@@ -155,10 +155,16 @@ export class HashPool implements Hasher {
   readonly #pins = new Pins();
   #nextHashId = 1;
 
-  /** `threads`: worker threads (default {@link defaultHashThreads}); config passes it, nothing reads the environment. */
+  /**
+   * `threads`: worker threads (default {@link defaultHashThreads}); config passes it, nothing
+   * reads the environment. `0`: no threads at all — every hash runs on the calling thread
+   * (node:crypto, {@link InlineHasher}), which costs less CPU than posting jobs to a worker
+   * when one transfer's hash is the only hashing going on (measured in bench/README.md,
+   * "hash threads 0") but holds the event loop ~0.6 ms per MiB hashed.
+   */
   constructor(options: { threads?: number } = {}) {
     const t = options.threads;
-    this.threads = t !== undefined && Number.isInteger(t) && t > 0 ? t : defaultHashThreads();
+    this.threads = t !== undefined && Number.isInteger(t) && t >= 0 ? t : defaultHashThreads();
   }
 
   /** True once {@link destroy} was called. */
@@ -200,9 +206,9 @@ export class HashPool implements Hasher {
     return p;
   }
 
-  /** Incremental SHA-256: in this pool, or on the calling thread with `{ inline: true }`. */
+  /** Incremental SHA-256: in this pool, or on the calling thread with `{ inline: true }` or a pool of 0 threads. */
   createSha256(options: Sha256Options = {}): Sha256Hasher {
-    return options.inline ? new InlineHasher() : new PoolHasher(this, options);
+    return options.inline || this.threads === 0 ? new InlineHasher() : new PoolHasher(this, options);
   }
 
   /**
@@ -211,6 +217,10 @@ export class HashPool implements Hasher {
    * {@link destroy}.
    */
   async sha256(data: Uint8Array, options?: { transfer?: boolean; impl?: HashImpl }): Promise<Uint8Array> {
+    if (this.threads === 0 && (options?.impl ?? 'node') === 'node') {
+      if (this.#destroyed) throw new OctopiiError('CLOSED', 'hash pool destroyed');
+      return sha256Inline(data);
+    }
     const job = jobBuffer(data, options?.transfer === true);
     try {
       const out = (await this.run({ op: 'oneshot', impl: options?.impl ?? 'node', data: job.data }, job.transfer)) as Uint8Array;
