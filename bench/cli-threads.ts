@@ -11,9 +11,9 @@
  * `received` it reads /proc/PID/task/TID/stat of both processes (utime + stime, 10 ms ticks; a
  * thread's last reading counts, so a thread that exits early is still counted). Threads are
  * grouped: `main` (the process's first thread: JavaScript, inline hashing, the binding's
- * completions), `tokio` (the quinn binding's runtime: packets, crypto, UDP), `worker` (a busy
- * thread named `node` — a piscina hash worker), `other` (V8's platform threads and libuv's pool:
- * GC helpers, file reads/writes, fdatasync). `sys` is the kernel share of the total.
+ * completions), `tokio` (the quinn binding's runtime: packets, crypto, UDP), `worker` (a thread
+ * named `node` with ≥ 0.3 s of CPU, over three quarters of it user time — a piscina hash worker),
+ * `other` (V8's platform threads and libuv's pool: GC helpers, file reads/writes, fdatasync). `sys` is the kernel share of the total.
  * With `--against DIR` the runs alternate between this checkout and DIR (same file, same
  * order each time), and the medians of both are printed with their ratio. `--env K=V` sets an
  * environment variable for this checkout's processes only. The VM's load average is printed:
@@ -88,7 +88,10 @@ function summarize(pid: number, threads: Threads): Side {
   let sys = 0;
   for (const [tid, [comm, utime, stime]] of threads) {
     const cpu = (utime + stime) / 100;
-    const group: Group = Number(tid) === pid ? 'main' : comm.startsWith('tokio') ? 'tokio' : comm === 'node' && cpu >= 0.3 ? 'worker' : 'other';
+    // A hash worker hashes in user space; libuv's pool threads (file I/O, fdatasync) and V8's
+    // platform threads are mostly system time or small.
+    const hashing = comm === 'node' && cpu >= 0.3 && utime > 3 * stime;
+    const group: Group = Number(tid) === pid ? 'main' : comm.startsWith('tokio') ? 'tokio' : hashing ? 'worker' : 'other';
     groups[group] += cpu;
     total += cpu;
     sys += stime / 100;
