@@ -189,9 +189,9 @@ export async function openSink(sink: LaneSink, size: number): Promise<OpenedSink
       }
       return {
         write: (b) => h.write(b),
-        async writev(blocks) {
-          for (const b of blocks) await h.write(b);
-        },
+        // One block per batch, as before the receiver stopped coalescing into blocks: a custom
+        // sink sees blocks of `blockBytes` (the last one shorter), not the network's chunk sizes.
+        writev: (blocks) => h.write(blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks)),
         commit: (sha256) => h.commit(sha256),
         discard: () => h.discard(),
         result: () => ({}),
