@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { identityFileOf, loadConfig } from '../config.js';
+import { CLI_HASH_THREADS } from './hashing.js';
 import { toOctopiiError } from '../errors.js';
 import { loadOrCreateIdentity } from '../identity.js';
 import { statSource } from '../lane/source.js';
@@ -81,7 +82,7 @@ export async function runSend(file: string, opts: SendOptions): Promise<number> 
     import('../node.js'),
     process.stderr.isTTY && !opts.json ? import('cli-progress') : undefined,
   ]);
-  const node = await OctopiiNode.start({ ...cfg, identity });
+  const node = await OctopiiNode.start({ ...cfg, hashThreads: cfg.hashThreads ?? CLI_HASH_THREADS, identity });
   let bar: import('cli-progress').SingleBar | undefined;
   if (progress) {
     bar = new progress.default.SingleBar(

@@ -16,6 +16,7 @@
  * (directory, identity, config, bind) is thrown before the `listening` line.
  */
 import { identityFileOf, loadConfig } from '../config.js';
+import { CLI_HASH_THREADS } from './hashing.js';
 import { loadOrCreateIdentity } from '../identity.js';
 import { cleanStaleParts, prepareReceiveDir } from '../storage/receiveDir.js';
 import { permissionsOption, type IdentityFlags } from './identityFlags.js';
@@ -70,7 +71,7 @@ export async function runServe(opts: ServeOptions): Promise<void> {
   const { OctopiiNode } = await import('../node.js');
   const { createPinoLogger } = await import('../log/pino.js');
   const { logTransfers } = await import('../log/transfers.js');
-  const node = await OctopiiNode.start({ ...cfg, identity, runtime: { logger: createPinoLogger({ level: cfg.logLevel }) } });
+  const node = await OctopiiNode.start({ ...cfg, hashThreads: cfg.hashThreads ?? CLI_HASH_THREADS, identity, runtime: { logger: createPinoLogger({ level: cfg.logLevel }) } });
   if (cfg.logLevel !== 'silent') logTransfers(node, node.logger);
   node.onReceived((r) => {
     if (r.ok) jsonLine({ event: 'received', file: r.file, bytes: r.bytes, sha256: r.sha256, peer: r.peer });

@@ -158,10 +158,16 @@ export class HashPool implements Hasher {
   readonly #pins = new Pins();
   #nextHashId = 1;
 
-  /** `threads`: worker threads (default {@link defaultHashThreads}); config passes it, nothing reads the environment. */
+  /**
+   * `threads`: worker threads (default {@link defaultHashThreads}); config passes it, nothing
+   * reads the environment. `0`: no threads at all — every hash runs on the calling thread
+   * (node:crypto, {@link InlineHasher}), which costs less CPU than posting jobs to a worker
+   * when one transfer's hash is the only hashing going on (measured in bench/README.md,
+   * "hash threads 0") but holds the event loop ~0.6 ms per MiB hashed.
+   */
   constructor(options: { threads?: number } = {}) {
     const t = options.threads;
-    this.threads = t !== undefined && Number.isInteger(t) && t > 0 ? t : defaultHashThreads();
+    this.threads = t !== undefined && Number.isInteger(t) && t >= 0 ? t : defaultHashThreads();
   }
 
   /** True once {@link destroy} was called. */
@@ -203,9 +209,9 @@ export class HashPool implements Hasher {
     return p;
   }
 
-  /** Incremental SHA-256: in this pool, or on the calling thread with `{ inline: true }`. */
+  /** Incremental SHA-256: in this pool, or on the calling thread with `{ inline: true }` or a pool of 0 threads. */
   createSha256(options: Sha256Options = {}): Sha256Hasher {
-    return options.inline ? new InlineHasher() : new PoolHasher(this, options);
+    return options.inline || this.threads === 0 ? new InlineHasher() : new PoolHasher(this, options);
   }
 
   /**
@@ -214,8 +220,11 @@ export class HashPool implements Hasher {
    * {@link destroy}.
    */
   async sha256(data: Uint8Array, options?: { transfer?: boolean; impl?: HashImpl }): Promise<Uint8Array> {
-    // A job's round trip (~40–65 µs) costs more than hashing this much on the calling thread.
-    if (data.byteLength <= ONESHOT_INLINE_MAX_BYTES && (options?.impl ?? 'node') === 'node' && !this.#destroyed) return sha256Inline(data);
+    // No threads, or an input so small a job's round trip (~40–65 µs) costs more: on the calling thread.
+    if ((this.threads === 0 || data.byteLength <= ONESHOT_INLINE_MAX_BYTES) && (options?.impl ?? 'node') === 'node') {
+      if (this.#destroyed) throw new OctopiiError('CLOSED', 'hash pool destroyed');
+      return sha256Inline(data);
+    }
     const job = jobBuffer(data, options?.transfer === true);
     try {
       const out = (await this.run({ op: 'oneshot', impl: options?.impl ?? 'node', data: job.data }, job.transfer)) as Uint8Array;

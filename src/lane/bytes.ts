@@ -36,6 +36,15 @@ export class ByteReader {
   }
 
   /**
+   * The next bytes the stream has (at most `max`), as a view of the chunk the readable handed
+   * out — no copy; the caller may keep it (a readable's chunks are the reader's own). Undefined
+   * at end of stream. Errors → STREAM_ABORTED.
+   */
+  read(max: number): Promise<Uint8Array | undefined> {
+    return this.next(max);
+  }
+
+  /**
    * Fills `target[start, end)` from the stream; returns the bytes copied (less than asked only
    * at end of stream).
    */

@@ -3,9 +3,10 @@
  * actions of the pure `laneReceiveMachine` (machines/laneReceive.ts), which decides every phase,
  * pause and deadline. Each actor takes its `input` and shares nothing with the others.
  *
- * Data path: small network chunks are coalesced into 1 MiB blocks from a small ring of reusable
- * SharedArrayBuffers; the hash worker reads a block in place (no copy) while the same block is
- * written to the sink (writes pipelined, in order). The pump reports HIGH_WATER when
+ * Data path: the network's chunks, as the stream hands them out, are hashed and gathered into
+ * batches of 1 MiB that go to the sink in one writev each (writes pipelined, in order): nothing
+ * is copied into blocks first (measured with `npm run bench:cli-vs-quinn`; bench/README.md).
+ * The pump reports HIGH_WATER when
  * `maxBlocksInFlight` sink writes are pending and LOW_WATER once at most one is, and stops
  * reading from the network only while the machine holds it in `paused`.
  */
@@ -21,7 +22,7 @@ import { hostLaneActor, startLaneActor } from './host.js';
 import { encodeLaneReason } from './reason.js';
 import { effect as baseEffect, finishStream, watchSignal, type EffectArgs } from './actors.js';
 import { openSink, sinkCap, type OpenedSink } from './sink.js';
-import { BlockPool, LANE_BLOCK_BYTES, LANE_MAX_BLOCKS_IN_FLIGHT } from './source.js';
+import { LANE_BLOCK_BYTES, LANE_MAX_BLOCKS_IN_FLIGHT } from './source.js';
 import type { LaneSink, ReceiveLaneOptions, ReceiveResult } from './types.js';
 import { Waker } from './util.js';
 
@@ -52,8 +53,8 @@ interface PumpInput {
 
 /**
  * Opens the sink at the first data byte, then data → sink + hasher, then the trailer. Obeys
- * PAUSE / RESUME; as a defence against a chart that never pauses, its ring holds at most
- * 2 × maxBlocksInFlight + 2 blocks.
+ * PAUSE / RESUME; as a defence against a chart that never pauses, it never has more than
+ * 2 × maxBlocksInFlight sink writes pending.
  */
 /**
  * Sinks a pump is opening, by their LaneSink (one object per transfer): a discard that comes
@@ -89,37 +90,39 @@ const pump = effect<PumpInput>(({ input, send, stopped, receive }) => {
     send({ type: 'SINK_OPENED', sink: out });
     const h = (input.hasher as Hasher).createSha256({ inline: size <= INLINE_HASH_MAX_BYTES, jobBytes: input.blockBytes });
     hash = h;
-    // Blocks are reused: a block returns to the ring once its sink write and its hash job are
-    // both done.
-    const ring = new BlockPool(Math.min(input.blockBytes, Math.max(1, size)), 2 * maxInFlight + 2);
+    // The network's chunks are hashed and written as they are: a batch of them (blockBytes in
+    // all, the last one shorter) goes to the sink in one writev, so no byte is copied on the
+    // way (an inline hasher reads them in place; a pool hasher copies them into its jobs).
     let received = 0;
     let written = 0;
     let reported = 0;
     let inFlight = 0;
     let high = false;
     let writeError: unknown;
+    let batch: Uint8Array[] = [];
+    let batchBytes = 0;
     while (received < size) {
-      while (paused && writeError === undefined && !stopped()) await waker.wait();
+      while ((paused || inFlight >= 2 * maxInFlight) && writeError === undefined && !stopped()) await waker.wait();
       if (stopped()) return;
       if (writeError !== undefined) throw writeError;
-      const len = Math.min(input.blockBytes, size - received);
-      const full = await ring.acquire();
-      const block = full.subarray(0, len);
-      const got = await reader.fill(block);
-      if (got < len) throw truncated(received + got);
-      received += len;
-      let refs = 2;
-      const done = () => {
-        if (--refs === 0) ring.release(full);
-      };
-      await h.update(block, { onHashed: done });
+      const want = Math.min(input.blockBytes - batchBytes, size - received);
+      const part = await reader.read(want);
+      if (!part) throw truncated(received);
+      received += part.byteLength;
+      await h.update(part);
+      batch.push(part);
+      batchBytes += part.byteLength;
+      if (batchBytes < input.blockBytes && received < size) continue;
+      const blocks = batch;
+      const len = batchBytes;
+      batch = [];
+      batchBytes = 0;
       inFlight++;
-      chain = chain.then(() => out.write(block));
+      chain = chain.then(() => out.writev(blocks));
       chain.then(
         () => {
           inFlight--;
           written += len;
-          done();
           if (written - reported >= LANE_PROGRESS_BYTES) {
             reported = written;
             send({ type: 'PROGRESS', bytes: written });

@@ -16,8 +16,8 @@ export type LaneSource =
 
 /**
  * A user-defined destination for received bytes (e.g. a blob store). `open(size)` is called
- * only after the size passed the cap; `write` calls are sequential, in order; a block is a
- * SharedArrayBuffer-backed view that is reused once `write` resolves (copy it to keep it);
+ * only after the size passed the cap; `write` calls are sequential, in order; a block holds
+ * `blockBytes` (the last one fewer) and is never reused by the lane (the sink may keep it);
  * `commit` runs after the checksum matched; `discard` on any failure before `commit` — never after
  * it: committed data is kept even if the status byte could not be delivered.
  */
@@ -145,7 +145,10 @@ export interface ReceiveLaneOptions extends LaneCommonOptions {
   maxBytes?: number;
   /** Inactivity timeout in ms (default 30,000) → TIMEOUT. */
   timeoutMs?: number;
-  /** Coalescing block size for sink writes and hashing (default 1 MiB). */
+  /**
+   * Bytes per sink write (default 1 MiB): the network's chunks are gathered into batches of this
+   * size, each written with one writev (a custom sink: one block), and hashed as they arrive.
+   */
   blockBytes?: number;
   /** Blocks in flight to the sink before the pump pauses (default 4). */
   maxBlocksInFlight?: number;

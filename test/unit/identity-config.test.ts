@@ -126,11 +126,12 @@ describe('config (src/config.ts)', () => {
     }
   });
 
-  it('OCTOPII_HASH_THREADS sets hashThreads (unset by default); 0, -1 or a non-number is INVALID_ARGUMENT naming the variable', () => {
+  it('OCTOPII_HASH_THREADS sets hashThreads (unset by default; 0 = on the event loop); -1 or a non-number is INVALID_ARGUMENT naming the variable', () => {
     expect(loadConfig({}, { env: {} }).hashThreads).toBeUndefined();
     expect(loadConfig({}, { env: { OCTOPII_HASH_THREADS: '2' } }).hashThreads).toBe(2);
+    expect(loadConfig({}, { env: { OCTOPII_HASH_THREADS: '0' } }).hashThreads).toBe(0);
     expect(loadConfig({ hashThreads: 3 }, { env: { OCTOPII_HASH_THREADS: '2' } }).hashThreads).toBe(3);
-    for (const bad of ['0', '-1', 'two', '1.5']) {
+    for (const bad of ['-1', 'two', '1.5', '257']) {
       expect(() => loadConfig({}, { env: { OCTOPII_HASH_THREADS: bad } }), bad).toThrow(/hashThreads \(OCTOPII_HASH_THREADS\)/);
     }
   });

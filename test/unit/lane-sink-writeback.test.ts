@@ -30,6 +30,29 @@ describe('file sink write-back', () => {
     }
   });
 
+  it('writev of uneven chunks (as the network hands them out) stores them in order, byte for byte', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'octopii-sink-'));
+    try {
+      const data = randomBytes(SIZE);
+      const sha256 = createHash('sha256').update(data).digest('hex');
+      const sink = await openSink({ kind: 'blob', dir }, SIZE);
+      const cuts = [0, 1, 1, 16_384, 100_000, 262_144, 7]; // an empty chunk too
+      let off = 0;
+      for (let i = 0; off < SIZE; i++) {
+        const batch: Uint8Array[] = [];
+        for (const n of cuts) {
+          batch.push(data.subarray(off, Math.min(off + n + i, SIZE)));
+          off = Math.min(off + n + i, SIZE);
+        }
+        await sink.writev(batch);
+      }
+      await sink.commit(sha256);
+      expect(createHash('sha256').update(await readFile(join(dir, sha256))).digest('hex')).toBe(sha256);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a discard right after a write-back started leaves nothing behind', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'octopii-sink-'));
     try {

@@ -144,6 +144,44 @@ describe('backpressure is the machine’s', () => {
   });
 });
 
+describe('the receiver writes the network’s chunks without coalescing them first', () => {
+  it('uneven network chunks reach a custom sink as blocks of blockBytes (the last shorter), in order, each its own buffer', async () => {
+    const block = 64 * KiB;
+    const data = randomBytes(5 * block + 1234);
+    const [a, b] = duplexPair();
+    const blocks: Uint8Array[] = [];
+    const sink = {
+      kind: 'custom' as const,
+      open: async (): Promise<LaneSinkHandle> => ({
+        async write(chunk) {
+          blocks.push(chunk); // kept, not copied: the lane never reuses a block
+        },
+        async commit() {},
+        async discard() {},
+      }),
+    };
+    const peer = (async () => {
+      const w = a.writable.getWriter();
+      await w.write(encodeLaneHeader(data.byteLength));
+      const cuts = [1, 7_000, 65_535, 100_000, 3]; // never a block boundary
+      for (let off = 0, i = 0; off < data.byteLength; i++) {
+        const n = Math.min(cuts[i % cuts.length]!, data.byteLength - off);
+        await w.write(data.subarray(off, off + n));
+        off += n;
+      }
+      await w.write(sha(data));
+      await w.close();
+      const r = a.readable.getReader();
+      return (await r.read()).value?.[0];
+    })();
+    const got = await receiveLane(b, sink, { blockBytes: block });
+    expect(await peer).toBe(0);
+    expect(got.success).toBe(true);
+    expect(blocks.map((x) => x.byteLength)).toEqual([block, block, block, block, block, 1234]);
+    expect(Buffer.concat(blocks).equals(data)).toBe(true);
+  });
+});
+
 describe('a verified blob is never removed', () => {
   it('a peer that re-sends content the receiver holds and stops reading leaves the blob in place', async () => {
     const d = await freshDir('blob-kept');

@@ -43,6 +43,21 @@ describe('SHA-256 pool', () => {
     }
   });
 
+  it('a pool of 0 threads hashes on the calling thread: same digests, never a worker, CLOSED once destroyed', async () => {
+    const pool = new HashPool({ threads: 0 });
+    expect(pool.threads).toBe(0);
+    const data = randomBytes(3 * MiB + 7);
+    const h = pool.createSha256();
+    let released = 0;
+    for (let off = 0; off < data.byteLength; off += 300_001) await h.update(data.subarray(off, off + 300_001), { onHashed: () => released++ });
+    expect(released).toBe(Math.ceil(data.byteLength / 300_001)); // each view is free as soon as update resolves
+    expect(toHex(await h.digest())).toBe(sha(data));
+    expect(toHex(await pool.sha256(data))).toBe(sha(data));
+    expect(pool.stats()).toEqual({ threads: 0, pinned: 0, queued: 0, running: false });
+    await pool.destroy();
+    await expect(pool.sha256(new Uint8Array(1))).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
   it('one-shot, SharedArrayBuffer views, inline, inlineHasher and noble agree with node:crypto', async () => {
     const pool = new HashPool({ threads: 1 });
     try {
