@@ -5,7 +5,10 @@
  * `loadMissing` asks the store's verified-block map what is missing (nothing is re-read or
  * re-hashed), `session` streams the missing ranges, verifying every block against the root
  * before the store writes it (src/blobs/store.ts `putBlock`), up to
- * {@link FETCH_BLOCKS_IN_FLIGHT} block writes in flight before it reports HIGH_WATER.
+ * {@link FETCH_BLOCKS_IN_FLIGHT} block writes in flight before it reports HIGH_WATER. Blocks are
+ * written deferred (src/blobs/landing.ts): the verified-block map is committed every
+ * COMMIT_BYTES, and by the session when it ends, fails, pauses or is stopped — a crash re-fetches
+ * at most the blocks since the last commit, instead of three fdatasyncs per group of blocks.
  *
  *   const result = await fetchBlob(node, { address, nodeId }, root, store);
  *   if (result.status === 'complete') await store.read(root, { offset: 0, length: result.size! });
@@ -66,8 +69,13 @@ export const blobFetchLogic = blobFetchMachine.provide({
       let paused = false;
       let wake: (() => void) | undefined;
       const pending = new Set<Promise<void>>();
+      // Deferred blocks made durable; a failed commit clears their bits (fetched again on resume).
+      const flush = () => store.flush(root).catch(() => undefined);
       receive((e) => {
-        if (e.type === 'PAUSE') paused = true;
+        if (e.type === 'PAUSE') {
+          paused = true;
+          void Promise.allSettled([...pending]).then(flush);
+        }
         if (e.type === 'RESUME') {
           paused = false;
           wake?.();
@@ -97,6 +105,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
           if (f.type === 'end') {
             await Promise.all(pending);
             if (failure !== undefined) throw failure;
+            await store.flush(root);
             finished = true;
             sendBack({ type: 'END' });
             return;
@@ -106,7 +115,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
           onWire?.(f.index, f.rawLength, f.data.byteLength);
           // a compressed block is decompressed (bounded by its rawLength) and then verified like any other
           const p: Promise<void> = (f.codec === CODEC.NONE ? Promise.resolve(f.data) : decompressBlock(f.codec, f.data, f.rawLength))
-            .then((data) => store.putBlock(root, f.index, data, { size, siblings: f.proof }))
+            .then((data) => store.putBlock(root, f.index, data, { size, siblings: f.proof }, { defer: true }))
             .then(
               (landed) => {
                 // A block the store already held (another fetch landed it) is not this fetch's progress.
@@ -136,11 +145,13 @@ export const blobFetchLogic = blobFetchMachine.provide({
         stream?.abort(error);
         // Verified blocks already read still land: the resume then asks for exactly what is missing.
         await Promise.allSettled([...pending]);
+        await flush();
         if (!ac.signal.aborted) sendBack({ type: 'FAILED', error: error.toJSON() });
       });
       return () => {
         ac.abort();
         wake?.();
+        void Promise.allSettled([...pending]).then(flush);
         if (!finished) stream?.abort(new OctopiiError('CANCELLED', 'fetch session stopped'));
       };
     }),
@@ -149,7 +160,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
 
 export interface FetchBlobOptions extends Omit<BlobFetchInput, 'handles' | 'root'> {
   signal?: AbortSignal;
-  /** Called as blocks land (verified and durable): blocks and bytes this fetch wrote so far. */
+  /** Called as blocks land (verified and written; durable at the next commit of the map, at the latest when the fetch ends): blocks and bytes this fetch wrote so far. */
   onProgress?: (blocks: number, bytes: number) => void;
   /** Accept compressed blocks (default true; false = ask for blocks as they are, as a peer before codecs did). */
   compression?: boolean;

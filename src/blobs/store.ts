@@ -29,6 +29,7 @@ import { sha256Inline } from '../hash/inline.js';
 import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboard, encodeOutboardHeader, leafOffset, missingRanges, OUTBOARD_HEADER_BYTES } from './files.js';
 import { exists, syncDir, writeFileSynced } from './fsutil.js';
 import { PartialLanding } from './landing.js';
+import { LeafBuffers } from './leafBuffers.js';
 import { allProofs, BLOCK_BYTES, blockCount, blockLength, equalBytes, HASH_BYTES, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
 /** One-shot SHA-256 (a `HashPool` is one; the default hashes on the calling thread). */
@@ -90,6 +91,7 @@ export class BlobStore {
   readonly #outboards = new Map<string, Outboard>();
   readonly #pins = new Map<string, number>();
   readonly #opening = new Map<string, Promise<PartialBlob>>();
+  readonly #leafBuffers = new LeafBuffers();
   #tmpSeq = 0;
 
   private constructor(
@@ -372,31 +374,58 @@ export class BlobStore {
    * Imports block `index` of blob `root` from the network: verifies it against the root with
    * `proof` first (a block that does not verify → BLOCK_MISMATCH, nothing written), then writes
    * block and leaf and commits its map bit once both are durable (group commit). The partial blob is created by
-   * its first verified block (which also proves the size); the last block completes it. Throws
-   * BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL (the partial and its map intact), IO_ERROR.
+   * its first verified block (which also proves the size); the last block completes it (all of it
+   * made durable first).
+   * `defer: true` (a fetch session): resolves once the block is written; its bit is durable at the
+   * next commit — every COMMIT_BYTES (src/blobs/landing.ts), on {@link flush}, at completion — so
+   * a crash before that re-fetches it. Throws BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL
+   * (the partial and its map intact), IO_ERROR.
    */
-  async putBlock(root: Uint8Array, index: number, data: Uint8Array, proof: BlockProof): Promise<PutResult> {
+  async putBlock(root: Uint8Array, index: number, data: Uint8Array, proof: BlockProof, options: { defer?: boolean } = {}): Promise<PutResult> {
     const hex = rootHex(root);
     const { size } = proof;
     if (!Number.isSafeInteger(size) || size < 0 || !Number.isInteger(index) || index < 0 || index >= blockCount(size)) {
       throw new OctopiiError('RANGE_NOT_SATISFIABLE', `block ${index} of a ${size}-byte blob`);
     }
     if (data.byteLength !== blockLength(size, index)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} is ${data.byteLength} bytes, expected ${blockLength(size, index)}`);
-    const msg = new Uint8Array(LEAF_PREFIX_BYTES + data.byteLength);
-    msg.set(data, LEAF_PREFIX_BYTES);
-    const leaf = await this.#hasher.sha256(leafMessage(msg, index, data.byteLength));
+    const msg = this.#leafBuffers.take(data.byteLength);
+    let leaf: Uint8Array;
+    try {
+      msg.set(data, LEAF_PREFIX_BYTES);
+      leaf = await this.#hasher.sha256(leafMessage(msg, index, data.byteLength));
+    } finally {
+      this.#leafBuffers.give(msg);
+    }
     if (!verifyProof(root, size, index, leaf, proof.siblings)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} does not verify against the root`);
     if (await this.has(root)) return 'duplicate';
     try {
       if (blockCount(size) === 1 && !this.#partials.has(hex)) return await this.#putWhole(root, hex, size, data, leaf);
       const p = await this.#partialFor(root, hex, size);
       if (p.size !== size) throw new OctopiiError('INTERNAL', `partial ${hex} has size ${p.size}, a verified proof says ${size}`);
-      if (!(await p.landing.land(index, data, leaf))) return 'duplicate';
+      if (!(await p.landing.land(index, data, leaf, { defer: options.defer === true }))) return 'duplicate';
       this.stats.dataBytesWritten += data.byteLength;
       if (p.landing.have < p.n) return 'written';
-      p.completing ??= this.#complete(hex, p);
+      p.completing ??= this.#complete(hex, p).catch((e: unknown) => {
+        p.completing = undefined; // a failed commit cleared bits: the blob completes when they land again
+        throw e;
+      });
       await p.completing;
       return 'complete';
+    } catch (e) {
+      throw toOctopiiError(e, 'IO_ERROR');
+    }
+  }
+
+  /**
+   * Makes every block of the partial blob `root` written with `defer` durable (its map bit on
+   * disk). Resolves at once for a blob with none (complete, unknown, or nothing deferred).
+   * Throws DISK_FULL, IO_ERROR (those blocks are then missing again: fetched anew).
+   */
+  async flush(root: Uint8Array): Promise<void> {
+    const p = this.#partials.get(rootHex(root));
+    if (!p) return;
+    try {
+      await p.landing.flush();
     } catch (e) {
       throw toOctopiiError(e, 'IO_ERROR');
     }
@@ -429,6 +458,7 @@ export class BlobStore {
 
   /** All blocks landed: check the leaves give the root (no data read), rename into blobs/ (data last). */
   async #complete(hex: string, p: PartialBlob): Promise<void> {
+    await p.landing.flush();
     await p.landing.close();
     const obao = new Uint8Array(await readFile(this.#path('partial', hex, 'obao')));
     const leaves = Array.from({ length: p.n }, (_, i) => obao.slice(leafOffset(i), leafOffset(i) + HASH_BYTES));
