@@ -11,11 +11,10 @@
  * - deferred (`{ defer: true }`, what a fetch session uses): `land` resolves once the block and
  *   its leaf are written (in the page cache); the block is held in memory at once (`holds`,
  *   `bits`, `have`: a retry in this process does not ask for it again) and made durable by the
- *   next commit, which runs once {@link COMMIT_BYTES} of deferred blocks are written, on
- *   `flush()`, and before the blob is completed. A crash loses at most the blocks written since
- *   the last commit: their bits were never on disk, so they are fetched again — nothing
- *   unverified is kept and the map never claims an unwritten block. Measured (`npm run
- *   bench:blobs-cli`, 1 GiB over quinn on 127.0.0.1, this shared 2-core machine): see the bench.
+ *   next commit: `flush()` (the fetch session calls it every FETCH_COMMIT_BYTES and when it
+ *   ends, src/blobs/fetch.ts), or the completion of the blob. A crash loses at most the blocks
+ *   written since the last commit: their bits were never on disk, so they are fetched again —
+ *   nothing unverified is kept and the map never claims an unwritten block.
  *
  * A failed write fails that block only (its bit stays clear). A failed commit (ENOSPC → DISK_FULL,
  * EIO …) fails its waiters and clears the in-memory bits of the deferred blocks it held (after a
@@ -29,9 +28,6 @@ import { bitSet, leafOffset, MAP_HEADER_BYTES } from './files.js';
 import { BLOCK_BYTES } from './tree.js';
 
 export type StoreFile = 'data' | 'outboard' | 'map';
-
-/** Bytes of deferred blocks written before a commit runs on its own (64 MiB: 16 commits per GiB). */
-export const COMMIT_BYTES = 64 << 20;
 
 interface Waiter {
   resolve: () => void;
@@ -53,10 +49,12 @@ export class PartialLanding {
   #queue: Array<Waiter & { index: number }> = [];
   /** Deferred blocks written (bits set) and not yet committed. */
   #deferred: number[] = [];
-  #deferredBytes = 0;
   /** flush() callers waiting for the next commit. */
   #flushers: Waiter[] = [];
-  #syncing = false;
+  /** The commit loop while it runs. */
+  #loop: Promise<void> | undefined;
+  /** The commit under way (a flush with nothing left to commit waits for it). */
+  #current: Promise<void> | undefined;
   #files: Promise<{ data: FileHandle; obao: FileHandle; map: FileHandle }> | undefined;
   #users = 0;
 
@@ -85,9 +83,8 @@ export class PartialLanding {
   /**
    * Writes block `index` (`data`, verified) and its `leaf`. Durable mode: resolves once the
    * commit that makes its bit durable is done. `defer`: resolves once written (held from then
-   * on; durable at the next commit, which this call runs and waits for when it brings the
-   * deferred bytes to {@link COMMIT_BYTES}). Resolves false if the block was already held.
-   * Throws the write's (or that commit's) error.
+   * on; durable at the next {@link flush}). Resolves false if the block was already held.
+   * Throws the write's (or its commit's) error.
    */
   async land(index: number, data: Uint8Array, leaf: Uint8Array, options: { defer?: boolean } = {}): Promise<boolean> {
     if (this.holds(index)) return false;
@@ -103,12 +100,10 @@ export class PartialLanding {
         setBit(this.bits, index);
         this.have++;
         this.#deferred.push(index);
-        this.#deferredBytes += data.byteLength;
-        if (this.#deferredBytes >= COMMIT_BYTES) await this.flush();
       } else {
         await new Promise<void>((resolve, reject) => {
           this.#queue.push({ index, resolve, reject });
-          if (!this.#syncing) void this.#commitLoop();
+          this.#kick();
         });
       }
       return true;
@@ -120,55 +115,67 @@ export class PartialLanding {
   }
 
   /**
-   * Commits every deferred block written so far (their bits durable on disk). Resolves at once
-   * when there are none. Throws the commit's error (those blocks are then no longer held).
+   * Commits every deferred block written so far (their bits durable on disk); with none left
+   * to commit, waits for the commit under way (it holds the last ones), if any. Throws the
+   * commit's error (those blocks are then no longer held).
    */
   async flush(): Promise<void> {
-    if (this.#deferred.length === 0 && this.#queue.length === 0 && !this.#syncing) return;
+    if (this.#deferred.length === 0 && this.#queue.length === 0) {
+      await this.#current;
+      return;
+    }
     await new Promise<void>((resolve, reject) => {
       this.#flushers.push({ resolve, reject });
-      if (!this.#syncing) void this.#commitLoop();
+      this.#kick();
     });
-    await this.#closeIfIdle();
+  }
+
+  /** Starts the commit loop unless it runs; closes the handles when it ends idle. */
+  #kick(): void {
+    if (this.#loop) return;
+    this.#loop = this.#commitLoop().finally(() => {
+      this.#loop = undefined;
+    });
+    void this.#loop.then(() => this.#closeIfIdle());
   }
 
   /** Closes the handles when nothing is landing, deferred or committing. */
   async #closeIfIdle(): Promise<void> {
-    if (this.#users === 0 && this.#deferred.length === 0 && this.#queue.length === 0 && !this.#syncing) await this.close();
+    if (this.#users === 0 && this.#deferred.length === 0 && this.#queue.length === 0 && !this.#loop) await this.close();
   }
 
+  /** Commits batches until no waiter is left; never rejects (each batch's waiters get its error). */
   async #commitLoop(): Promise<void> {
-    this.#syncing = true;
-    try {
-      while (this.#queue.length > 0 || this.#flushers.length > 0) {
-        const batch = this.#queue.splice(0);
-        const flushers = this.#flushers.splice(0);
-        const deferred = this.#deferred.splice(0);
-        this.#deferredBytes = 0;
-        try {
-          const f = await this.#open();
-          await f.data.datasync();
-          await f.obao.datasync();
-          const next = this.#durable.slice();
-          for (const w of batch) setBit(next, w.index);
-          for (const i of deferred) setBit(next, i);
-          this.beforeWrite('map');
-          await f.map.write(next, 0, next.byteLength, MAP_HEADER_BYTES);
-          await f.map.datasync();
-          this.#durable = next;
-          for (const w of batch) setBit(this.bits, w.index);
-          this.have += batch.length;
-          for (const w of [...batch, ...flushers]) w.resolve();
-        } catch (e) {
-          for (const i of deferred) clearBit(this.bits, i);
-          this.have -= deferred.length;
-          for (const w of [...batch, ...flushers]) w.reject(e);
-        }
+    while (this.#queue.length > 0 || this.#flushers.length > 0) {
+      const batch = this.#queue.splice(0);
+      const flushers = this.#flushers.splice(0);
+      const deferred = this.#deferred.splice(0);
+      const commit = (async () => {
+        const f = await this.#open();
+        await f.data.datasync();
+        await f.obao.datasync();
+        const next = this.#durable.slice();
+        for (const w of batch) setBit(next, w.index);
+        for (const i of deferred) setBit(next, i);
+        this.beforeWrite('map');
+        await f.map.write(next, 0, next.byteLength, MAP_HEADER_BYTES);
+        await f.map.datasync();
+        this.#durable = next;
+      })();
+      this.#current = commit;
+      commit.catch(() => undefined); // awaited below; a later flush() may await it too
+      try {
+        await commit;
+        for (const w of batch) setBit(this.bits, w.index);
+        this.have += batch.length;
+        for (const w of [...batch, ...flushers]) w.resolve();
+      } catch (e) {
+        for (const i of deferred) clearBit(this.bits, i);
+        this.have -= deferred.length;
+        for (const w of [...batch, ...flushers]) w.reject(e);
       }
-    } finally {
-      this.#syncing = false;
     }
-    await this.#closeIfIdle();
+    this.#current = undefined;
   }
 
   #open(): Promise<{ data: FileHandle; obao: FileHandle; map: FileHandle }> {
@@ -192,8 +199,9 @@ export class PartialLanding {
     return p;
   }
 
-  /** Closes the file handles (reopened on the next block). */
+  /** Closes the file handles (reopened on the next block), after the commit under way. */
   async close(): Promise<void> {
+    await this.#loop;
     const p = this.#files;
     this.#files = undefined;
     if (!p) return;

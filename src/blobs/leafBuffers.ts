@@ -12,8 +12,8 @@
  */
 import { BLOCK_BYTES, LEAF_PREFIX_BYTES } from './tree.js';
 
-/** Buffers kept for reuse (blocks hashed at once by a fetch: its in-flight window and a little more). */
-export const LEAF_BUFFERS_KEPT = 8;
+/** Full-block buffers kept for reuse, process-wide (blocks hashed at once: a few fetch sessions' in-flight windows). */
+export const LEAF_BUFFERS_KEPT = 16;
 
 const FULL = LEAF_PREFIX_BYTES + BLOCK_BYTES;
 
@@ -34,3 +34,6 @@ export class LeafBuffers {
     if (buf.byteLength === FULL && this.#free.length < LEAF_BUFFERS_KEPT) this.#free.push(buf);
   }
 }
+
+/** The process's leaf buffers (the store's putBlock and the fetch sessions share them). */
+export const leafBuffers = new LeafBuffers();

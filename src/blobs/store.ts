@@ -29,7 +29,7 @@ import { sha256Inline } from '../hash/inline.js';
 import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboard, encodeOutboardHeader, leafOffset, missingRanges, OUTBOARD_HEADER_BYTES } from './files.js';
 import { exists, syncDir, writeFileSynced } from './fsutil.js';
 import { PartialLanding } from './landing.js';
-import { LeafBuffers } from './leafBuffers.js';
+import { leafBuffers } from './leafBuffers.js';
 import { allProofs, BLOCK_BYTES, blockCount, blockLength, equalBytes, HASH_BYTES, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
 /** One-shot SHA-256 (a `HashPool` is one; the default hashes on the calling thread). */
@@ -81,6 +81,9 @@ interface Outboard {
 
 const inlineBlockHasher: BlockHasher = { sha256: async (d) => sha256Inline(d) };
 
+/** Blocks {@link BlobStore.verifyFile} reads and hashes at once. */
+export const VERIFY_IN_FLIGHT = 4;
+
 const TAG_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 
 export class BlobStore {
@@ -91,7 +94,6 @@ export class BlobStore {
   readonly #outboards = new Map<string, Outboard>();
   readonly #pins = new Map<string, number>();
   readonly #opening = new Map<string, Promise<PartialBlob>>();
-  readonly #leafBuffers = new LeafBuffers();
   #tmpSeq = 0;
 
   private constructor(
@@ -224,11 +226,11 @@ export class BlobStore {
   }
 
   /** Reads block `index` of a complete blob and checks it against its leaf. Throws BLOCK_MISMATCH when the disk returned other bytes. */
-  async #readBlock(fh: FileHandle, hex: string, ob: Outboard, index: number, buf: Uint8Array): Promise<Uint8Array> {
+  async #readBlock(fh: FileHandle, hex: string, ob: Outboard, index: number, buf: Uint8Array, counted = true): Promise<Uint8Array> {
     const len = blockLength(ob.size, index);
     const body = buf.subarray(LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + len);
     const { bytesRead } = await fh.read(body, 0, len, index * BLOCK_BYTES);
-    this.stats.dataBytesRead += bytesRead;
+    if (counted) this.stats.dataBytesRead += bytesRead;
     if (bytesRead !== len) throw new OctopiiError('BLOCK_MISMATCH', `blob ${hex} is truncated at block ${index}`);
     const leaf = await this.#hasher.sha256(leafMessage(buf, index, len));
     if (!equalBytes(leaf, ob.leaves[index]!)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} on disk does not verify`);
@@ -261,6 +263,50 @@ export class BlobStore {
       await fh.close();
     }
     return out;
+  }
+
+  /**
+   * Where the complete blob `root`'s data lies, and its size in bytes — for a kernel copy
+   * (`fs.copyFile`), whose result {@link verifyFile} then checks. Throws BLOB_NOT_FOUND,
+   * BLOCK_MISMATCH (a forged outboard).
+   */
+  async dataFile(root: Uint8Array): Promise<{ path: string; size: number }> {
+    const ob = await this.#outboard(root);
+    return { path: this.#path('blobs', rootHex(root), 'data'), size: ob.size };
+  }
+
+  /**
+   * Checks that the file at `path` (an export, a copy) holds exactly the complete blob `root`:
+   * its size, then every block read and checked against its leaf, {@link VERIFY_IN_FLIGHT} at
+   * once, each in a reused leaf buffer. Throws BLOB_NOT_FOUND, BLOCK_MISMATCH (another size, a
+   * block that does not verify), IO_ERROR.
+   */
+  async verifyFile(root: Uint8Array, path: string): Promise<void> {
+    const ob = await this.#outboard(root);
+    const hex = rootHex(root);
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      if (size !== ob.size) throw new OctopiiError('BLOCK_MISMATCH', `${path} is ${size} bytes, blob ${hex} ${ob.size}`);
+      const n = ob.leaves.length;
+      let next = 0;
+      const worker = async () => {
+        while (next < n) {
+          const i = next++;
+          const buf = leafBuffers.take(blockLength(ob.size, i));
+          try {
+            await this.#readBlock(fh, hex, ob, i, buf, false);
+          } finally {
+            leafBuffers.give(buf);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(VERIFY_IN_FLIGHT, n) }, worker));
+    } catch (e) {
+      throw toOctopiiError(e, 'IO_ERROR');
+    } finally {
+      await fh.close();
+    }
   }
 
   /**
@@ -377,24 +423,31 @@ export class BlobStore {
    * its first verified block (which also proves the size); the last block completes it (all of it
    * made durable first).
    * `defer: true` (a fetch session): resolves once the block is written; its bit is durable at the
-   * next commit — every COMMIT_BYTES (src/blobs/landing.ts), on {@link flush}, at completion — so
-   * a crash before that re-fetches it. Throws BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL
+   * next {@link flush} or when the blob completes (src/blobs/landing.ts), so a crash before that
+   * re-fetches it. `headroom: true`: `data` has LEAF_PREFIX_BYTES of its own
+   * buffer in front of it (a view from `leafBuffers.take`, src/blobs/leafBuffers.ts) and is hashed
+   * in place, those bytes overwritten with the leaf prefix — no copy of the block. Throws BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL
    * (the partial and its map intact), IO_ERROR.
    */
-  async putBlock(root: Uint8Array, index: number, data: Uint8Array, proof: BlockProof, options: { defer?: boolean } = {}): Promise<PutResult> {
+  async putBlock(root: Uint8Array, index: number, data: Uint8Array, proof: BlockProof, options: { defer?: boolean; headroom?: boolean } = {}): Promise<PutResult> {
     const hex = rootHex(root);
     const { size } = proof;
     if (!Number.isSafeInteger(size) || size < 0 || !Number.isInteger(index) || index < 0 || index >= blockCount(size)) {
       throw new OctopiiError('RANGE_NOT_SATISFIABLE', `block ${index} of a ${size}-byte blob`);
     }
     if (data.byteLength !== blockLength(size, index)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} is ${data.byteLength} bytes, expected ${blockLength(size, index)}`);
-    const msg = this.#leafBuffers.take(data.byteLength);
     let leaf: Uint8Array;
-    try {
-      msg.set(data, LEAF_PREFIX_BYTES);
+    if (options.headroom === true && data.byteOffset >= LEAF_PREFIX_BYTES) {
+      const msg = new Uint8Array(data.buffer, data.byteOffset - LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + data.byteLength);
       leaf = await this.#hasher.sha256(leafMessage(msg, index, data.byteLength));
-    } finally {
-      this.#leafBuffers.give(msg);
+    } else {
+      const msg = leafBuffers.take(data.byteLength);
+      try {
+        msg.set(data, LEAF_PREFIX_BYTES);
+        leaf = await this.#hasher.sha256(leafMessage(msg, index, data.byteLength));
+      } finally {
+        leafBuffers.give(msg);
+      }
     }
     if (!verifyProof(root, size, index, leaf, proof.siblings)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} does not verify against the root`);
     if (await this.has(root)) return 'duplicate';

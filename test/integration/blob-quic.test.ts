@@ -56,8 +56,12 @@ describe('blob fetch over quinn (real QUIC)', () => {
     const fetcher = await pool.start({ transport: 'quinn' });
     const dir = join(root, 'fetcher-2');
     const first = await BlobStore.open(dir, { hasher: hashPool });
+    // From a provider capped at 2 blocks a second: the fetcher commits (and reports) blocks in
+    // groups while it writes the next ones, so an uncapped one has sent all 6 by then.
+    const capped = await pool.start({ transport: 'quinn' });
+    serveBlobs(capped, store, { limits: { maxUploadRate: 2 * BLOCK_BYTES } });
     const ac = new AbortController();
-    await fetchBlob(fetcher, peerOf(provider), blobRoot, first, { signal: ac.signal, onProgress: (blocks) => blocks >= 2 && ac.abort() });
+    await fetchBlob(fetcher, peerOf(capped), blobRoot, first, { signal: ac.signal, onProgress: (blocks) => blocks >= 2 && ac.abort() });
     await new Promise((r) => setTimeout(r, 100)); // writes of verified blocks already read land
     const again = await BlobStore.open(dir, { hasher: hashPool });
     const missing = (await again.missing(blobRoot)) ?? [];
