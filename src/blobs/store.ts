@@ -450,7 +450,8 @@ export class BlobStore {
       }
     }
     if (!verifyProof(root, size, index, leaf, proof.siblings)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} does not verify against the root`);
-    if (await this.has(root)) return 'duplicate';
+    // Complete: its outboard is loaded (completed or added here), or — with no partial of it open — its data file exists.
+    if (this.#outboards.has(hex) || (!this.#partials.has(hex) && (await this.has(root)))) return 'duplicate';
     try {
       if (blockCount(size) === 1 && !this.#partials.has(hex)) return await this.#putWhole(root, hex, size, data, leaf);
       const p = await this.#partialFor(root, hex, size);
