@@ -39,7 +39,7 @@ export interface CollectionFetchOptions {
   onProgress?: (p: CollectionProgress) => void;
   /** Called once the manifest is held, with its entries, before any member is fetched. */
   onManifest?: (entries: CollectionEntry[]) => void;
-  /** false: accept no compressed blocks from the providers (default: brotli where it pays). */
+  /** false: accept no compressed blocks from the providers; true: accept brotli; default: brotli except from a provider on a loopback address (src/blobs/fetch.ts). */
   compression?: boolean;
 }
 
@@ -83,7 +83,7 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
       let seen = 0;
       const t0 = node.clock.now();
       const r = await fetchBlob(node, peer, blob, store, {
-        ...(options.compression === false ? { compression: false } : {}),
+        ...(options.compression !== undefined ? { compression: options.compression } : {}),
         onProgress: (_blocks, bytes) => {
           fetchedBytes += bytes - seen;
           seen = bytes;
@@ -102,7 +102,7 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
     // Each blob starts at the next provider: a one-block blob comes whole from the first one
     // asked, so without the rotation every small file would come from peers[0].
     const k = turn++ % peers.length;
-    const r = await fetchBlobMulti(node, [...peers.slice(k), ...peers.slice(0, k)], blob, store, options.compression === false ? { compression: false } : {});
+    const r = await fetchBlobMulti(node, [...peers.slice(k), ...peers.slice(0, k)], blob, store, options.compression !== undefined ? { compression: options.compression } : {});
     for (const p of r.providers) {
       const rep = reports.get(p.peer)!;
       rep.blocks += p.blocks;

@@ -41,7 +41,7 @@ export interface MultiFetchOptions {
    * provider's report so far. The machine and its providers are in `node.inspect()` then.
    */
   onUnit?: (providers: ProviderReport[]) => void;
-  /** false: accept no compressed blocks (default: brotli where it pays). */
+  /** false: accept no compressed blocks; true: accept brotli; default: brotli except from a provider on a loopback address (src/blobs/fetch.ts). */
   compression?: boolean;
 }
 
@@ -69,7 +69,7 @@ export const blobMultiLogic = blobMultiMachine.provide({
         fetchUnit: fromPromise<UnitResult, FetchUnitInput>(async ({ input }) => {
           const { node, peers, root, store, attempts, compression } = handlesOf(input.handles);
           const t0 = node.clock.now();
-          const r = await fetchBlob(node, peers[input.index]!, root, store, { scope: [input.unit], maxAttempts: attempts, maxMismatches: 1, ...(compression === false ? { compression: false } : {}) });
+          const r = await fetchBlob(node, peers[input.index]!, root, store, { scope: [input.unit], maxAttempts: attempts, maxMismatches: 1, ...(compression !== undefined ? { compression } : {}) });
           return { status: r.status, blocks: r.blocks, bytes: r.bytes, ms: node.clock.now() - t0, error: r.error };
         }),
       },
@@ -87,7 +87,7 @@ const multiSeq = new WeakMap<OctopiiNode, number>();
  */
 export async function fetchBlobMulti(node: OctopiiNode, peers: readonly PeerRef[], root: Uint8Array, store: BlobStore, options: MultiFetchOptions = {}): Promise<MultiFetchResult> {
   if (peers.length === 0) throw new OctopiiError('INVALID_ARGUMENT', 'a multi-source fetch needs at least one provider');
-  const handles: MultiHandles = { node, peers, root, store, attempts: Math.max(1, options.attemptsPerUnit ?? 2), ...(options.compression === false ? { compression: false } : {}) };
+  const handles: MultiHandles = { node, peers, root, store, attempts: Math.max(1, options.attemptsPerUnit ?? 2), ...(options.compression !== undefined ? { compression: options.compression } : {}) };
   const input: BlobMultiInput = { handles, peers: peers.map((p) => p.address), unitBlocks: Math.max(1, options.unitBlocks ?? 4) };
   const n = (multiSeq.get(node) ?? 0) + 1;
   multiSeq.set(node, n);
