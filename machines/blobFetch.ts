@@ -9,8 +9,9 @@
  *                  verified-block map (no block is read) → done: ranges | null (nothing held)
  *  - `session`     (input { handles, root, missing }): opens a stream, asks for the missing
  *                  ranges, verifies each block against the root and writes it to the store
- *                  → HEADER { size, blocks }, BLOCK { index, bytes }, HIGH_WATER / LOW_WATER
- *                  (block writes in flight), END, FAILED { error }. It stops reading when told
+ *                  → HEADER { size, blocks }, WRITTEN (a block verified and written: the
+ *                  provider is alive), BLOCK { index, bytes } (a block committed: durable,
+ *                  progress), HIGH_WATER / LOW_WATER (block writes in flight), END, FAILED { error }. It stops reading when told
  *                  PAUSE (entry of `paused`) until RESUME; stopping it (exit of `session`)
  *                  resets the stream.
  *
@@ -36,6 +37,7 @@ export type BlockRanges = Array<[number, number]>;
 export type BlobFetchEvent =
   | { type: 'HEADER'; size: number; blocks: number }
   | { type: 'BLOCK'; index: number; bytes: number }
+  | { type: 'WRITTEN' }
   | { type: 'HIGH_WATER' }
   | { type: 'LOW_WATER' }
   | { type: 'END' }
@@ -191,6 +193,8 @@ export const blobFetchMachine = setup({
             flowing: {
               on: {
                 BLOCK: { target: 'flowing', reenter: true, actions: 'countBlock' },
+                // Blocks are committed (BLOCK) in groups; each one written restarts the idle deadline too.
+                WRITTEN: { target: 'flowing', reenter: true },
                 HIGH_WATER: 'paused',
               },
               after: { idle: { target: '#blobFetch.retrying', actions: 'idleError' } },

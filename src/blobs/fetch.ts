@@ -153,6 +153,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
               (landed) => {
                 // A block the store already held (another fetch landed it) is not this fetch's progress.
                 if (landed === 'duplicate') return;
+                if (!ac.signal.aborted) sendBack({ type: 'WRITTEN' });
                 written.push({ index: f.index, bytes: f.rawLength });
                 writtenBytes += f.rawLength;
                 // 'complete': the store made every block durable to complete the blob.
@@ -198,7 +199,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
 
 export interface FetchBlobOptions extends Omit<BlobFetchInput, 'handles' | 'root'> {
   signal?: AbortSignal;
-  /** Called as blocks land (verified and written; durable at the next commit of the map, at the latest when the fetch ends): blocks and bytes this fetch wrote so far. */
+  /** Called as blocks land (verified and durable: reported per commit of the map, every min(16 MiB, size/8)): blocks and bytes this fetch wrote so far. */
   onProgress?: (blocks: number, bytes: number) => void;
   /**
    * Accept compressed blocks (false = ask for blocks as they are, as a peer before codecs did).

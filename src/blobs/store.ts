@@ -419,15 +419,15 @@ export class BlobStore {
   /**
    * Imports block `index` of blob `root` from the network: verifies it against the root with
    * `proof` first (a block that does not verify → BLOCK_MISMATCH, nothing written), then writes
-   * block and leaf and commits its map bit once both are durable (group commit). The partial blob is created by
-   * its first verified block (which also proves the size); the last block completes it (all of it
-   * made durable first).
-   * `defer: true` (a fetch session): resolves once the block is written; its bit is durable at the
-   * next {@link flush} or when the blob completes (src/blobs/landing.ts), so a crash before that
-   * re-fetches it. `headroom: true`: `data` has LEAF_PREFIX_BYTES of its own
-   * buffer in front of it (a view from `leafBuffers.take`, src/blobs/leafBuffers.ts) and is hashed
-   * in place, those bytes overwritten with the leaf prefix — no copy of the block. Throws BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL
-   * (the partial and its map intact), IO_ERROR.
+   * block and leaf and commits its map bit once both are durable (group commit). The partial
+   * blob is created by its first verified block (which also proves the size); the last block
+   * completes it (all of it made durable first).
+   * `defer: true` (a fetch session): resolves once the block is written; its bit is durable at
+   * the next {@link flush} or when the blob completes (src/blobs/landing.ts), so a crash before
+   * that re-fetches it. `headroom: true`: `data` has LEAF_PREFIX_BYTES of its own buffer in
+   * front of it (a view from `leafBuffers.take`, src/blobs/leafBuffers.ts) and is hashed in
+   * place, those bytes overwritten with the leaf prefix — no copy of the block. Throws
+   * BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL (the partial and its map intact), IO_ERROR.
    */
   async putBlock(root: Uint8Array, index: number, data: Uint8Array, proof: BlockProof, options: { defer?: boolean; headroom?: boolean } = {}): Promise<PutResult> {
     const hex = rootHex(root);
