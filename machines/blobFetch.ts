@@ -9,13 +9,14 @@
  *                  verified-block map (no block is read) → done: ranges | null (nothing held)
  *  - `session`     (input { handles, root, missing }): opens a stream, asks for the missing
  *                  ranges, verifies each block against the root and writes it to the store
- *                  → HEADER { size, blocks }, BLOCK { index, bytes }, HIGH_WATER / LOW_WATER
- *                  (block writes in flight: the fetch's window), END, FAILED { error }. It
- *                  stops reading when told PAUSE (entry of `paused`) until RESUME; when the
- *                  download limits (src/blobs/downloadLimits.ts) say the next read must wait,
- *                  THROTTLE { waitMs } (only while not paused) — and it reads nothing until the
- *                  chart answers UNTHROTTLE after that wait (its clock); stopping it (exit of
- *                  `session`) resets the stream.
+ *                  → HEADER { size, blocks }, WRITTEN (a block verified and written: the
+ *                  provider is alive), BLOCK { index, bytes } (a block committed: durable,
+ *                  progress), HIGH_WATER / LOW_WATER (block writes in flight: the fetch's
+ *                  window), END, FAILED { error }. It stops reading when told PAUSE (entry of
+ *                  `paused`) until RESUME; when the download limits (src/blobs/downloadLimits.ts)
+ *                  say the next read must wait, THROTTLE { waitMs } (only while not paused) — and
+ *                  it reads nothing until the chart answers UNTHROTTLE after that wait (its
+ *                  clock); stopping it (exit of `session`) resets the stream.
  *
  *   resuming ─missing = []─▶ complete
  *     │ missing ranges
@@ -42,6 +43,7 @@ export type BlockRanges = Array<[number, number]>;
 export type BlobFetchEvent =
   | { type: 'HEADER'; size: number; blocks: number }
   | { type: 'BLOCK'; index: number; bytes: number }
+  | { type: 'WRITTEN' }
   | { type: 'HIGH_WATER' }
   | { type: 'LOW_WATER' }
   | { type: 'THROTTLE'; waitMs: number }
@@ -207,6 +209,8 @@ export const blobFetchMachine = setup({
             flowing: {
               on: {
                 BLOCK: { target: 'flowing', reenter: true, actions: 'countBlock' },
+                // Blocks are committed (BLOCK) in groups; each one written restarts the idle deadline too.
+                WRITTEN: { target: 'flowing', reenter: true },
                 HIGH_WATER: 'paused',
                 THROTTLE: { target: 'throttled', actions: assign({ waitMs: ({ event }) => event.waitMs }) },
               },

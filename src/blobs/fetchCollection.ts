@@ -41,7 +41,7 @@ export interface CollectionFetchOptions {
   onProgress?: (p: CollectionProgress) => void;
   /** Called once the manifest is held, with its entries, before any member is fetched. */
   onManifest?: (entries: CollectionEntry[]) => void;
-  /** false: accept no compressed blocks from the providers (default: brotli where it pays). */
+  /** false: accept no compressed blocks from the providers; true: accept brotli; default: brotli except from a provider on a loopback address (src/blobs/fetch.ts). */
   compression?: boolean;
   /** Block writes in flight per blob fetch and provider before reads pause (src/blobs/fetch.ts; default 4). */
   window?: number;
@@ -81,7 +81,7 @@ export async function fetchCollection(node: OctopiiNode, peers: readonly PeerRef
   let turn = 0;
   const progress: CollectionProgress = { fetchedBytes: 0, toFetchBytes: 0, doneBlobs: 0, totalBlobs: 0 };
   const emit = () => options.onProgress?.({ ...progress, fetchedBytes });
-  const tuning = { ...(options.compression === false ? { compression: false } : {}), ...(options.window !== undefined ? { window: options.window } : {}), ...(options.limits ? { limits: options.limits } : {}) };
+  const tuning = { ...(options.compression !== undefined ? { compression: options.compression } : {}), ...(options.window !== undefined ? { window: options.window } : {}), ...(options.limits ? { limits: options.limits } : {}) };
 
   /** One blob, complete or failed; the bytes it moved counted as they land. */
   const fetchOne = async (blob: Uint8Array): Promise<ErrorInfo | null> => {

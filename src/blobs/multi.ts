@@ -42,7 +42,7 @@ export interface MultiFetchOptions {
    * provider's report so far. The machine and its providers are in `node.inspect()` then.
    */
   onUnit?: (providers: ProviderReport[]) => void;
-  /** false: accept no compressed blocks (default: brotli where it pays). */
+  /** false: accept no compressed blocks; true: accept brotli; default: brotli except from a provider on a loopback address (src/blobs/fetch.ts). */
   compression?: boolean;
   /** Block writes in flight per provider before its reads pause (src/blobs/fetch.ts; default 4). */
   window?: number;
@@ -80,7 +80,7 @@ export const blobMultiLogic = blobMultiMachine.provide({
             scope: [input.unit],
             maxAttempts: attempts,
             maxMismatches: 1,
-            ...(compression === false ? { compression: false } : {}),
+            ...(compression !== undefined ? { compression } : {}),
             ...(window !== undefined ? { window } : {}),
             ...(limits ? { limits } : {}),
           });
@@ -107,7 +107,7 @@ export async function fetchBlobMulti(node: OctopiiNode, peers: readonly PeerRef[
     root,
     store,
     attempts: Math.max(1, options.attemptsPerUnit ?? 2),
-    ...(options.compression === false ? { compression: false } : {}),
+    ...(options.compression !== undefined ? { compression: options.compression } : {}),
     ...(options.window !== undefined ? { window: checkWindow(options.window) } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
   };

@@ -108,11 +108,11 @@ export const blobProvideLogic = blobProvideMachine.provide({
           return { i, raw: out.byteLength, head, payload };
         };
         const order = input.request.ranges.flatMap(([start, end]) => Array.from({ length: end - start }, (_, k) => start + k));
-        // With compression the next block is read and compressed while this one is written (one ahead).
+        // The next block is read, verified (and compressed) while this one is written: one ahead.
         let next = order.length > 0 ? prepare(order[0]!) : null;
         for (let k = 0; k < order.length && next && !stopped; k++) {
           const block = await next;
-          next = k + 1 < order.length && brotli ? prepare(order[k + 1]!) : null;
+          next = k + 1 < order.length ? prepare(order[k + 1]!) : null;
           next?.catch(() => undefined); // awaited on the next turn; a failure there fails the stream
           await options.beforeSend?.(block.i);
           if (stopped) return;
@@ -122,7 +122,6 @@ export const blobProvideLogic = blobProvideMachine.provide({
           await w.write(block.payload);
           options.onBlock?.(block.i, block.raw, peer, block.payload.byteLength);
           if (!stopped) sendBack({ type: 'SENT', index: block.i, bytes: block.raw });
-          if (!next && k + 1 < order.length) next = prepare(order[k + 1]!);
         }
         await w.write(encodeEndFrame());
         await w.close();

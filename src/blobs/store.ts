@@ -33,6 +33,7 @@ import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboard
 import { exists, syncDir, writeFileSynced } from './fsutil.js';
 import { PartialLanding } from './landing.js';
 import { keptRoots } from './liveness.js';
+import { leafBuffers } from './leafBuffers.js';
 import { allProofs, BLOCK_BYTES, blockCount, blockLength, checkBlockBytes, equalBytes, HASH_BYTES, isBlockBytes, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
 /** One-shot SHA-256 (a `HashPool` is one; the default hashes on the calling thread). */
@@ -93,6 +94,9 @@ interface Outboard {
 }
 
 const inlineBlockHasher: BlockHasher = { sha256: async (d) => sha256Inline(d) };
+
+/** Blocks {@link BlobStore.verifyFile} reads and hashes at once. */
+export const VERIFY_IN_FLIGHT = 4;
 
 const TAG_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 
@@ -262,11 +266,11 @@ export class BlobStore {
   }
 
   /** Reads block `index` of a complete blob and checks it against its leaf. Throws BLOCK_MISMATCH when the disk returned other bytes. */
-  async #readBlock(fh: FileHandle, hex: string, ob: Outboard, index: number, buf: Uint8Array): Promise<Uint8Array> {
+  async #readBlock(fh: FileHandle, hex: string, ob: Outboard, index: number, buf: Uint8Array, counted = true): Promise<Uint8Array> {
     const len = blockLength(ob.size, index, ob.blockBytes);
     const body = buf.subarray(LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + len);
     const { bytesRead } = await fh.read(body, 0, len, index * ob.blockBytes);
-    this.stats.dataBytesRead += bytesRead;
+    if (counted) this.stats.dataBytesRead += bytesRead;
     if (bytesRead !== len) throw new OctopiiError('BLOCK_MISMATCH', `blob ${hex} is truncated at block ${index}`);
     const leaf = await this.#hasher.sha256(leafMessage(buf, index, len));
     if (!equalBytes(leaf, ob.leaves[index]!)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} on disk does not verify`);
@@ -300,6 +304,50 @@ export class BlobStore {
       await fh.close();
     }
     return out;
+  }
+
+  /**
+   * Where the complete blob `root`'s data lies, and its size in bytes — for a kernel copy
+   * (`fs.copyFile`), whose result {@link verifyFile} then checks. Throws BLOB_NOT_FOUND,
+   * BLOCK_MISMATCH (a forged outboard).
+   */
+  async dataFile(root: Uint8Array): Promise<{ path: string; size: number }> {
+    const ob = await this.#outboard(root);
+    return { path: this.#path('blobs', rootHex(root), 'data'), size: ob.size };
+  }
+
+  /**
+   * Checks that the file at `path` (an export, a copy) holds exactly the complete blob `root`:
+   * its size, then every block read and checked against its leaf, {@link VERIFY_IN_FLIGHT} at
+   * once, each in a reused leaf buffer. Throws BLOB_NOT_FOUND, BLOCK_MISMATCH (another size, a
+   * block that does not verify), IO_ERROR.
+   */
+  async verifyFile(root: Uint8Array, path: string): Promise<void> {
+    const ob = await this.#outboard(root);
+    const hex = rootHex(root);
+    const fh = await open(path, 'r');
+    try {
+      const { size } = await fh.stat();
+      if (size !== ob.size) throw new OctopiiError('BLOCK_MISMATCH', `${path} is ${size} bytes, blob ${hex} ${ob.size}`);
+      const n = ob.leaves.length;
+      let next = 0;
+      const worker = async () => {
+        while (next < n) {
+          const i = next++;
+          const buf = leafBuffers.take(blockLength(ob.size, i, ob.blockBytes));
+          try {
+            await this.#readBlock(fh, hex, ob, i, buf, false);
+          } finally {
+            leafBuffers.give(buf);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(VERIFY_IN_FLIGHT, n) }, worker));
+    } catch (e) {
+      throw toOctopiiError(e, 'IO_ERROR');
+    } finally {
+      await fh.close();
+    }
   }
 
   /**
@@ -420,12 +468,18 @@ export class BlobStore {
   /**
    * Imports block `index` of blob `root` from the network: verifies it against the root with
    * `proof` first (a block that does not verify → BLOCK_MISMATCH, nothing written), then writes
-   * block and leaf and commits its map bit once both are durable (group commit). The partial blob is created by
-   * its first verified block (which also proves the size); the last block completes it. Throws
+   * block and leaf and commits its map bit once both are durable (group commit). The partial
+   * blob is created by its first verified block (which also proves the size); the last block
+   * completes it (all of it made durable first).
+   * `defer: true` (a fetch session): resolves once the block is written; its bit is durable at
+   * the next {@link flush} or when the blob completes (src/blobs/landing.ts), so a crash before
+   * that re-fetches it. `headroom: true`: `data` has LEAF_PREFIX_BYTES of its own buffer in
+   * front of it (a view from `leafBuffers.take`, src/blobs/leafBuffers.ts) and is hashed in
+   * place, those bytes overwritten with the leaf prefix — no copy of the block. Throws
    * BLOCK_MISMATCH, RANGE_NOT_SATISFIABLE, DISK_FULL (the partial and its map intact), IO_ERROR;
    * INVALID_ARGUMENT for a `proof.blockBytes` that is no block size (16 KiB … 16 MiB, a power of two).
    */
-  async putBlock(root: Uint8Array, index: number, data: Uint8Array, proof: BlockProof): Promise<PutResult> {
+  async putBlock(root: Uint8Array, index: number, data: Uint8Array, proof: BlockProof, options: { defer?: boolean; headroom?: boolean } = {}): Promise<PutResult> {
     const hex = rootHex(root);
     const { size } = proof;
     const B = checkBlockBytes(proof.blockBytes ?? BLOCK_BYTES);
@@ -433,21 +487,50 @@ export class BlobStore {
       throw new OctopiiError('RANGE_NOT_SATISFIABLE', `block ${index} of a ${size}-byte blob`);
     }
     if (data.byteLength !== blockLength(size, index, B)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} is ${data.byteLength} bytes, expected ${blockLength(size, index, B)}`);
-    const msg = new Uint8Array(LEAF_PREFIX_BYTES + data.byteLength);
-    msg.set(data, LEAF_PREFIX_BYTES);
-    const leaf = await this.#hasher.sha256(leafMessage(msg, index, data.byteLength));
+    let leaf: Uint8Array;
+    if (options.headroom === true && data.byteOffset >= LEAF_PREFIX_BYTES) {
+      const msg = new Uint8Array(data.buffer, data.byteOffset - LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + data.byteLength);
+      leaf = await this.#hasher.sha256(leafMessage(msg, index, data.byteLength));
+    } else {
+      const msg = leafBuffers.take(data.byteLength);
+      try {
+        msg.set(data, LEAF_PREFIX_BYTES);
+        leaf = await this.#hasher.sha256(leafMessage(msg, index, data.byteLength));
+      } finally {
+        leafBuffers.give(msg);
+      }
+    }
     if (!verifyProof(root, size, index, leaf, proof.siblings, B)) throw new OctopiiError('BLOCK_MISMATCH', `block ${index} of ${hex} does not verify against the root`);
-    if (await this.has(root)) return 'duplicate';
+    // Complete: its outboard is loaded (completed or added here), or — with no partial of it open — its data file exists.
+    if (this.#outboards.has(hex) || (!this.#partials.has(hex) && (await this.has(root)))) return 'duplicate';
     try {
       if (blockCount(size, B) === 1 && !this.#partials.has(hex)) return await this.#putWhole(root, hex, size, B, data, leaf);
       const p = await this.#partialFor(root, hex, size, B);
       if (p.size !== size || p.blockBytes !== B) throw new OctopiiError('INTERNAL', `partial ${hex} has size ${p.size} in ${p.blockBytes}-byte blocks, a verified proof says ${size} in ${B}`);
-      if (!(await p.landing.land(index, data, leaf))) return 'duplicate';
+      if (!(await p.landing.land(index, data, leaf, { defer: options.defer === true }))) return 'duplicate';
       this.stats.dataBytesWritten += data.byteLength;
       if (p.landing.have < p.n) return 'written';
-      p.completing ??= this.#complete(hex, p);
+      p.completing ??= this.#complete(hex, p).catch((e: unknown) => {
+        p.completing = undefined; // a failed commit cleared bits: the blob completes when they land again
+        throw e;
+      });
       await p.completing;
       return 'complete';
+    } catch (e) {
+      throw toOctopiiError(e, 'IO_ERROR');
+    }
+  }
+
+  /**
+   * Makes every block of the partial blob `root` written with `defer` durable (its map bit on
+   * disk). Resolves at once for a blob with none (complete, unknown, or nothing deferred).
+   * Throws DISK_FULL, IO_ERROR (those blocks are then missing again: fetched anew).
+   */
+  async flush(root: Uint8Array): Promise<void> {
+    const p = this.#partials.get(rootHex(root));
+    if (!p) return;
+    try {
+      await p.landing.flush();
     } catch (e) {
       throw toOctopiiError(e, 'IO_ERROR');
     }
@@ -480,6 +563,7 @@ export class BlobStore {
 
   /** All blocks landed: check the leaves give the root (no data read), rename into blobs/ (data last). */
   async #complete(hex: string, p: PartialBlob): Promise<void> {
+    await p.landing.flush();
     await p.landing.close();
     const obao = new Uint8Array(await readFile(this.#path('partial', hex, 'obao')));
     const leaves = Array.from({ length: p.n }, (_, i) => obao.slice(leafOffset(i), leafOffset(i) + HASH_BYTES));

@@ -161,11 +161,13 @@ export function encodeErrorFrame(e: ErrorInfo | OctopiiError): Uint8Array {
 }
 
 /**
- * Reads the next frame; `maxBlock` bounds a BLOCK's length (bytes). Throws PROTOCOL_ERROR for
- * an unknown frame type, a proof or block over its bound, or a stream that ends mid-frame or
- * before END.
+ * Reads the next frame; `maxBlock` bounds a BLOCK's length (bytes). `into(len)`, when given,
+ * returns the `len`-byte view an uncompressed BLOCK's bytes are read into (a reused buffer: the
+ * fetcher reads a block where it hashes it, src/blobs/fetch.ts); otherwise a fresh buffer.
+ * Throws PROTOCOL_ERROR for an unknown frame type, a proof or block over its bound, or a stream
+ * that ends mid-frame or before END.
  */
-export async function readBlobFrame(r: ByteReader, maxBlock: number): Promise<BlobFrame> {
+export async function readBlobFrame(r: ByteReader, maxBlock: number, into?: (len: number) => Uint8Array): Promise<BlobFrame> {
   const t = await r.readByte();
   if (t === undefined) throw new OctopiiError('PROTOCOL_ERROR', 'blob stream ended before its END frame');
   switch (t) {
@@ -182,7 +184,11 @@ export async function readBlobFrame(r: ByteReader, maxBlock: number): Promise<Bl
       const proof = await r.readExact(32 * count, 'block proof');
       const len = new DataView((await r.readExact(4, 'block length')).buffer).getUint32(0, true);
       if (len > maxBlock) throw new OctopiiError('PROTOCOL_ERROR', `block of ${len} bytes (at most ${maxBlock})`);
-      return { type: 'block', index, proof, data: await r.readExact(len, 'block'), codec: CODEC.NONE, rawLength: len };
+      if (!into) return { type: 'block', index, proof, data: await r.readExact(len, 'block'), codec: CODEC.NONE, rawLength: len };
+      const data = into(len);
+      const got = await r.fill(data);
+      if (got < len) throw new OctopiiError('PROTOCOL_ERROR', `truncated block: got ${got} of ${len} bytes`);
+      return { type: 'block', index, proof, data, codec: CODEC.NONE, rawLength: len };
     }
     case FRAME.BLOCK_Z: {
       const h = await r.readExact(5, 'block frame');

@@ -1,7 +1,8 @@
 /**
  * Blob fetch over real QUIC (quinn) between two nodes on 127.0.0.1, real stores in os.tmpdir()
  * with fsync, hashing in a HashPool: a whole fetch, and a fetch stopped after two blocks then
- * started again, which asks the provider only for the blocks the fetcher lacks.
+ * started again, which asks the provider only for the blocks the fetcher lacks; from a provider
+ * on a loopback address blocks travel uncompressed unless compression is asked for.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -52,12 +53,26 @@ describe('blob fetch over quinn (real QUIC)', () => {
     expect({ status: r.status, intact: Buffer.from(back).equals(Buffer.from(DATA)) }).toEqual({ status: 'complete', intact: true });
   });
 
+  it('from a provider on 127.0.0.1 gets compressible blocks as they are by default, compressed when compression is true', async () => {
+    const text = new TextEncoder().encode('octopii ships verified blocks. '.repeat(100_000)); // 3.1 MB, brotli takes it to a sliver
+    const textRoot = await store.add(text);
+    const fetcher = await pool.start({ transport: 'quinn' });
+    const wire = { byDefault: 0, asked: 0 };
+    const a = await fetchBlob(fetcher, peerOf(provider), textRoot, await BlobStore.open(join(root, 'fetcher-z1'), { hasher: hashPool }), { onWire: (_i, _b, w) => (wire.byDefault += w) });
+    const b = await fetchBlob(fetcher, peerOf(provider), textRoot, await BlobStore.open(join(root, 'fetcher-z2'), { hasher: hashPool }), { compression: true, onWire: (_i, _b, w) => (wire.asked += w) });
+    expect({ a: a.status, b: b.status, plain: wire.byDefault === text.byteLength, compressed: wire.asked < text.byteLength / 10 }).toEqual({ a: 'complete', b: 'complete', plain: true, compressed: true });
+  });
+
   it('after a fetch stopped part way, a new fetch moves only the missing blocks', async () => {
     const fetcher = await pool.start({ transport: 'quinn' });
     const dir = join(root, 'fetcher-2');
     const first = await BlobStore.open(dir, { hasher: hashPool });
+    // From a provider capped at 2 blocks a second: the fetcher commits (and reports) blocks in
+    // groups while it writes the next ones, so an uncapped one has sent all 6 by then.
+    const capped = await pool.start({ transport: 'quinn' });
+    serveBlobs(capped, store, { limits: { maxUploadRate: 2 * BLOCK_BYTES } });
     const ac = new AbortController();
-    await fetchBlob(fetcher, peerOf(provider), blobRoot, first, { signal: ac.signal, onProgress: (blocks) => blocks >= 2 && ac.abort() });
+    await fetchBlob(fetcher, peerOf(capped), blobRoot, first, { signal: ac.signal, onProgress: (blocks) => blocks >= 2 && ac.abort() });
     await new Promise((r) => setTimeout(r, 100)); // writes of verified blocks already read land
     const again = await BlobStore.open(dir, { hasher: hashPool });
     const missing = (await again.missing(blobRoot)) ?? [];

@@ -194,7 +194,9 @@ describe('blob fetch on a full disk', () => {
 describe('blob fetch resume', () => {
   it('after the provider is killed at ~50% and restarted, asks only for the missing blocks and moves at most one block more than the blob', async () => {
     let sent = 0;
-    const pStore = await provider({ onBlock: (_i, bytes) => (sent += bytes) });
+    // Capped at 4 blocks per simulated second: the fetcher commits (and reports) blocks in
+    // groups while it writes the next ones, so an uncapped provider has sent them all by then.
+    const pStore = await provider({ onBlock: (_i, bytes) => (sent += bytes), limits: { maxUploadRate: 4 * BLOCK_BYTES } });
     const fStore = await BlobStore.open(join(dir, 'f'));
     const f = await w.start('f');
     let result: BlobFetchOutput | undefined;

@@ -110,6 +110,18 @@ describe('blobFetch machine', () => {
     expect(state(h)).toBe('{"session":{"streaming":"flowing"}}');
   });
 
+  it('keeps streaming past the idle deadline while blocks are written (WRITTEN), before their commit reports them', async () => {
+    const h = harness([null]);
+    await h.flush();
+    h.toMachine({ type: 'HEADER', size: 10 << 20, blocks: 10 });
+    for (let i = 0; i < 3; i++) {
+      h.clock.increment(800);
+      h.toMachine({ type: 'WRITTEN' });
+    }
+    h.clock.increment(800);
+    expect([state(h), h.actor.getSnapshot().context.blocks]).toEqual(['{"session":{"streaming":"flowing"}}', 0]);
+  });
+
   it('retries with TIMEOUT when blocks stop mid-range for the idle deadline', async () => {
     const h = harness([null]);
     await h.flush();
