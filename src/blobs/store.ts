@@ -29,62 +29,16 @@ import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'nod
 import { join } from 'node:path';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import { sha256Inline } from '../hash/inline.js';
-import { bitSet, decodeMap, decodeOutboardHeader, encodeEmptyMap, encodeOutboard, encodeOutboardHeader, leafOffset, missingRanges, OUTBOARD_HEADER_BYTES } from './files.js';
+import { decodeOutboardHeader, encodeOutboard, leafOffset, missingRanges } from './files.js';
 import { exists, syncDir, writeFileSynced } from './fsutil.js';
-import { PartialLanding } from './landing.js';
 import { keptRoots } from './liveness.js';
+import { readTags, writeTag } from './tags.js';
+import { PartialBlobs, type PartialBlob } from './partials.js';
+import type { BlobStoreOptions, BlobStoreStats, BlockHasher, BlockProof, BlobShape, ByteRange, PutResult } from './storeTypes.js';
 import { leafBuffers } from './leafBuffers.js';
 import { allProofs, BLOCK_BYTES, blockCount, blockLength, checkBlockBytes, equalBytes, HASH_BYTES, isBlockBytes, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
-/** One-shot SHA-256 (a `HashPool` is one; the default hashes on the calling thread). */
-export interface BlockHasher {
-  sha256(data: Uint8Array): Promise<Uint8Array>;
-}
-
-/** What proves a block: the blob's size and block size (both bound into the root) and the sibling hashes, bottom-up. */
-export interface BlockProof {
-  size: number;
-  /** The blob's block size, bytes (default 1 MiB, {@link BLOCK_BYTES}). */
-  blockBytes?: number;
-  siblings: Uint8Array;
-}
-
-/** A blob's shape: its size and block size, bytes. */
-export interface BlobShape {
-  size: number;
-  blockBytes: number;
-}
-
-/** A byte range of a blob. */
-export interface ByteRange {
-  offset: number;
-  length: number;
-}
-
-export interface BlobStoreOptions {
-  /** Leaf hashing (default: on the calling thread). Pass the node's HashPool for large blobs. */
-  hasher?: BlockHasher;
-  /** Test seam: called before each write to a store file; throw (e.g. an ENOSPC errno error) to fail it. */
-  beforeWrite?: (file: 'data' | 'outboard' | 'map') => void;
-}
-
-/** Bytes the store moved to and from disk, by kind (tests prove resume reads nothing twice). */
-export interface BlobStoreStats {
-  dataBytesRead: number;
-  dataBytesWritten: number;
-}
-
-/** The outcome of {@link BlobStore.putBlock}: written, already held, or written and the blob is now complete. */
-export type PutResult = 'written' | 'duplicate' | 'complete';
-
-interface PartialBlob {
-  size: number;
-  blockBytes: number;
-  n: number;
-  landing: PartialLanding;
-  /** Set once the last block landed: the move into blobs/. */
-  completing?: Promise<void>;
-}
+export type { BlobShape, BlobStoreOptions, BlobStoreStats, BlockHasher, BlockProof, ByteRange, PutResult } from './storeTypes.js';
 
 interface Outboard {
   size: number;
@@ -98,18 +52,16 @@ const inlineBlockHasher: BlockHasher = { sha256: async (d) => sha256Inline(d) };
 /** Blocks {@link BlobStore.verifyFile} reads and hashes at once. */
 export const VERIFY_IN_FLIGHT = 4;
 
-const TAG_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 
 export class BlobStore {
   readonly stats: BlobStoreStats = { dataBytesRead: 0, dataBytesWritten: 0 };
   readonly #hasher: BlockHasher;
   readonly #beforeWrite: BlobStoreOptions['beforeWrite'];
-  readonly #partials = new Map<string, PartialBlob>();
+  readonly #partials: PartialBlobs;
   readonly #outboards = new Map<string, Outboard>();
   readonly #pins = new Map<string, number>();
   /** Roots (hex) this object has seen complete in blobs/. */
   readonly #held = new Set<string>();
-  readonly #opening = new Map<string, Promise<PartialBlob>>();
   #tmpSeq = 0;
 
   private constructor(
@@ -118,6 +70,7 @@ export class BlobStore {
   ) {
     this.#hasher = options.hasher ?? inlineBlockHasher;
     this.#beforeWrite = options.beforeWrite;
+    this.#partials = new PartialBlobs(dir, options.beforeWrite);
   }
 
   /** Opens (creating) the store at `dir`; empties tmp/. Throws PERMISSION_DENIED, NOT_A_DIRECTORY, IO_ERROR. */
@@ -167,7 +120,7 @@ export class BlobStore {
   /** Block size (bytes) of `root`, complete or partial; undefined when the store holds none of it. */
   async blockBytesOf(root: Uint8Array): Promise<number | undefined> {
     if (await this.has(root)) return (await this.#outboard(root)).blockBytes;
-    return (await this.#partial(rootHex(root)))?.blockBytes;
+    return (await this.#partials.load(rootHex(root)))?.blockBytes;
   }
 
   /**
@@ -369,85 +322,6 @@ export class BlobStore {
     }
   }
 
-  /** The partial blob `root`, loaded from its map (the map and header only: no block is read). */
-  async #partial(hex: string): Promise<PartialBlob | undefined> {
-    const cached = this.#partials.get(hex);
-    if (cached) return cached;
-    let head: Uint8Array;
-    let map: Uint8Array;
-    try {
-      map = new Uint8Array(await readFile(this.#path('partial', hex, 'map')));
-      const fh = await open(this.#path('partial', hex, 'obao'), 'r');
-      try {
-        head = new Uint8Array(OUTBOARD_HEADER_BYTES);
-        await fh.read(head, 0, OUTBOARD_HEADER_BYTES, 0);
-      } finally {
-        await fh.close();
-      }
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') return undefined;
-      throw toOctopiiError(e, 'IO_ERROR');
-    }
-    const h = decodeOutboardHeader(head);
-    if (!isBlockBytes(h.blockBytes)) throw new OctopiiError('IO_ERROR', `partial ${hex} names block size ${h.blockBytes}`);
-    const n = blockCount(h.size, h.blockBytes);
-    const bits = decodeMap(map, n);
-    let have = 0;
-    for (let i = 0; i < n; i++) if (bitSet(bits, i)) have++;
-    const p: PartialBlob = { size: h.size, blockBytes: h.blockBytes, n, landing: this.#landingFor(hex, n, bits, have, h.blockBytes) };
-    if (!this.#partials.has(hex)) this.#partials.set(hex, p); // a concurrent load won: keep one
-    return this.#partials.get(hex);
-  }
-
-  /** The partial blob, loaded or created once however many blocks arrive at the same time. */
-  async #partialFor(root: Uint8Array, hex: string, size: number, blockBytes: number): Promise<PartialBlob> {
-    const cached = this.#partials.get(hex);
-    if (cached) return cached;
-    let opening = this.#opening.get(hex);
-    if (!opening) {
-      opening = (async () => (await this.#partial(hex)) ?? (await this.#createPartial(root, size, blockBytes)))();
-      this.#opening.set(hex, opening);
-      opening.finally(() => this.#opening.delete(hex)).catch(() => undefined);
-    }
-    return opening;
-  }
-
-  #landingFor(hex: string, n: number, bits: Uint8Array, have: number, blockBytes: number): PartialLanding {
-    const paths = { data: this.#path('partial', hex, 'data'), obao: this.#path('partial', hex, 'obao'), map: this.#path('partial', hex, 'map') };
-    return new PartialLanding(paths, n, bits, have, (file) => this.#beforeWrite?.(file), blockBytes);
-  }
-
-  /** Creates the partial blob (files staged in tmp/, the map renamed in last). */
-  async #createPartial(root: Uint8Array, size: number, blockBytes: number): Promise<PartialBlob> {
-    const hex = rootHex(root);
-    const n = blockCount(size, blockBytes);
-    const tmp = join(this.dir, 'tmp', `partial-${hex}`);
-    this.#beforeWrite?.('outboard');
-    const ob = await open(`${tmp}.obao`, 'w');
-    try {
-      await ob.write(encodeOutboardHeader({ blockBytes, size, root }), 0, OUTBOARD_HEADER_BYTES, 0);
-      await ob.truncate(leafOffset(n));
-      await ob.datasync();
-    } finally {
-      await ob.close();
-    }
-    const data = await open(`${tmp}.data`, 'w');
-    try {
-      await data.truncate(size);
-      await data.datasync();
-    } finally {
-      await data.close();
-    }
-    await writeFileSynced(`${tmp}.map`, encodeEmptyMap(n), () => this.#beforeWrite?.('map'));
-    await rename(`${tmp}.obao`, this.#path('partial', hex, 'obao'));
-    await rename(`${tmp}.data`, this.#path('partial', hex, 'data'));
-    await rename(`${tmp}.map`, this.#path('partial', hex, 'map'));
-    await syncDir(join(this.dir, 'partial'));
-    const p: PartialBlob = { size, blockBytes, n, landing: this.#landingFor(hex, n, new Uint8Array(Math.ceil(n / 8)), 0, blockBytes) };
-    this.#partials.set(hex, p);
-    return p;
-  }
-
   /**
    * Block ranges `[start, end)` still missing from `root`: `null` when the store knows nothing
    * of it (ask for everything; the size comes with the first block), `[]` when it is complete
@@ -456,7 +330,7 @@ export class BlobStore {
   async missing(root: Uint8Array): Promise<Array<[number, number]> | null> {
     if (await this.has(root)) return [];
     const hex = rootHex(root);
-    const p = await this.#partial(hex);
+    const p = await this.#partials.load(hex);
     if (!p) return null;
     const ranges = missingRanges(p.landing.bits, p.n);
     // Every block is durable but the move into blobs/ may not have run yet (the last block's
@@ -505,7 +379,7 @@ export class BlobStore {
     if (this.#outboards.has(hex) || (!this.#partials.has(hex) && (await this.has(root)))) return 'duplicate';
     try {
       if (blockCount(size, B) === 1 && !this.#partials.has(hex)) return await this.#putWhole(root, hex, size, B, data, leaf);
-      const p = await this.#partialFor(root, hex, size, B);
+      const p = await this.#partials.forBlock(root, hex, size, B);
       if (p.size !== size || p.blockBytes !== B) throw new OctopiiError('INTERNAL', `partial ${hex} has size ${p.size} in ${p.blockBytes}-byte blocks, a verified proof says ${size} in ${B}`);
       if (!(await p.landing.land(index, data, leaf, { defer: options.defer === true }))) return 'duplicate';
       this.stats.dataBytesWritten += data.byteLength;
@@ -572,26 +446,18 @@ export class BlobStore {
     await rename(this.#path('partial', hex, 'data'), this.#path('blobs', hex, 'data'));
     await syncDir(join(this.dir, 'blobs'));
     await rm(this.#path('partial', hex, 'map'), { force: true });
-    this.#partials.delete(hex);
+    this.#partials.forget(hex);
     this.#outboards.set(hex, { size: p.size, blockBytes: p.blockBytes, leaves });
   }
 
-  /** Names `root` with tag `name` (replacing what it named), or removes the tag with `null`. Throws INVALID_ARGUMENT for a bad name. */
-  async setTag(name: string, root: Uint8Array | null): Promise<void> {
-    if (!TAG_PATTERN.test(name)) throw new OctopiiError('INVALID_ARGUMENT', `invalid tag name ${JSON.stringify(name)}`);
-    const path = join(this.dir, 'tags', name);
-    if (root === null) return void (await rm(path, { force: true }));
-    const tmp = join(this.dir, 'tmp', `tag-${name}`);
-    await writeFileSynced(tmp, Buffer.from(rootHex(root) + '\n'), () => undefined);
-    await rename(tmp, path);
-    await syncDir(join(this.dir, 'tags'));
+  /** Names `root` with tag `name` (replacing what it named), or removes the tag with `null` (src/blobs/tags.ts). Throws INVALID_ARGUMENT for a bad name. */
+  setTag(name: string, root: Uint8Array | null): Promise<void> {
+    return writeTag(this.dir, name, root);
   }
 
   /** Every tag: name → root hex. */
-  async tags(): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (const name of (await readdir(join(this.dir, 'tags'))).sort()) out.set(name, (await readFile(join(this.dir, 'tags', name), 'utf8')).trim());
-    return out;
+  tags(): Promise<Map<string, string>> {
+    return readTags(this.dir);
   }
 
   /** Keeps `root` (complete or partial) alive through gc() until the returned release is called (a fetch in flight). */
@@ -624,7 +490,7 @@ export class BlobStore {
         // Visibility marker first (data for complete blobs, map for partials), then the rest.
         for (const ext of where === 'blobs' ? (['data', 'obao'] as const) : (['map', 'data', 'obao'] as const)) await rm(this.#path(where, hex, ext), { force: true });
         this.#outboards.delete(hex);
-        this.#partials.delete(hex);
+        this.#partials.forget(hex);
         removed.push(hex);
       }
     }
