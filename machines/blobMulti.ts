@@ -125,7 +125,7 @@ const asError = (e: unknown): ErrorInfo => {
   return typeof o?.code === 'string' && typeof o.message === 'string' ? ({ code: o.code, message: o.message } as ErrorInfo) : { code: 'INTERNAL', message: String(e) };
 };
 
-interface ProviderContext {
+export interface ProviderContext {
   handles: unknown;
   index: number;
   unit: BlockUnit | null;
