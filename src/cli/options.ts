@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { decodeTicket, type BlobTicket } from '../blobs/ticket.js';
-import { isNodeId } from '../identity.js';
+import { isNodeId } from '../nodeId.js';
 import { parseSize } from '../size.js';
 import { parseAddress } from '../transport/address.js';
 
