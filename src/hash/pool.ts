@@ -49,8 +49,8 @@ interface HashTask {
 
 /**
  * piscina's `queueOptionsSymbol` (its symbols.ts: `Symbol.for('Piscina.queueOptions')`), named
- * here so that piscina itself (and node:worker_threads) load only with a pool's first job
- * ({@link HashPool}): an idle `octopii serve` has no use for them.
+ * here so that piscina loads only with a pool's first job ({@link HashPool}): an idle
+ * `octopii serve` has no use for it (node:worker_threads it loads anyway, through pino).
  */
 const QUEUE_OPTIONS = Symbol.for('Piscina.queueOptions');
 
