@@ -21,7 +21,7 @@
  *
  * `gc` is V8's `globalThis.gc`, present under `--expose-gc` (one of octopii's node flags):
  * {@link exposedGc} returns it, or undefined when node runs without the flag (then there is
- * nothing to start). One full collection of a node's ~15 MiB heap took 16–20 ms on the shared
+ * nothing to start). One full collection of a node's ~15 MiB heap took 12–34 ms on the shared
  * 2-core machine (`--trace-gc`, reason `testing`): six after start-up, none during a 512 MiB
  * receive through the CLI, six in the 3.5 s after it. A transfer
  * slow enough to leave the loop under `busyBelow` (a few MB/s) while the heap grows keeps a
