@@ -5,6 +5,8 @@
  *   npm run bench:memory -- --size 256MiB --transport matrixai
  *   npm run bench:memory -- --in-process --json mem.json
  *   npm run bench:memory -- --in-process --quinn-window 4MiB   # what smaller receive windows buy
+ *   npm run bench:memory -- --size 256MiB --flood none          # no flood rows
+ *   npm run bench:memory -- --flood matrixai --flood-streams 2000
  *
  * What it does:
  *  1. writes a file of `--size` bytes (one 4 MiB crypto-random block repeated: the lane neither
@@ -17,7 +19,11 @@
  *  3. runs `bin/octopii.js send FILE --to ADDR --json` (a second process, the real CLI), samples
  *     the receiver (and the sender) every `--sample-ms` until the sender exits and the receiver
  *     printed `received`: *peak* is the highest sample, *growth* = peak − idle;
- *  4. samples `--idle-ms` more after the transfer (does the memory go back?).
+ *  4. samples `--idle-ms` more after the transfer (does the memory go back?);
+ *  5. then one flood row per transport of `--flood` (default `quinn,matrixai`): a fresh
+ *     `octopii serve` receives `--flood-streams` (1,000) stalled lane streams from one peer, and
+ *     its RSS before, during and after them is printed (bench/memoryFlood.ts; target: after ≤
+ *     before + 32 MiB).
  *
  * Breakdown, cheap and from outside: RssAnon (heaps, stacks, buffers) vs RssFile (the node
  * binary's and the addons' code pages, shared with every node process but counted in RSS), the
@@ -36,177 +42,20 @@
  * through tsx, which costs ~35 MiB of idle RSS: the bench prints which one ran. Exit status 1
  * only if the transfer failed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { createWriteStream, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { STEP_MS, killAll, mappings, median, mib, procStatus, sampler, sleep, start, threads, type MemoryFigures, type ProcSample } from './procs.js';
+import { FLOOD_DEFAULTS, floodRows, printFloodRows, type FloodRow } from './memoryFlood.js';
 import { Child, benchMain, childNodeFlags, formatSize, parseSize } from './util.js';
 
 const self = fileURLToPath(import.meta.url);
 const root = join(dirname(self), '..');
-const bin = join(root, 'bin/octopii.js');
 const KiB = 1024;
 const MiB = 2 ** 20;
-const STEP_MS = 120_000;
-
-// ------------------------------------------------------------------------------------------
-// /proc readings (Linux)
-
-interface ProcSample {
-  /** ms since the bench started. */
-  t: number;
-  rssKiB: number;
-  anonKiB: number;
-  fileKiB: number;
-  /** process.memoryUsage() of an in-process receiver, bytes. */
-  heap?: MemoryFigures;
-}
-
-interface MemoryFigures {
-  rss: number;
-  heapTotal: number;
-  heapUsed: number;
-  external: number;
-  arrayBuffers: number;
-}
-
-const t0 = performance.now();
-
-/** VmRSS, RssAnon, RssFile of `pid` in KiB; undefined once it is gone. */
-function procStatus(pid: number): { rssKiB: number; anonKiB: number; fileKiB: number; hwmKiB: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rssKiB: field('VmRSS'), anonKiB: field('RssAnon'), fileKiB: field('RssFile'), hwmKiB: field('VmHWM') };
-}
-
-/** Thread names of `pid` with their counts, e.g. `{ node: 11, 'tokio-rt-worker': 2 }`. */
-function threads(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      out[name] = (out[name] ?? 0) + 1;
-    }
-  } catch {
-    // gone
-  }
-  return out;
-}
-
-/** Resident KiB per mapping name (anonymous mappings as `[anon]`), largest first, from smaps. */
-function mappings(pid: number, top = 8): { name: string; rssKiB: number }[] {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
-  } catch {
-    return [];
-  }
-  const sums = new Map<string, number>();
-  let name = '[anon]';
-  for (const line of text.split('\n')) {
-    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (head) {
-      name = head[1]!.trim() || '[anon]';
-      continue;
-    }
-    const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) sums.set(name, (sums.get(name) ?? 0) + Number(rss[1]));
-  }
-  return [...sums].map(([n, rssKiB]) => ({ name: n.replace(root, '.'), rssKiB })).sort((a, b) => b.rssKiB - a.rssKiB).slice(0, top);
-}
-
-// ------------------------------------------------------------------------------------------
-// Processes
-
-const live = new Set<ChildProcess>();
-function killAll(): void {
-  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  live.clear();
-}
-
-interface Proc {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  stderr: () => string;
-  /** The first JSON stdout line matching `pred` (past or future); rejects on exit or after STEP_MS. */
-  waitFor(pred: (l: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
-  exited: Promise<number>;
-}
-
-function start(args: string[]): Proc {
-  const child = spawn(process.execPath, [...childNodeFlags(), bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const lines: Record<string, unknown>[] = [];
-  let err = '';
-  let wake: () => void = () => {};
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    try {
-      lines.push(JSON.parse(l) as Record<string, unknown>);
-    } catch {
-      lines.push({ line: l });
-    }
-    wake();
-  });
-  let closed = false;
-  const exited = new Promise<number>((res) =>
-    child.once('close', (code) => {
-      closed = true;
-      live.delete(child);
-      res(code ?? -1);
-      wake();
-    }),
-  );
-  const waitFor = async (pred: (l: Record<string, unknown>) => boolean, what: string) => {
-    const deadline = Date.now() + STEP_MS;
-    for (;;) {
-      const hit = lines.find(pred);
-      if (hit) return hit;
-      if (closed || Date.now() > deadline) throw new Error(`no ${what} from octopii ${args[0]}: ${JSON.stringify(lines)}\n${err}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
-        wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-  };
-  return { child, lines, stderr: () => err, waitFor, exited };
-}
-
-/** Samples `pid` every `ms` (plus `extra()`), until `stop()`. */
-function sampler(pid: number, ms: number, extra?: () => MemoryFigures | undefined) {
-  const samples: ProcSample[] = [];
-  const take = () => {
-    const s = procStatus(pid);
-    // (A process caught between fork and exec has no VmRSS yet.)
-    if (s && Number.isFinite(s.rssKiB)) samples.push({ t: performance.now() - t0, rssKiB: s.rssKiB, anonKiB: s.anonKiB, fileKiB: s.fileKiB, heap: extra?.() });
-  };
-  take();
-  const timer = setInterval(take, ms);
-  return {
-    samples,
-    stop(): ProcSample[] {
-      clearInterval(timer);
-      take();
-      return samples;
-    },
-  };
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const mib = (kib: number) => +(kib / KiB).toFixed(1);
 
 // ------------------------------------------------------------------------------------------
 // In-process receiver (a forked bench child: `--in-process`)
@@ -257,10 +106,13 @@ interface Options {
   json: string | undefined;
   inProcess: boolean;
   quinnWindow: number | undefined;
+  /** Transports of the flood rows (bench/memoryFlood.ts); empty: none. */
+  flood: string[];
+  floodStreams: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { size: 2 * 2 ** 30, transport: undefined, settleMs: 2000, idleMs: 3000, sampleMs: 50, json: undefined, inProcess: false, quinnWindow: undefined };
+  const o: Options = { size: 2 * 2 ** 30, transport: undefined, settleMs: 2000, idleMs: 3000, sampleMs: 50, json: undefined, inProcess: false, quinnWindow: undefined, flood: FLOOD_DEFAULTS.transports, floodStreams: FLOOD_DEFAULTS.streams };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = () => {
@@ -276,6 +128,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--json') o.json = v();
     else if (a === '--in-process') o.inProcess = true;
     else if (a === '--quinn-window') o.quinnWindow = parseSize(v());
+    else if (a === '--flood') o.flood = v().split(',').filter((t) => t && t !== 'none');
+    else if (a === '--flood-streams') o.floodStreams = Number(v());
     else throw new Error(`unknown option ${a} (see the top of bench/memory.ts)`);
   }
   if (o.quinnWindow !== undefined && (!o.inProcess || (o.transport ?? 'quinn') !== 'quinn')) throw new Error('--quinn-window needs --in-process and the quinn transport');
@@ -389,7 +243,15 @@ async function standalone(): Promise<void> {
       samples: { idle: idle.length, transfer: transfer.length, everyMs: o.sampleMs },
     };
     print(figures);
-    if (o.json) writeFileSync(o.json, `${JSON.stringify({ ...figures, trace: transfer.map((s) => [Math.round(s.t), s.rssKiB, s.anonKiB]) }, null, 2)}\n`);
+    const flood: FloodRow[] = [];
+    if (o.flood.length > 0) {
+      console.log('');
+      await floodRows({ transports: o.flood, streams: o.floodStreams, settleMs: o.settleMs, idleMs: o.idleMs, sampleMs: o.sampleMs }, work, (row) => {
+        flood.push(row);
+        printFloodRows([row]);
+      });
+    }
+    if (o.json) writeFileSync(o.json, `${JSON.stringify({ ...figures, flood, trace: transfer.map((s) => [Math.round(s.t), s.rssKiB, s.anonKiB]) }, null, 2)}\n`);
     if (!figures.ok) {
       process.exitCode = 1;
       console.error(`transfer failed: sender exit ${sendCode}\n${send.stderr()}`);

@@ -6,9 +6,13 @@
  *   npm run bench:startup -- --against /tmp/old    # also time another checkout's bin (before/after)
  *
  * Each round runs, in turn, `node -e 0` (the baseline: Node's own start-up, measured in the same
- * run because the machine's load moves every figure), `node bin/octopii.js --help`,
- * `node bin/octopii.js --version` and `node bin/octopii.js id` (with a scratch OCTOPII_DATA_DIR, so
- * the identity exists after the first round), and the same for `--against DIR`'s bin/octopii.js.
+ * run because the machine's load moves every figure), `bin/octopii.js --help`,
+ * `bin/octopii.js --version` and `bin/octopii.js id` (with a scratch OCTOPII_DATA_DIR, so the
+ * identity exists after the first round), and the same for `--against DIR`'s bin/octopii.js. The
+ * bin runs as a user's shell runs it, through its shebang (`env -S node` with octopii's node
+ * flags, src/nodeFlags.ts): V8 heap flags on the command line cost start-up of their own (Node's
+ * built-in code cache is checked against V8's flags, so Node compiles its internal modules
+ * afresh: ~95 M of ~690 M instructions of `--help`, measured with callgrind).
  * Interleaving the commands makes a burst of load hit all of them alike. Wall time is measured
  * around spawnSync (process creation to exit); the table gives the median and the minimum in ms,
  * the median over the baseline (the ratio) and minus it (what octopii itself costs).
@@ -37,18 +41,20 @@ for (const k of Object.keys(env)) if (k.startsWith('OCTOPII_') && k !== 'OCTOPII
 
 interface Case {
   name: string;
+  /** The program (node, or a bin run through its shebang) and its arguments. */
+  file: string;
   argv: string[];
 }
-const cases: Case[] = [{ name: 'node -e 0', argv: ['-e', '0'] }];
+const cases: Case[] = [{ name: 'node -e 0', file: process.execPath, argv: ['-e', '0'] }];
 for (const [label, dir] of [['', root], ...(against ? [[' (against)', resolve(against)]] : [])] as [string, string][]) {
   const bin = join(dir, 'bin', 'octopii.js');
-  for (const a of [['--help'], ['--version'], ['id']]) cases.push({ name: `octopii ${a.join(' ')}${label}`, argv: [bin, ...a] });
+  for (const a of [['--help'], ['--version'], ['id']]) cases.push({ name: `octopii ${a.join(' ')}${label}`, file: bin, argv: a });
 }
 
 /** Wall time of one run, ms. Throws when the command fails (a broken build must not look fast). */
 function timeOnce(c: Case): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, c.argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(c.file, c.argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${c.name} exited with ${r.status}: ${r.stderr}`);
   return ms;

@@ -12,8 +12,11 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, open, writeFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { base58 } from '@scure/base';
 import { OctopiiError, toOctopiiError } from './errors.js';
+import { nodeIdFromPublicKey } from './nodeId.js';
+
+// The node ID encoding lives in ./nodeId.ts (no node:crypto: the CLI's option checks use it).
+export { isNodeId, nodeIdFromPublicKey, publicKeyFromNodeId } from './nodeId.js';
 
 export interface Identity {
   readonly nodeId: string;
@@ -26,39 +29,6 @@ export interface Identity {
   readonly privateKeyPem: string;
 }
 
-const PEER_ID_PREFIX = Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20);
-
-/** Node ID of a raw 32-byte Ed25519 public key. Throws INVALID_IDENTITY on a wrong length. */
-export function nodeIdFromPublicKey(publicKey: Uint8Array): string {
-  if (publicKey.length !== 32) throw new OctopiiError('INVALID_IDENTITY', `Ed25519 public key must be 32 bytes, got ${publicKey.length}`);
-  const bytes = new Uint8Array(38);
-  bytes.set(PEER_ID_PREFIX);
-  bytes.set(publicKey, 6);
-  return base58.encode(bytes);
-}
-
-/** Raw public key of a node ID. Throws INVALID_IDENTITY when the ID is not an Ed25519 node ID. */
-export function publicKeyFromNodeId(nodeId: string): Uint8Array {
-  let bytes: Uint8Array;
-  try {
-    bytes = base58.decode(nodeId);
-  } catch (e) {
-    throw new OctopiiError('INVALID_IDENTITY', `not a node ID: "${nodeId}"`, { cause: e });
-  }
-  if (bytes.length !== 38 || PEER_ID_PREFIX.some((b, i) => bytes[i] !== b)) {
-    throw new OctopiiError('INVALID_IDENTITY', `not an Ed25519 node ID: "${nodeId}"`);
-  }
-  return bytes.slice(6);
-}
-
-export const isNodeId = (s: string): boolean => {
-  try {
-    publicKeyFromNodeId(s);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Raw public key of an Ed25519 KeyObject (public or private). */
 export function rawPublicKey(key: KeyObject): Uint8Array {

@@ -10,7 +10,7 @@
  */
 import { base32nopad } from '@scure/base';
 import { OctopiiError } from '../errors.js';
-import { nodeIdFromPublicKey, publicKeyFromNodeId } from '../identity.js';
+import { nodeIdFromPublicKey, publicKeyFromNodeId } from '../nodeId.js';
 import type { PeerRef } from '../node/node.js';
 
 export const TICKET_PREFIX = 'blob';

@@ -6,8 +6,8 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { decodeTicket, type BlobTicket } from '../blobs/ticket.js';
-import { isBlockBytes } from '../blobs/tree.js';
-import { isNodeId } from '../identity.js';
+import { isBlockBytes } from '../blobs/blockSize.js';
+import { isNodeId } from '../nodeId.js';
 import { parseSize } from '../size.js';
 import { parseAddress } from '../transport/address.js';
 

@@ -86,7 +86,12 @@ export async function runServe(opts: ServeOptions): Promise<void> {
       ...(opts.observeToken !== undefined ? { token: opts.observeToken } : {}),
     });
   }
+  // Gives back what a burst left in the V8 heap once the node is idle (under --expose-gc, one of
+  // octopii's node flags: src/nodeFlags.ts).
+  const { startIdleCollector } = await import('../runtime/idleCollector.js');
+  const collector = startIdleCollector();
   await stopSignal;
+  collector.stop();
   await observer?.close();
   await node.stop();
 }

@@ -25,10 +25,10 @@
  * the caller's own, or one of the hasher's reused staging buffers that other input is copied
  * into — or, with `transfer`, the caller's whole buffer moved.
  */
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
-import type { PiscinaTask } from 'piscina';
+import type { Piscina, PiscinaTask } from 'piscina';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import type { Hasher } from '../runtime/types.js';
 import { HASH_JOB_BYTES, HASH_MAX_IN_FLIGHT, HASH_MIN_JOB_BYTES, type HashImpl, type Sha256Hasher, type Sha256Options, type UpdateOptions } from './hasher.js';
@@ -49,6 +49,13 @@ interface HashTask {
   data?: Uint8Array;
   [key: symbol]: unknown;
 }
+
+/**
+ * piscina's `queueOptionsSymbol` (its symbols.ts: `Symbol.for('Piscina.queueOptions')`), named
+ * here so that piscina loads only with a pool's first job ({@link HashPool}): an idle
+ * `octopii serve` has no use for it (node:worker_threads it loads anyway, through pino).
+ */
+const QUEUE_OPTIONS = Symbol.for('Piscina.queueOptions');
 
 /** Shape of the worker objects piscina hands to a load balancer (not exported by piscina). */
 interface BalancerWorker {
@@ -99,7 +106,7 @@ class Pins {
    * Returning null queues the job (e.g. the pinned worker is still starting).
    */
   balance(task: PiscinaTask, workers: BalancerWorker[]): BalancerWorker | null {
-    const opts = (task as unknown as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as PinOptions | null;
+    const opts = (task as unknown as Record<symbol, unknown>)[QUEUE_OPTIONS] as PinOptions | null;
     const id = opts?.hashId;
     if (id === undefined) return this.leastLoaded(workers);
     let target: BalancerWorker | null;
@@ -188,6 +195,8 @@ export class HashPool implements Hasher {
 
   #pool(): Piscina<HashTask, unknown> {
     if (this.#piscina) return this.#piscina;
+    // piscina (CommonJS) is required here, on the first job, synchronously: jobs keep their order.
+    const { Piscina } = createRequire(import.meta.url)('piscina') as typeof import('piscina');
     const pins = this.#pins;
     const p = new Piscina<HashTask, unknown>({
       filename: fileURLToPath(new URL('./sha256-worker.mjs', import.meta.url)),
@@ -307,7 +316,7 @@ class PoolHasher implements Sha256Hasher {
   private post(op: 'update' | 'digest' | 'free', data: Uint8Array | undefined, owned: boolean): Promise<unknown> {
     const job = data ? jobBuffer(data, owned) : { data: undefined, transfer: [] };
     const task: HashTask = { op, id: this.id, first: !this.started, impl: this.impl, data: job.data };
-    task[Piscina.queueOptionsSymbol] = { hashId: this.id, last: op !== 'update' } satisfies PinOptions;
+    task[QUEUE_OPTIONS] = { hashId: this.id, last: op !== 'update' } satisfies PinOptions;
     this.started = true;
     const p = this.pool.run(task, job.transfer);
     if (op === 'free') return p.catch(() => undefined);

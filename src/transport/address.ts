@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { OctopiiError } from '../errors.js';
 
 /**
@@ -26,9 +25,13 @@ export function parseAddress(address: string): { host: string; port: number } {
   return { host, port };
 }
 
-/** Formats host and port, bracketing IPv6 hosts: `[::1]:4000`. */
+/**
+ * Formats host and port, bracketing IPv6 hosts: `[::1]:4000`. A host with a colon is taken as
+ * IPv6 (no IPv4 address or name has one); no node:net `isIP` here — the CLI's option checks
+ * load this file, and node:net is 5–10 % of `octopii --help`'s start-up (bench/startup.ts).
+ */
 export function formatAddress(host: string, port: number): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export const isLoopbackHost = (host: string): boolean =>

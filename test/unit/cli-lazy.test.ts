@@ -14,7 +14,7 @@ const HOOKS = `
 import { appendFileSync } from 'node:fs';
 export async function resolve(specifier, context, next) {
   const r = await next(specifier, context);
-  appendFileSync(process.env.OCTOPII_TEST_IMPORTS, r.url + '\\n');
+  appendFileSync(process.env.OCTOPII_TEST_IMPORTS, r.url + ' ' + (context.parentURL ?? '') + '\\n');
   return r;
 }`;
 const REGISTER = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOKS)}`)});`;
@@ -25,6 +25,11 @@ function withoutConfigVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /** The URLs of every module `octopii ...args` resolved. */
 async function modulesLoadedBy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string[]> {
+  return (await importsBy(args, env)).map((i) => i.url);
+}
+
+/** Every resolution `octopii ...args` made: the module's URL and the URL of the module that imported it. */
+async function importsBy(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; parent: string }[]> {
   const dir = await mkdtemp(join(tmpdir(), 'octopii-lazy-'));
   const log = join(dir, 'imports.txt');
   const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, OCTOPII_BIN, ...args], {
@@ -34,7 +39,13 @@ async function modulesLoadedBy(args: string[], env: NodeJS.ProcessEnv = {}): Pro
     encoding: 'utf8',
   });
   expect(r.status, r.stderr).toBe(0);
-  return (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  return (await readFile(log, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [url = '', parent = ''] = line.split(' ');
+      return { url, parent };
+    });
 }
 
 const HEAVY = [/node_modules\/xstate\//, /node_modules\/piscina\//, /@matrixai\/quic/, /libp2p-quic/, /\/src\/node\.[jt]s$/, /\/src\/transport\/(quinn|matrixai)\.[jt]s$/, /\/src\/hash\//, /\/machines\//, /node_modules\/zod\//];
@@ -50,5 +61,16 @@ describe('lazy loading', () => {
     // the hook saw the CLI load (the sources, or the build when bin/octopii.js finds it fresh)
     expect(urls.some((u) => u.endsWith('/src/cli.ts') || u.endsWith('/dist/src/cli.js'))).toBe(true);
     expect(urls.filter((u) => HEAVY.some((h) => h.test(u)))).toEqual([]);
+  });
+
+  // Option checks (node IDs, addresses) use src/nodeId.ts and src/transport/address.ts, which
+  // import neither: under octopii's V8 flags each built-in module is compiled afresh at start-up.
+  // (From the sources, tsx's loader imports both itself: only octopii's own imports count.)
+  it.each([['sources'], ['build if fresh']])('octopii --help (%s) imports neither node:crypto nor node:net', async (from) => {
+    const imports = await importsBy(['--help'], from === 'sources' ? { OCTOPII_FROM_SOURCE: '1' } : {});
+    expect(imports.some((i) => i.url.endsWith('/src/cli.ts') || i.url.endsWith('/dist/src/cli.js'))).toBe(true);
+    const ours = imports.filter((i) => /\/(src|machines)\/[^ ]*\.[jt]s$/.test(i.parent) && !i.parent.includes('/node_modules/'));
+    expect(ours.length).toBeGreaterThan(0);
+    expect(ours.filter((i) => i.url === 'node:crypto' || i.url === 'node:net')).toEqual([]);
   });
 });
