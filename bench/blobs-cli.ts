@@ -24,15 +24,15 @@
  * (the bin's shebang). Targets: fetch/lane ≥ 0.9; the large get's max RSS ≤ 64 MiB above the
  * 1 kB get's.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseSize } from '../src/size.js';
+import { startJsonProc, type JsonProc } from './jsonProc.js';
 import { childNodeFlags } from './util.js';
 
 const args = process.argv.slice(2);
@@ -54,61 +54,8 @@ const free = statfsSync(base).bavail * statfsSync(base).bsize;
 const need = (checkouts.length + 3) * size;
 if (free < need) throw new Error(`${base} has ${(free / 2 ** 30).toFixed(1)} GiB free; the bench needs ${(need / 2 ** 30).toFixed(1)} (the file, a store per checkout, a fetched store and its export)`);
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-});
-
-interface Proc {
-  child: ChildProcess;
-  /** The first JSON stdout line with `event === name`; rejects if the process exits first or after 10 min. */
-  line(event: string): Promise<Record<string, unknown>>;
-  lines: unknown[];
-  exited: Promise<number>;
-  stderr: () => string;
-}
-
-function start(command: string, argv: string[]): Proc {
-  const child = spawn(command, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const lines: unknown[] = [];
-  const waiters: (() => void)[] = [];
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    try {
-      lines.push(JSON.parse(l));
-    } catch {
-      lines.push(l);
-    }
-    for (const w of waiters.splice(0)) w();
-  });
-  let code: number | undefined;
-  const exited = new Promise<number>((res) =>
-    child.once('close', (c) => {
-      live.delete(child);
-      code = c ?? -1;
-      res(code);
-      for (const w of waiters.splice(0)) w();
-    }),
-  );
-  const line = async (event: string) => {
-    const deadline = Date.now() + 600_000;
-    for (;;) {
-      const hit = lines.find((l) => typeof l === 'object' && l !== null && (l as { event?: unknown }).event === event);
-      if (hit) return hit as Record<string, unknown>;
-      if (code !== undefined || Date.now() > deadline) throw new Error(`no ${event} line from ${command} ${argv.join(' ')}: ${JSON.stringify(lines.slice(-3))}\n${err}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
-        waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  };
-  return { child, line, lines, exited, stderr: () => err };
-}
+type Proc = JsonProc;
+const start = (command: string, argv: string[]): Proc => startJsonProc(command, argv, { cwd: root, lineTimeoutMs: 600_000 });
 
 const node = (bin: string) => [...childNodeFlags(), bin];
 

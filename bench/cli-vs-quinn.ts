@@ -28,15 +28,15 @@
  * two processes share this machine's cores, so CPU per byte is what limits both. Each received file is deleted after its
  * run. Target: octopii's median time ≤ 1/0.85 (1.18×) of quinn's.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseSize } from '../src/size.js';
+import { startJsonProc, type JsonProc } from './jsonProc.js';
 import { childNodeFlags } from './util.js';
 
 const args = process.argv.slice(2);
@@ -61,62 +61,8 @@ if (!existsSync(peer)) throw new Error(`no ${peer}: run test/interop/build-peer.
 const free = statfsSync(base).bavail * statfsSync(base).bsize;
 if (free < 3 * size) throw new Error(`${base} has ${(free / 2 ** 30).toFixed(1)} GiB free; the bench needs 3 × --size (the file and one received copy, with room to spare)`);
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-});
-
-interface Proc {
-  child: ChildProcess;
-  /** The first JSON stdout line with `event === name`; rejects if the process exits first or after 60 s. */
-  line(event: string): Promise<Record<string, unknown>>;
-  /** Every stdout line, parsed when it is JSON. */
-  lines: unknown[];
-  exited: Promise<number>;
-  stderr: () => string;
-}
-
-function start(command: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Proc {
-  const child = spawn(command, argv, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const lines: unknown[] = [];
-  const waiters: (() => void)[] = [];
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    try {
-      lines.push(JSON.parse(l));
-    } catch {
-      lines.push(l);
-    }
-    for (const w of waiters.splice(0)) w();
-  });
-  let code: number | undefined;
-  const exited = new Promise<number>((res) =>
-    child.once('close', (c) => {
-      live.delete(child);
-      code = c ?? -1;
-      res(code);
-      for (const w of waiters.splice(0)) w();
-    }),
-  );
-  const line = async (event: string) => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const hit = lines.find((l) => typeof l === 'object' && l !== null && (l as { event?: unknown }).event === event);
-      if (hit) return hit as Record<string, unknown>;
-      if (code !== undefined || Date.now() > deadline) throw new Error(`no ${event} line from ${command} ${argv.join(' ')}: ${JSON.stringify(lines)}\n${err}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 1000);
-        waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  };
-  return { child, line, lines, exited, stderr: () => err };
-}
+type Proc = JsonProc;
+const start = (command: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Proc => startJsonProc(command, argv, { cwd: root, env, lineTimeoutMs: 60_000 });
 
 /** Writes back dirty pages, then evicts `file` (or, with --drop-caches, the whole page cache). */
 function dropCache(file: string): void {
