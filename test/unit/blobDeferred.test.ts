@@ -4,63 +4,40 @@
  * never finds a map bit for a block that was not durable. Hashing in place (headroom). Export
  * by kernel copy, verified (src/blobs/collection.ts, BlobStore.verifyFile).
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { addDirectory, exportCollection } from '../../src/blobs/collection.js';
 import { BlobStore } from '../../src/blobs/store.js';
-import { BLOCK_BYTES, blockCount, LEAF_PREFIX_BYTES, rootOf } from '../../src/blobs/tree.js';
-import { deterministicBytes } from '../helpers/simWorld.js';
+import { BLOCK_BYTES, LEAF_PREFIX_BYTES } from '../../src/blobs/tree.js';
+import { copyBlocks, fourBlockBlob, providerStore, scratchDir } from '../helpers/blobStoreFixture.js';
 
-const SIZE = 3 * BLOCK_BYTES + 12_345; // 4 blocks, the last one short
-const DATA = deterministicBytes('blob-deferred', SIZE);
-const ROOT = rootOf(DATA);
-const N = blockCount(SIZE);
+const { size: SIZE, data: DATA, root: ROOT, n: N } = fourBlockBlob('blob-deferred');
+const scratch = scratchDir('octopii-blobdeferred-');
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'octopii-blobdeferred-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function provider(): Promise<BlobStore> {
-  const s = await BlobStore.open(join(dir, 'provider'));
-  await s.add(DATA);
-  return s;
-}
-
-async function putDeferred(from: BlobStore, to: BlobStore, indexes: number[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const i of indexes) {
-    const { data, proof } = await from.blockWithProof(ROOT, i);
-    out.push(await to.putBlock(ROOT, i, data, proof, { defer: true }));
-  }
-  return out;
-}
+const provider = () => providerStore(scratch.path, DATA);
+const putDeferred = (from: BlobStore, to: BlobStore, indexes: number[]) => copyBlocks(from, to, ROOT, indexes, { defer: true });
 
 const enospc = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
 /** What a restart after a crash would find: a second store on the same directory, reading the map on disk. */
-const afterCrash = async () => (await BlobStore.open(join(dir, 'fetcher'))).missing(ROOT);
+const afterCrash = async () => (await BlobStore.open(join(scratch.path, 'fetcher'))).missing(ROOT);
 
 describe('deferred landing', () => {
   it('holds a deferred block at once: the same store does not ask for it again', async () => {
     const p = await provider();
-    const s = await BlobStore.open(join(dir, 'fetcher'));
+    const s = await BlobStore.open(join(scratch.path, 'fetcher'));
     expect({ put: await putDeferred(p, s, [0, 1]), missing: await s.missing(ROOT) }).toEqual({ put: ['written', 'written'], missing: [[2, N]] });
   });
 
   it('a crash before the commit finds no map bit for the deferred blocks', async () => {
     const p = await provider();
-    await putDeferred(p, await BlobStore.open(join(dir, 'fetcher')), [0, 1]);
+    await putDeferred(p, await BlobStore.open(join(scratch.path, 'fetcher')), [0, 1]);
     expect(await afterCrash()).toEqual([[0, N]]);
   });
 
   it('a crash after flush() finds the committed blocks held', async () => {
     const p = await provider();
-    const s = await BlobStore.open(join(dir, 'fetcher'));
+    const s = await BlobStore.open(join(scratch.path, 'fetcher'));
     await putDeferred(p, s, [0, 1]);
     await s.flush(ROOT);
     expect(await afterCrash()).toEqual([[2, N]]);
@@ -69,7 +46,7 @@ describe('deferred landing', () => {
   it('a failed commit (the map write fails) claims nothing on disk and drops the blocks from memory, to be fetched again', async () => {
     const p = await provider();
     let full = false;
-    const s = await BlobStore.open(join(dir, 'fetcher'), {
+    const s = await BlobStore.open(join(scratch.path, 'fetcher'), {
       beforeWrite: (file) => {
         if (full && file === 'map') throw enospc();
       },
@@ -83,7 +60,7 @@ describe('deferred landing', () => {
   it('after a failed commit, the same blocks land again and commit', async () => {
     const p = await provider();
     let full = false;
-    const s = await BlobStore.open(join(dir, 'fetcher'), {
+    const s = await BlobStore.open(join(scratch.path, 'fetcher'), {
       beforeWrite: (file) => {
         if (full && file === 'map') throw enospc();
       },
@@ -100,7 +77,7 @@ describe('deferred landing', () => {
   it('a block whose data write fails is not held', async () => {
     const p = await provider();
     let full = false;
-    const s = await BlobStore.open(join(dir, 'fetcher'), {
+    const s = await BlobStore.open(join(scratch.path, 'fetcher'), {
       beforeWrite: (file) => {
         if (full && file === 'data') throw enospc();
       },
@@ -113,14 +90,14 @@ describe('deferred landing', () => {
 
   it('the last deferred block completes the blob durably: a restarted store reads it intact', async () => {
     const p = await provider();
-    const s = await BlobStore.open(join(dir, 'fetcher'));
+    const s = await BlobStore.open(join(scratch.path, 'fetcher'));
     expect(await putDeferred(p, s, [3, 1, 0, 2])).toEqual(['written', 'written', 'written', 'complete']);
-    const again = await BlobStore.open(join(dir, 'fetcher'));
+    const again = await BlobStore.open(join(scratch.path, 'fetcher'));
     expect(Buffer.from(await again.read(ROOT, { offset: 0, length: SIZE })).equals(Buffer.from(DATA))).toBe(true);
   });
 
   it('flush() of a blob with nothing deferred, or unknown, resolves', async () => {
-    const s = await BlobStore.open(join(dir, 'fetcher'));
+    const s = await BlobStore.open(join(scratch.path, 'fetcher'));
     await expect(s.flush(ROOT)).resolves.toBeUndefined();
   });
 });
@@ -128,7 +105,7 @@ describe('deferred landing', () => {
 describe('hashing in place', () => {
   it('a block given with headroom verifies and lands; its bytes are left as they were', async () => {
     const p = await provider();
-    const s = await BlobStore.open(join(dir, 'fetcher'));
+    const s = await BlobStore.open(join(scratch.path, 'fetcher'));
     const { data, proof } = await p.blockWithProof(ROOT, 1);
     const buf = new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + data.byteLength));
     const view = buf.subarray(LEAF_PREFIX_BYTES);
@@ -138,7 +115,7 @@ describe('hashing in place', () => {
 
   it('a corrupted block given with headroom is refused with BLOCK_MISMATCH', async () => {
     const p = await provider();
-    const s = await BlobStore.open(join(dir, 'fetcher'));
+    const s = await BlobStore.open(join(scratch.path, 'fetcher'));
     const { data, proof } = await p.blockWithProof(ROOT, 1);
     const buf = new Uint8Array(LEAF_PREFIX_BYTES + data.byteLength);
     buf.set(data, LEAF_PREFIX_BYTES);
@@ -149,59 +126,59 @@ describe('hashing in place', () => {
 
 describe('export by copy, verified', () => {
   beforeEach(async () => {
-    await mkdir(join(dir, 'in', 'sub'), { recursive: true });
-    await writeFile(join(dir, 'in', 'big.bin'), DATA);
-    await writeFile(join(dir, 'in', 'sub', 'run.sh'), '#!/bin/sh\necho hi\n');
-    await chmod(join(dir, 'in', 'sub', 'run.sh'), 0o755);
+    await mkdir(join(scratch.path, 'in', 'sub'), { recursive: true });
+    await writeFile(join(scratch.path, 'in', 'big.bin'), DATA);
+    await writeFile(join(scratch.path, 'in', 'sub', 'run.sh'), '#!/bin/sh\necho hi\n');
+    await chmod(join(scratch.path, 'in', 'sub', 'run.sh'), 0o755);
   });
 
   it('writes every file byte for byte, a multi-block one too', async () => {
-    const store = await BlobStore.open(join(dir, 'store'));
-    const { root } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
-    await exportCollection(store, root, join(dir, 'out'));
+    const store = await BlobStore.open(join(scratch.path, 'store'));
+    const { root } = await addDirectory(store, join(scratch.path, 'in'), { tag: 'tree' });
+    await exportCollection(store, root, join(scratch.path, 'out'));
     expect({
-      big: (await readFile(join(dir, 'out', 'big.bin'))).equals(Buffer.from(DATA)),
-      small: (await readFile(join(dir, 'out', 'sub', 'run.sh'), 'utf8')) === '#!/bin/sh\necho hi\n',
+      big: (await readFile(join(scratch.path, 'out', 'big.bin'))).equals(Buffer.from(DATA)),
+      small: (await readFile(join(scratch.path, 'out', 'sub', 'run.sh'), 'utf8')) === '#!/bin/sh\necho hi\n',
     }).toEqual({ big: true, small: true });
   });
 
   it('gives the copies their manifest modes, not the store files’', async () => {
-    const store = await BlobStore.open(join(dir, 'store'));
-    const { root } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
-    await exportCollection(store, root, join(dir, 'out'));
-    expect([(await stat(join(dir, 'out', 'big.bin'))).mode & 0o777, (await stat(join(dir, 'out', 'sub', 'run.sh'))).mode & 0o777]).toEqual([0o644, 0o755]);
+    const store = await BlobStore.open(join(scratch.path, 'store'));
+    const { root } = await addDirectory(store, join(scratch.path, 'in'), { tag: 'tree' });
+    await exportCollection(store, root, join(scratch.path, 'out'));
+    expect([(await stat(join(scratch.path, 'out', 'big.bin'))).mode & 0o777, (await stat(join(scratch.path, 'out', 'sub', 'run.sh'))).mode & 0o777]).toEqual([0o644, 0o755]);
   });
 
   it('overwrites an existing file at the target with the blob', async () => {
-    const store = await BlobStore.open(join(dir, 'store'));
-    const { root } = await addDirectory(store, join(dir, 'in'), { tag: 'tree' });
-    await mkdir(join(dir, 'out'));
-    await writeFile(join(dir, 'out', 'big.bin'), 'x'.repeat(SIZE + 100));
-    await exportCollection(store, root, join(dir, 'out'));
-    expect((await readFile(join(dir, 'out', 'big.bin'))).equals(Buffer.from(DATA))).toBe(true);
+    const store = await BlobStore.open(join(scratch.path, 'store'));
+    const { root } = await addDirectory(store, join(scratch.path, 'in'), { tag: 'tree' });
+    await mkdir(join(scratch.path, 'out'));
+    await writeFile(join(scratch.path, 'out', 'big.bin'), 'x'.repeat(SIZE + 100));
+    await exportCollection(store, root, join(scratch.path, 'out'));
+    expect((await readFile(join(scratch.path, 'out', 'big.bin'))).equals(Buffer.from(DATA))).toBe(true);
   });
 
   it('verifyFile accepts an intact copy', async () => {
-    const store = await BlobStore.open(join(dir, 'store'));
+    const store = await BlobStore.open(join(scratch.path, 'store'));
     const r = await store.add(DATA);
-    await writeFile(join(dir, 'copy'), DATA);
-    await expect(store.verifyFile(r, join(dir, 'copy'))).resolves.toBeUndefined();
+    await writeFile(join(scratch.path, 'copy'), DATA);
+    await expect(store.verifyFile(r, join(scratch.path, 'copy'))).resolves.toBeUndefined();
   });
 
   it('verifyFile refuses a copy with one byte changed (BLOCK_MISMATCH)', async () => {
-    const store = await BlobStore.open(join(dir, 'store'));
+    const store = await BlobStore.open(join(scratch.path, 'store'));
     const r = await store.add(DATA);
     const bad = Buffer.from(DATA);
     bad[2 * BLOCK_BYTES + 77]! ^= 1;
-    await writeFile(join(dir, 'copy'), bad);
-    await expect(store.verifyFile(r, join(dir, 'copy'))).rejects.toMatchObject({ code: 'BLOCK_MISMATCH' });
+    await writeFile(join(scratch.path, 'copy'), bad);
+    await expect(store.verifyFile(r, join(scratch.path, 'copy'))).rejects.toMatchObject({ code: 'BLOCK_MISMATCH' });
   });
 
   it('verifyFile refuses a copy of another size (BLOCK_MISMATCH)', async () => {
-    const store = await BlobStore.open(join(dir, 'store'));
+    const store = await BlobStore.open(join(scratch.path, 'store'));
     const r = await store.add(DATA);
-    await writeFile(join(dir, 'copy'), DATA);
-    await truncate(join(dir, 'copy'), SIZE - 1);
-    await expect(store.verifyFile(r, join(dir, 'copy'))).rejects.toMatchObject({ code: 'BLOCK_MISMATCH' });
+    await writeFile(join(scratch.path, 'copy'), DATA);
+    await truncate(join(scratch.path, 'copy'), SIZE - 1);
+    await expect(store.verifyFile(r, join(scratch.path, 'copy'))).rejects.toMatchObject({ code: 'BLOCK_MISMATCH' });
   });
 });
