@@ -181,6 +181,7 @@ export class BlobStore {
       await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
       await syncDir(join(this.dir, 'blobs'));
       this.#outboards.set(hex, { size, blockBytes: B, leaves });
+      this.#held.add(hex);
       if (options.tag !== undefined) await this.setTag(options.tag, root);
       return root;
     } catch (e) {
@@ -431,6 +432,7 @@ export class BlobStore {
     }
     this.stats.dataBytesWritten += data.byteLength;
     this.#outboards.set(hex, { size, blockBytes, leaves: [leaf] });
+    this.#held.add(hex);
     // A partial of it that an older run left is ignored (has() comes first) and removed by open().
     return 'complete';
   }
@@ -448,6 +450,7 @@ export class BlobStore {
     await rm(this.#path('partial', hex, 'map'), { force: true });
     this.#partials.forget(hex);
     this.#outboards.set(hex, { size: p.size, blockBytes: p.blockBytes, leaves });
+    this.#held.add(hex);
   }
 
   /** Names `root` with tag `name` (replacing what it named), or removes the tag with `null` (src/blobs/tags.ts). Throws INVALID_ARGUMENT for a bad name. */
