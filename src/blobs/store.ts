@@ -2,11 +2,10 @@
  * A content-addressed blob store on the local filesystem (Shipping Lane v2; iroh-blobs' store is
  * the model): blobs are named by their root (src/blobs/tree.ts), kept with their outboard so
  * any range can be verified, and fetched block by block — each block verified against the root
- * before it is written, the verified-block map fsync'd as blocks land, so a resume starts where
- * the last run stopped without reading (or re-hashing) anything already verified.
- * Each blob has its own block size (src/blobs/tree.ts: a power of two from 16 KiB to 16 MiB,
- * default 1 MiB, bound into the root), recorded in its outboard header and used for every
- * offset, leaf, map bit and read of that blob.
+ * before it is written, the verified-block map fsync'd as blocks land (a fetch: at its commits),
+ * so a resume starts where the last run stopped without reading or re-hashing anything verified.
+ * Each blob has its own block size (src/blobs/blockSize.ts, bound into the root), recorded in its
+ * outboard header and used for every offset, leaf, map bit and read of that blob.
  *
  * Layout under `dir` (formats in src/blobs/files.ts):
  * ```
@@ -16,10 +15,9 @@
  * tags/<name>                                   a root in hex: keeps that blob (and a manifest's members) through gc()
  * tmp/                                          staging of add(); emptied by open()
  * ```
- * Durability order of a block (src/blobs/landing.ts, group commit): data and leaf written, both
- * files fdatasync'd, then the map written and fdatasync'd — a set bit always means its block
- * and leaf are on disk; blocks landing together share the three fdatasyncs. A failed write
- * (DISK_FULL …) leaves the bit clear and the partial and its map as they were.
+ * Durability order (src/blobs/landing.ts, group commit): data and leaves written, both files
+ * fdatasync'd, then the map written and fdatasync'd — a set bit always means its block and leaf
+ * are on disk. A failed write (DISK_FULL …) leaves the bit clear, the partial and map as they were.
  *
  *   const store = await BlobStore.open('/var/lib/octopii/blobs', { hasher: pool });
  *   const root = await store.add('./file.iso', { tag: 'iso' });
