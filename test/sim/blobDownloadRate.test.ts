@@ -6,10 +6,8 @@
  * slow the fetch from another provider, a node cap is shared by all of them. Stores are real
  * directories with real fsync.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
 import type { BlobFetchOutput } from '../../machines/blobFetch.js';
 import { DownloadLimits } from '../../src/blobs/downloadLimits.js';
@@ -17,7 +15,8 @@ import { fetchBlob } from '../../src/blobs/fetch.js';
 import { serveBlobs } from '../../src/blobs/provide.js';
 import { BlobStore } from '../../src/blobs/store.js';
 import { BLOCK_BYTES, rootOf } from '../../src/blobs/tree.js';
-import { deterministicBytes, SimWorld } from '../helpers/simWorld.js';
+import { blobSimWorld } from '../helpers/blobSim.js';
+import { deterministicBytes, type SimWorld } from '../helpers/simWorld.js';
 
 const N = 10;
 const SIZE = N * BLOCK_BYTES;
@@ -31,14 +30,7 @@ const settle = (pred: () => boolean, limitMs = 120_000): Promise<boolean> => w.u
 
 let w: SimWorld;
 let dir: string;
-beforeEach(async () => {
-  w = await SimWorld.create({ stepMs: 10, highWaterMark: 256 * 1024 });
-  dir = await mkdtemp(join(tmpdir(), 'octopii-blobdownrate-'));
-});
-afterEach(async () => {
-  await w.close();
-  await rm(dir, { recursive: true, force: true });
-});
+blobSimWorld('octopii-blobdownrate-', (world, d) => ((w = world), (dir = d)));
 
 async function provider(name: string): Promise<void> {
   const store = await BlobStore.open(join(dir, name));

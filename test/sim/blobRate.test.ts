@@ -5,17 +5,16 @@
  * shows `throttled` while it waits, a per-peer cap does not slow another peer, a node cap is
  * shared by all peers. Stores are real directories with real fsync.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
 import type { BlobFetchOutput } from '../../machines/blobFetch.js';
 import { fetchBlob } from '../../src/blobs/fetch.js';
 import { serveBlobs, type ServeBlobsOptions } from '../../src/blobs/provide.js';
 import { BlobStore } from '../../src/blobs/store.js';
 import { BLOCK_BYTES, rootOf } from '../../src/blobs/tree.js';
-import { deterministicBytes, SimWorld } from '../helpers/simWorld.js';
+import { blobSimWorld } from '../helpers/blobSim.js';
+import { deterministicBytes, type SimWorld } from '../helpers/simWorld.js';
 
 const N = 10;
 const SIZE = N * BLOCK_BYTES;
@@ -29,14 +28,7 @@ const settle = (pred: () => boolean, limitMs = 120_000): Promise<boolean> => w.u
 
 let w: SimWorld;
 let dir: string;
-beforeEach(async () => {
-  w = await SimWorld.create({ stepMs: 10, highWaterMark: 256 * 1024 });
-  dir = await mkdtemp(join(tmpdir(), 'octopii-blobrate-'));
-});
-afterEach(async () => {
-  await w.close();
-  await rm(dir, { recursive: true, force: true });
-});
+blobSimWorld('octopii-blobrate-', (world, d) => ((w = world), (dir = d)));
 
 /** Simulated send times (ms) of each block, per fetching node ID. */
 type Sends = Map<string, number[]>;

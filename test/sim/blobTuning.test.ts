@@ -4,17 +4,16 @@
  * fetcher learns the block size from each provider's header, the root proves it); a fetch never
  * has more block writes in flight than its window. Stores are real directories with real fsync.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BlobFetchOutput } from '../../machines/blobFetch.js';
 import { fetchBlob } from '../../src/blobs/fetch.js';
 import { fetchBlobMulti, type MultiFetchResult } from '../../src/blobs/multi.js';
 import { serveBlobs } from '../../src/blobs/provide.js';
 import { BlobStore } from '../../src/blobs/store.js';
 import { blockCount, rootOf } from '../../src/blobs/tree.js';
-import { deterministicBytes, SimWorld } from '../helpers/simWorld.js';
+import { blobSimWorld } from '../helpers/blobSim.js';
+import { deterministicBytes, type SimWorld } from '../helpers/simWorld.js';
 
 const KIB = 1024;
 
@@ -23,14 +22,7 @@ const settle = (pred: () => boolean, limitMs = 120_000): Promise<boolean> => w.u
 
 let w: SimWorld;
 let dir: string;
-beforeEach(async () => {
-  w = await SimWorld.create({ stepMs: 10, highWaterMark: 256 * 1024 });
-  dir = await mkdtemp(join(tmpdir(), 'octopii-blobtuning-'));
-});
-afterEach(async () => {
-  await w.close();
-  await rm(dir, { recursive: true, force: true });
-});
+blobSimWorld('octopii-blobtuning-', (world, d) => ((w = world), (dir = d)));
 
 async function provider(name: string, data: Uint8Array, blockBytes?: number): Promise<void> {
   const store = await BlobStore.open(join(dir, name));
