@@ -126,6 +126,10 @@ export const blobFetchLogic = blobFetchMachine.provide({
         });
         return c;
       };
+      /** Resolves once `blocked()` is false, or the session failed or was stopped (woken by RESUME, UNTHROTTLE, a failure, the stop). */
+      const waitWhile = async (blocked: () => boolean): Promise<void> => {
+        while (blocked() && failure === undefined && !ac.signal.aborted) await new Promise<void>((res) => (wake = res));
+      };
       receive((e) => {
         if (e.type === 'PAUSE') paused = true;
         if (e.type === 'RESUME') {
@@ -152,14 +156,14 @@ export const blobFetchLogic = blobFetchMachine.provide({
         const every = commitEvery(size, blockBytes);
         let high = false;
         for (;;) {
-          while (paused && failure === undefined && !ac.signal.aborted) await new Promise<void>((res) => (wake = res));
+          await waitWhile(() => paused);
           // The last block's bytes, reserved once not paused: a wait goes to the chart (THROTTLE → UNTHROTTLE).
           const waitMs = limits && owed > 0 ? limits.reserve(peer, owed, now()) : 0;
           owed = 0;
           if (waitMs > 0 && failure === undefined && !ac.signal.aborted) {
             throttled = true;
             sendBack({ type: 'THROTTLE', waitMs });
-            while (throttled && failure === undefined && !ac.signal.aborted) await new Promise<void>((res) => (wake = res));
+            await waitWhile(() => throttled);
           }
           if (failure !== undefined) throw failure;
           if (ac.signal.aborted) return;

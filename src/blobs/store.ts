@@ -58,8 +58,6 @@ export class BlobStore {
   readonly #partials: PartialBlobs;
   readonly #outboards = new Map<string, Outboard>();
   readonly #pins = new Map<string, number>();
-  /** Roots (hex) this object has seen complete in blobs/. */
-  readonly #held = new Set<string>();
   #tmpSeq = 0;
 
   private constructor(
@@ -92,16 +90,10 @@ export class BlobStore {
     return join(this.dir, where, `${hex}.${ext}`);
   }
 
-  /**
-   * True when the complete blob `root` is in the store. A root once seen complete is remembered
-   * (complete blobs change only by gc(), which forgets it), so a fetch's repeated checks cost no stat.
-   */
+  /** True when the complete blob `root` is in the store: its outboard is loaded (gc() unloads it first), or its data file exists. */
   async has(root: Uint8Array): Promise<boolean> {
     const hex = rootHex(root);
-    if (this.#held.has(hex)) return true;
-    const found = await exists(this.#path('blobs', hex, 'data'));
-    if (found) this.#held.add(hex);
-    return found;
+    return this.#outboards.has(hex) || (await exists(this.#path('blobs', hex, 'data')));
   }
 
   /** Size in bytes of the complete blob `root`. Throws BLOB_NOT_FOUND. */
@@ -179,7 +171,6 @@ export class BlobStore {
       await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
       await syncDir(join(this.dir, 'blobs'));
       this.#outboards.set(hex, { size, blockBytes: B, leaves });
-      this.#held.add(hex);
       if (options.tag !== undefined) await this.setTag(options.tag, root);
       return root;
     } catch (e) {
@@ -430,7 +421,6 @@ export class BlobStore {
     }
     this.stats.dataBytesWritten += data.byteLength;
     this.#outboards.set(hex, { size, blockBytes, leaves: [leaf] });
-    this.#held.add(hex);
     // A partial of it that an older run left is ignored (has() comes first) and removed by open().
     return 'complete';
   }
@@ -448,7 +438,6 @@ export class BlobStore {
     await rm(this.#path('partial', hex, 'map'), { force: true });
     this.#partials.forget(hex);
     this.#outboards.set(hex, { size: p.size, blockBytes: p.blockBytes, leaves });
-    this.#held.add(hex);
   }
 
   /** Names `root` with tag `name` (replacing what it named), or removes the tag with `null` (src/blobs/tags.ts). Throws INVALID_ARGUMENT for a bad name. */
@@ -486,11 +475,10 @@ export class BlobStore {
       const hexes = new Set((await readdir(join(this.dir, where))).map((f) => f.split('.')[0]!));
       for (const hex of [...hexes].sort()) {
         if (keep.has(hex)) continue;
-        this.#held.delete(hex);
+        this.#outboards.delete(hex);
         await this.#partials.get(hex)?.landing.close();
         // Visibility marker first (data for complete blobs, map for partials), then the rest.
         for (const ext of where === 'blobs' ? (['data', 'obao'] as const) : (['map', 'data', 'obao'] as const)) await rm(this.#path(where, hex, ext), { force: true });
-        this.#outboards.delete(hex);
         this.#partials.forget(hex);
         removed.push(hex);
       }

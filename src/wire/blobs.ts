@@ -116,33 +116,36 @@ export function encodeHeaderFrame(size: number, blockBytes: number): Uint8Array 
   return out;
 }
 
-/** The head of a BLOCK frame (everything before the block's bytes, which follow as they are). */
-export function encodeBlockFrameHead(index: number, proof: Uint8Array, length: number): Uint8Array {
+/**
+ * A block frame's head: `type`, u32le index, proof count, the proof, then `tail` bytes for the
+ * caller (lengths, codec), returned with the view to fill them. Throws INTERNAL for a proof that
+ * is not whole hashes or longer than BLOBS_MAX_PROOF.
+ */
+function blockHead(type: number, index: number, proof: Uint8Array, tail: number): { out: Uint8Array; v: DataView; at: number } {
   const count = proof.byteLength / 32;
   if (!Number.isInteger(count) || count > BLOBS_MAX_PROOF) throw new OctopiiError('INTERNAL', `proof of ${proof.byteLength} bytes`);
-  const out = new Uint8Array(10 + proof.byteLength);
+  const out = new Uint8Array(6 + proof.byteLength + tail);
   const v = new DataView(out.buffer);
-  out[0] = FRAME.BLOCK;
+  out[0] = type;
   v.setUint32(1, index, true);
   out[5] = count;
   out.set(proof, 6);
-  v.setUint32(6 + proof.byteLength, length, true);
+  return { out, v, at: 6 + proof.byteLength };
+}
+
+/** The head of a BLOCK frame (everything before the block's bytes, which follow as they are). */
+export function encodeBlockFrameHead(index: number, proof: Uint8Array, length: number): Uint8Array {
+  const { out, v, at } = blockHead(FRAME.BLOCK, index, proof, 4);
+  v.setUint32(at, length, true);
   return out;
 }
 
 /** The head of a BLOCK_Z frame: block `index` compressed with `codec` to `length` bytes from `rawLength`. */
 export function encodeCompressedBlockFrameHead(index: number, proof: Uint8Array, codec: Codec, rawLength: number, length: number): Uint8Array {
-  const count = proof.byteLength / 32;
-  if (!Number.isInteger(count) || count > BLOBS_MAX_PROOF) throw new OctopiiError('INTERNAL', `proof of ${proof.byteLength} bytes`);
-  const out = new Uint8Array(15 + proof.byteLength);
-  const v = new DataView(out.buffer);
-  out[0] = FRAME.BLOCK_Z;
-  v.setUint32(1, index, true);
-  out[5] = count;
-  out.set(proof, 6);
-  out[6 + proof.byteLength] = codec;
-  v.setUint32(7 + proof.byteLength, rawLength, true);
-  v.setUint32(11 + proof.byteLength, length, true);
+  const { out, v, at } = blockHead(FRAME.BLOCK_Z, index, proof, 9);
+  out[at] = codec;
+  v.setUint32(at + 1, rawLength, true);
+  v.setUint32(at + 5, length, true);
   return out;
 }
 
