@@ -54,24 +54,28 @@ function checkKey(ops: HistoryOp[]): boolean {
   const sorted = [...ops].sort((a, b) => a.call - b.call);
   const required = sorted.reduce((m, o, i) => (o.ret !== Infinity ? m | (1n << BigInt(i)) : m), 0n);
   const seen = new Set<string>();
-  const search = (done: bigint, s: State): boolean => {
+  // `from`: every operation below it is linearized (it only moves up as the search goes deeper),
+  // so a state is `from` and the few bits above it — a short memo key, and scans that skip the
+  // linearized prefix, whatever the history's length.
+  const search = (done: bigint, s: State, from: number): boolean => {
     if ((done & required) === required) return true;
-    const memo = `${done.toString(36)}|${s === null ? '\u0000' : s}`;
+    while (done & (1n << BigInt(from))) from++;
+    const memo = `${from}:${(done >> BigInt(from)).toString(36)}|${s === null ? '\u0000' : s}`;
     if (seen.has(memo)) return false;
     seen.add(memo);
     let minRet = Infinity;
-    for (let i = 0; i < n; i++) if (!(done & (1n << BigInt(i))) && sorted[i]!.ret < minRet) minRet = sorted[i]!.ret;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < n; i++) if (!(done & (1n << BigInt(i))) && sorted[i]!.ret < minRet) minRet = sorted[i]!.ret;
+    for (let i = from; i < n; i++) {
       const bit = 1n << BigInt(i);
       if (done & bit) continue;
       const o = sorted[i]!;
       if (o.call > minRet) break; // sorted by call: no later op can go first
       const r = stepModel(s, o);
-      if (r && search(done | bit, r.next)) return true;
+      if (r && search(done | bit, r.next, from)) return true;
     }
     return false;
   };
-  return search(0n, null);
+  return search(0n, null, 0);
 }
 
 export function checkLinearizable(history: readonly HistoryOp[]): LinearizabilityResult {
