@@ -13,9 +13,14 @@
  *     compresses nor de-duplicates, so the content does not change the figures);
  *  2. starts `bin/octopii.js serve` with octopii's node flags (src/nodeFlags.ts, through
  *     bench/util.ts `childNodeFlags`, so `BENCH_BARE_NODE=1` / `BENCH_NODE_ARGS` apply), waits
- *     for its `listening` line, lets it settle `--settle-ms` and samples its RSS
- *     (/proc/PID/status VmRSS, RssAnon, RssFile) every `--sample-ms` for `--idle-ms`: *idle* is
- *     the median sample;
+ *     for its `listening` line, reads its RSS (/proc/PID/status VmRSS, RssAnon, RssFile) 2 s
+ *     later (*start-up*), lets it settle until `--settle-ms` after `listening` and samples its
+ *     RSS every `--sample-ms` for `--idle-ms`: *idle* is the median sample. The default settle
+ *     (15 s) is past V8's memory reducer: ~8 s after the last full collection (the idle
+ *     collector's last one comes ~4.5 s after start, src/runtime/idleCollector.ts) V8 runs a
+ *     memory-reducing mark-compact that shrinks the committed heap (`--trace-gc`: 16.5 → 13.3 MB,
+ *     RSS −4.3 MiB on quinn). An idle server spends its life after it; the start-up figure shows
+ *     the state before;
  *  3. runs `bin/octopii.js send FILE --to ADDR --json` (a second process, the real CLI), samples
  *     the receiver (and the sender) every `--sample-ms` until the sender exits and the receiver
  *     printed `received`: *peak* is the highest sample, *growth* = peak − idle;
@@ -112,7 +117,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { size: 2 * 2 ** 30, transport: undefined, settleMs: 2000, idleMs: 3000, sampleMs: 50, json: undefined, inProcess: false, quinnWindow: undefined, flood: FLOOD_DEFAULTS.transports, floodStreams: FLOOD_DEFAULTS.streams };
+  const o: Options = { size: 2 * 2 ** 30, transport: undefined, settleMs: 15_000, idleMs: 3000, sampleMs: 50, json: undefined, inProcess: false, quinnWindow: undefined, flood: FLOOD_DEFAULTS.transports, floodStreams: FLOOD_DEFAULTS.streams };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = () => {
@@ -202,7 +207,10 @@ async function standalone(): Promise<void> {
       };
     }
 
-    await sleep(o.settleMs);
+    const startupAt = performance.now();
+    await sleep(Math.min(2000, o.settleMs));
+    const startup = procStatus(pid);
+    await sleep(Math.max(0, o.settleMs - (performance.now() - startupAt)));
     const idleSampler = sampler(pid, o.sampleMs, heapNow);
     await sleep(o.idleMs);
     const idle = idleSampler.stop();
@@ -234,6 +242,7 @@ async function standalone(): Promise<void> {
       nodeFlags: childNodeFlags(),
       ok: ok && sendCode === 0,
       wallMs: Math.round(wallMs),
+      startupMiB: mib(startup?.rssKiB ?? NaN),
       idle: { rssMiB: mib(idleRss), anonMiB: mib(median(idle.map((s) => s.anonKiB))), fileMiB: mib(median(idle.map((s) => s.fileKiB))), threads: idleThreads, mappings: idleMaps, heap: idle.at(-1)?.heap },
       peak: { rssMiB: mib(peak.rssKiB), anonMiB: mib(peak.anonKiB), fileMiB: mib(peak.fileKiB), atMs: Math.round(peak.t - (transfer[0]?.t ?? 0)), threads: peakThreads, mappings: peakMaps, heap: peak.heap },
       growthMiB: mib(peak.rssKiB - idleRss),
@@ -246,7 +255,7 @@ async function standalone(): Promise<void> {
     const flood: FloodRow[] = [];
     if (o.flood.length > 0) {
       console.log('');
-      await floodRows({ transports: o.flood, streams: o.floodStreams, settleMs: o.settleMs, idleMs: o.idleMs, sampleMs: o.sampleMs }, work, (row) => {
+      await floodRows({ transports: o.flood, streams: o.floodStreams, settleMs: FLOOD_DEFAULTS.settleMs, idleMs: o.idleMs, sampleMs: o.sampleMs }, work, (row) => {
         flood.push(row);
         printFloodRows([row]);
       });
@@ -266,7 +275,7 @@ function print(f: {
   size: number; transport: string; receiver: string; nodeFlags: string[]; ok: boolean; wallMs: number;
   idle: { rssMiB: number; anonMiB: number; fileMiB: number; threads: Record<string, number>; mappings: { name: string; rssKiB: number }[]; heap?: MemoryFigures };
   peak: { rssMiB: number; anonMiB: number; fileMiB: number; atMs: number; threads: Record<string, number>; mappings: { name: string; rssKiB: number }[]; heap?: MemoryFigures };
-  growthMiB: number; afterMiB: number; hwmMiB: number; senderPeakMiB: number;
+  startupMiB: number; growthMiB: number; afterMiB: number; hwmMiB: number; senderPeakMiB: number;
 }): void {
   const heap = (h?: MemoryFigures) =>
     h ? `  V8 heap ${mib(h.heapUsed / KiB)}/${mib(h.heapTotal / KiB)} MiB used/total, external ${mib(h.external / KiB)} MiB (arrayBuffers ${mib(h.arrayBuffers / KiB)})` : '';
@@ -275,6 +284,7 @@ function print(f: {
   console.log(`receiver: ${f.receiver}, transport ${f.transport}, node flags: ${f.nodeFlags.join(' ') || '(none)'}`);
   console.log(`file ${formatSize(f.size)} in ${(f.wallMs / 1000).toFixed(1)} s (${(f.size / 1e6 / (f.wallMs / 1000)).toFixed(0)} MB/s), ${f.ok ? 'verified' : 'FAILED'}`);
   console.log('');
+  console.log(`start   RSS ${f.startupMiB} MiB 2 s after listening`);
   console.log(`idle    RSS ${f.idle.rssMiB} MiB (anon ${f.idle.anonMiB}, file ${f.idle.fileMiB})${heap(f.idle.heap)}`);
   console.log(`        threads: ${thr(f.idle.threads)}`);
   console.log(`        mappings (MiB): ${maps(f.idle.mappings)}`);
