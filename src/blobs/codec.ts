@@ -11,12 +11,36 @@
  *   const raw = await decompressBlock(CODEC.BROTLI, z!, block.byteLength);
  */
 import { promisify } from 'node:util';
-import { brotliCompress, brotliDecompress, constants } from 'node:zlib';
+import { brotliCompress, brotliDecompress, constants, type BrotliOptions as ZlibOptions } from 'node:zlib';
 import { OctopiiError } from '../errors.js';
 import { CODEC, type Codec } from '../wire/blobs.js';
 
-const compress = promisify(brotliCompress);
-const decompress = promisify(brotliDecompress);
+const compressAsync = promisify(brotliCompress);
+const decompressAsync = promisify(brotliDecompress);
+
+/** Codec jobs on libuv's thread pool now (see {@link codecJobsInFlight}). */
+let inFlight = 0;
+
+/** Runs one thread-pool job, counted while it runs. */
+async function counted<T>(job: Promise<T>): Promise<T> {
+  inFlight++;
+  try {
+    return await job;
+  } finally {
+    inFlight--;
+  }
+}
+
+/**
+ * Compress and decompress jobs of this process on libuv's thread pool right now. A deterministic
+ * simulation waits for it to reach 0 before it lets simulated time pass (test/helpers/simWorld.ts
+ * `flush`), as it waits for file I/O: zlib's thread-pool work is not among
+ * `process.getActiveResourcesInfo()`.
+ */
+export const codecJobsInFlight = (): number => inFlight;
+
+const compress = (data: Uint8Array, options: ZlibOptions): Promise<Buffer> => counted(compressAsync(data, options));
+const decompress = (data: Uint8Array, options: ZlibOptions): Promise<Buffer> => counted(decompressAsync(data, options));
 
 /** Codecs this version decodes, in the order it prefers them (a fetch request's accept list). */
 export const SUPPORTED_CODECS: readonly Codec[] = [CODEC.BROTLI];

@@ -18,6 +18,7 @@ import { inlineHasher } from '../../src/hash/index.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import type { TransferResult } from '../../src/lane/index.js';
 import { startFlightRecorder, type FlightRecorder } from '../../src/observe/recorder.js';
+import { codecJobsInFlight } from '../../src/blobs/codec.js';
 
 /** Deterministic identity from a name (Ed25519 seed = SHA-256 of the name). */
 export function identityOf(name: string): Identity {
@@ -32,9 +33,9 @@ const FILE_IO_WAIT_MS = 30_000;
 /** libuv request types of file-system operations (fs/promises, fs callbacks, file handle closes). */
 const FILE_IO = new Set(['FSReqPromise', 'FSReqCallback', 'CloseReq', 'FileHandleCloseReq']);
 
-/** Whether a file-system request of this process is still outstanding. */
+/** Whether a file-system request or a block codec job (zlib on the thread pool, which that list does not show) of this process is still outstanding. */
 function fileIoPending(): boolean {
-  return process.getActiveResourcesInfo().some((r) => FILE_IO.has(r));
+  return codecJobsInFlight() > 0 || process.getActiveResourcesInfo().some((r) => FILE_IO.has(r));
 }
 
 /** What happened, in order, with the simulated time. */
@@ -196,7 +197,7 @@ export class SimWorld {
 
   /**
    * Lets promise jobs and real file I/O settle (no simulated time passes): `rounds` turns of the
-   * event loop, then more until no file-system request is outstanding — so simulated time never
+   * event loop, then more until no file-system request or block codec job is outstanding — so simulated time never
    * runs ahead of a slow fsync on a loaded machine, and a seed replays the same way under load.
    */
   async flush(rounds = 4): Promise<void> {

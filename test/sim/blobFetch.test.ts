@@ -107,7 +107,6 @@ describe('a provider that stalls mid-range', () => {
     const requested: number[] = [];
     let stalled = false;
     await provider({
-      compress: false, // zlib's thread-pool work is real time the simulated clock cannot wait for (SimWorld.flush waits for file I/O)
       onBlock: (i) => requested.push(i),
       // The first time block 6 is due, the provider goes silent for good on that stream.
       beforeSend: (i) => (i === 6 && !stalled ? ((stalled = true), new Promise<void>(() => undefined)) : undefined),
