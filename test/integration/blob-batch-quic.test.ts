@@ -152,6 +152,15 @@ describe('batched collection fetch over quinn (real QUIC)', () => {
     });
   });
 
+  it('from two providers, one of which refuses batches: every member lands, each provider serving some', async () => {
+    const old = await provider(srcStore, { batches: false });
+    const fresh = await provider(srcStore);
+    const f = await fetcher();
+    const r = await fetchCollection(f.node, [peerOf(old.node), peerOf(fresh.node)], collection, f.store, { tag: 'got' });
+    const held = await Promise.all([...distinct()].map((h) => f.store.has(parseRoot(h))));
+    expect({ status: r.status, held: held.every(Boolean), oldServed: old.seen.sent > 0, freshServed: fresh.seen.sent > 0 }).toEqual({ status: 'complete', held: true, oldServed: true, freshServed: true });
+  });
+
   it('the batch is a machine in node.inspect() while it runs', async () => {
     const slow = await provider(srcStore, { beforeSend: () => new Promise((r) => setTimeout(r, 2)) });
     const f = await fetcher();
