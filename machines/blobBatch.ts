@@ -75,7 +75,7 @@ export interface BlobBatchContext {
 export interface BlobBatchOutput {
   status: 'complete' | 'failed' | 'refused';
   roots: string[];
-  /** Indexes into `roots` of the blobs landed (verified and durable). */
+  /** Indexes into `roots` of the blobs landed (verified and durable), ascending. */
   done: number[];
   /** Roots the provider answered with an ERROR of their own. */
   failed: Array<{ index: number; error: ErrorInfo }>;
@@ -194,8 +194,8 @@ export const blobBatchMachine = setup({
   output: ({ context }) => ({
     status: context.status === 'running' ? 'failed' : context.status,
     roots: context.roots,
-    done: context.done,
-    failed: context.failed,
+    done: [...context.done].sort((x, y) => x - y),
+    failed: [...context.failed].sort((x, y) => x.index - y.index),
     bytes: context.bytes,
     blocks: context.blocks,
     throttledMs: context.throttledMs,

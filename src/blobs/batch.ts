@@ -103,6 +103,10 @@ export const blobBatchLogic = blobBatchMachine.provide({
         }
       };
       const run = async () => {
+        // The session starts inside the supervisor's SPAWN of this machine; opening the stream may
+        // spawn the peer actor (first contact), which the supervisor takes only after that SPAWN.
+        await Promise.resolve();
+        if (ac.signal.aborted) return;
         stream = await open(ac.signal);
         const w = stream.writable.getWriter();
         await w.write(encodeBlobBatchRequest({ roots, accept }));
