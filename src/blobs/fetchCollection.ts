@@ -4,13 +4,14 @@
  * (at most {@link BATCH_MEMBER_MAX_BYTES}) go in batches — up to {@link BATCH_MAX_BLOBS} whole
  * blobs on one stream with one blobBatch machine (src/blobs/batch.ts), batch k from provider k
  * in turn, {@link COLLECTION_BATCHES_IN_FLIGHT} batches at once: on this repository's
- * node_modules (7,830 files, 161 MB, 127.0.0.1) `get` took 46 s one stream per file, 14 s in
- * batches. The rest — large members, partial ones, and whatever a batch did not land (a root its
- * provider lacks, the roots after a failed batch, every root of a provider that refuses batches)
- * — go one blob at a time, {@link COLLECTION_BLOBS_IN_FLIGHT} at once: from one provider with one
- * blobFetch machine per blob (src/blobs/fetch.ts), from several with the multi-source fetch
- * (src/blobs/multi.ts), each blob starting at the next provider in turn. What the store already holds — whole blobs,
- * or the verified blocks of a partial one from an interrupted run — is not asked for again, and
+ * node_modules (7,830 files, 161 MB, 127.0.0.1, a loaded 2-core machine) `get` took 44–65 s one
+ * stream per file, 16–30 s in batches (`npm run bench:blobs-tree`). The rest — large members,
+ * partial ones, and whatever a batch did not land (a root its provider lacks, the roots after a
+ * failed batch, every root of a provider that refuses batches) — go one blob at a time,
+ * {@link COLLECTION_BLOBS_IN_FLIGHT} at once per caller: from one provider with one blobFetch
+ * machine per blob (src/blobs/fetch.ts), from several with the multi-source fetch
+ * (src/blobs/multi.ts), each blob starting at the next provider in turn. What the store already
+ * holds — whole blobs, or the verified blocks of a partial one from an interrupted run — is not asked for again, and
  * a blob that several files share is fetched once. The manifest is tagged `tag` before its
  * blocks arrive; once complete, that tag keeps every member (src/blobs/liveness.ts), so a gc()
  * cannot take a partial fetch away.
