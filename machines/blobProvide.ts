@@ -6,8 +6,10 @@
  *
  * Provided actors (src/blobs/provide.ts), taking `input`, sharing nothing:
  *  - `readRequest` (input { handles }) → done: { root, ranges, size } (the blob's size from the
- *                  store) | error (PROTOCOL_ERROR, BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE …)
- *  - `pump`        (input { handles, request }): HEADER, then BLOCK frames, then END → SENT
+ *                  store), or { roots } for a batch (request version 2: many whole blobs on
+ *                  this stream) | error (PROTOCOL_ERROR, BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE …)
+ *  - `pump`        (input { handles, request }): HEADER, then BLOCK frames, then END (a batch:
+ *                  BATCH, then that per root, or an ERROR frame for a root the store lacks) → SENT
  *                  { index, bytes } per block, DONE, FAILED { error }; when the upload limits
  *                  (src/blobs/uploadLimits.ts) say a block must wait, THROTTLE { waitMs } — and
  *                  it sends nothing until the chart answers RESUME after that wait (its clock)
@@ -37,6 +39,12 @@ export interface ProvideRequest {
   blockBytes?: number;
   /** Codecs the fetcher accepts (wire ids, src/wire/blobs.ts CODEC); empty = blocks as they are. */
   codecs?: number[];
+  /**
+   * A batch (roots, hex): every one of them whole, in order, on this stream (`root` is the first,
+   * `ranges` and `size` unused). Each root's blocks are SENT like a single blob's; a root the
+   * store lacks is answered alone by the pump and does not end the stream.
+   */
+  roots?: string[];
 }
 
 export type BlobProvideEvent =

@@ -57,5 +57,6 @@ export * from './blobs/index.js';
 export { blobFetchMachine } from '../machines/blobFetch.js';
 export { blobProvideMachine } from '../machines/blobProvide.js';
 export { blobMultiMachine, blobMultiProviderMachine } from '../machines/blobMulti.js';
+export { blobBatchMachine } from '../machines/blobBatch.js';
 export { RaftHost, RawNode, WalStorage, MemoryLogStorage, NotLeaderError, RaftTransport, type RaftHostOptions, type RaftMember, type RaftStatus, type StateMachine } from './raft/index.js';
 export { KvClient, KvSession, KvServer, KvStateMachine, checkLinearizable, type KvResult, type KvClientOptions, type HistoryOp } from './kv/index.js';

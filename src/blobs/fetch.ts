@@ -172,6 +172,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
           const f = await readBlobFrame(r, blockBytes, (len) => (buf = leafBuffers.take(len)).subarray(LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + len));
           if (f.type === 'error') throw f.error;
           if (f.type === 'header') throw new OctopiiError('PROTOCOL_ERROR', 'a second header frame');
+          if (f.type === 'batch') throw new OctopiiError('PROTOCOL_ERROR', 'a batch frame on a single-blob stream');
           if (f.type === 'end') {
             await Promise.all(pending);
             if (failure !== undefined) throw failure;
@@ -260,7 +261,7 @@ export interface FetchBlobOptions extends Omit<BlobFetchInput, 'handles' | 'root
 const fetchSeq = new WeakMap<OctopiiNode, number>();
 
 /** `peer` is dialled on a loopback address (127.0.0.0/8, ::1). */
-function onLoopback(peer: PeerRef): boolean {
+export function onLoopback(peer: PeerRef): boolean {
   try {
     return isLoopbackHost(parseAddress(peer.address).host);
   } catch {

@@ -23,6 +23,34 @@ export async function writeFileSynced(path: string, bytes: Uint8Array, before: (
   }
 }
 
+/**
+ * fsyncs of one directory with group commit (the WAL's idea, src/wal/): {@link sync} resolves
+ * once an fsync of the directory that began after the call has ended, and every call that comes
+ * while one runs shares the next. Many small blobs renamed in at once (a batch's, src/blobs/
+ * batch.ts) then cost one directory fsync per round instead of one each. Measured: putBlock of
+ * 2,000 one-block blobs of 1–21 kB, 32 at once, on this shared 2-core machine (load 4–6), six
+ * interleaved pairs: 1.59–2.23 ms a blob against 1.67–2.41 ms with an fsync each (median −7 %).
+ */
+export class DirSync {
+  #running: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
+
+  constructor(readonly path: string) {}
+
+  /** Makes every rename into the directory done before this call durable. Never rejects (see {@link syncDir}). */
+  sync(): Promise<void> {
+    this.#next ??= (async () => {
+      await this.#running;
+      this.#next = undefined;
+      const p = syncDir(this.path);
+      this.#running = p;
+      await p;
+      if (this.#running === p) this.#running = undefined;
+    })();
+    return this.#next;
+  }
+}
+
 export async function syncDir(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {

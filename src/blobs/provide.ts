@@ -5,7 +5,9 @@
  * below do its I/O: read the request, stream the header (the blob's size and its own block
  * size, which the root binds), every requested block with its proof
  * — each block read from the store verified against the outboard before it leaves — and END;
- * or an ERROR frame (BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE, PROTOCOL_ERROR, TIMEOUT …). Writes
+ * or an ERROR frame (BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE, PROTOCOL_ERROR, TIMEOUT …). A batch
+ * request (many whole blobs, docs/PROTOCOL.md "Batches") is one machine too: BATCH, then each
+ * root in order as above, a root the store lacks answered by its own ERROR frame. Writes
  * await the stream (QUIC flow control is the backpressure). When the request accepts a codec,
  * each block goes compressed (BLOCK_Z) if that shrinks it (src/blobs/codec.ts), else as is; the
  * proof is always over the uncompressed block. With upload limits (node-wide and
@@ -20,15 +22,15 @@ import { OctopiiError, toOctopiiError, type ErrorInfo } from '../errors.js';
 import { ByteReader } from '../lane/bytes.js';
 import type { OctopiiNode } from '../node/node.js';
 import type { DuplexStream } from '../transport/types.js';
-import { CODEC, encodeBlockFrameHead, encodeCompressedBlockFrameHead, encodeEndFrame, encodeErrorFrame, encodeHeaderFrame, readBlobRequest } from '../wire/blobs.js';
+import { BLOBS_BATCH_VERSION, BLOBS_WIRE_VERSION, CODEC, encodeBatchFrame, encodeBlockFrameHead, encodeCompressedBlockFrameHead, encodeEndFrame, encodeErrorFrame, encodeHeaderFrame, readAnyBlobRequest } from '../wire/blobs.js';
 import { compressBlock } from './codec.js';
 import type { BlobStore } from './store.js';
 import { UploadLimits, type UploadLimitOptions } from './uploadLimits.js';
 import { BLOCK_BYTES, blockCount, parseRoot, rootHex } from './tree.js';
 
 export interface ServeBlobsOptions {
-  /** Test seam: a provider that lies. Returns the bytes to send for block `index` instead of `data`. */
-  tamper?: (index: number, data: Uint8Array) => Uint8Array;
+  /** Test seam: a provider that lies. Returns the bytes to send for block `index` of `root` instead of `data`. */
+  tamper?: (index: number, data: Uint8Array, root: Uint8Array) => Uint8Array;
   /** Test seam: a provider that lies after compressing. Returns the payload to send instead of `payload` (`compressed`: a BLOCK_Z). */
   tamperWire?: (index: number, payload: Uint8Array, compressed: boolean) => Uint8Array;
   /** Test seam: a provider that stalls. Awaited before block `index` goes out (a promise that never settles stalls the stream there). */
@@ -38,6 +40,12 @@ export interface ServeBlobsOptions {
    * (`peer:<nodeId>` or `addr:<host:port>`), payload bytes on the wire (compressed or not).
    */
   onBlock?: (index: number, bytes: number, peer: string, wireBytes: number) => void;
+  /**
+   * Answer batch requests (default true). false: refuse them as a provider that predates
+   * batches does — an ERROR frame (PROTOCOL_ERROR, "blob request version 2 (expected 1)") in
+   * place of BATCH — so fetchers fall back to one blob per stream.
+   */
+  batches?: boolean;
   /** Compress blocks for fetchers that accept it (default true). */
   compress?: boolean;
   /** Request and per-block write deadline, ms (default 30,000). */
@@ -64,8 +72,12 @@ const handlesOf = (h: unknown): ProvideHandles => h as ProvideHandles;
 export const blobProvideLogic = blobProvideMachine.provide({
   actors: {
     readRequest: fromPromise<ProvideRequest, { handles: unknown }>(async ({ input }) => {
-      const { reader, store } = handlesOf(input.handles);
-      const req = await readBlobRequest(reader);
+      const { reader, store, options } = handlesOf(input.handles);
+      const req = await readAnyBlobRequest(reader);
+      if (req.kind === 'batch' && options.batches === false) throw new OctopiiError('PROTOCOL_ERROR', `blob request version ${BLOBS_BATCH_VERSION} (expected ${BLOBS_WIRE_VERSION})`);
+      const codecs = options.compress === false ? [] : (req.accept ?? []);
+      // A batch: each root is looked up as its turn comes (a missing one gets its own ERROR frame).
+      if (req.kind === 'batch') return { root: rootHex(req.roots[0]!), ranges: [], size: 0, roots: req.roots.map(rootHex), codecs };
       const { size, blockBytes } = await store.shape(req.root);
       const n = blockCount(size, blockBytes);
       if (req.ranges[0]![0] >= n) throw new OctopiiError('RANGE_NOT_SATISFIABLE', `blocks from ${req.ranges[0]![0]} of a ${n}-block blob`);
@@ -74,7 +86,7 @@ export const blobProvideLogic = blobProvideMachine.provide({
         ranges: req.ranges.map(([s, e]): [number, number] => [s, Math.min(e, n)]).filter(([s, e]) => s < e),
         size,
         blockBytes,
-        codecs: handlesOf(input.handles).options.compress === false ? [] : (req.accept ?? []),
+        codecs,
       };
     }),
     pump: fromCallback<EventObject, { handles: unknown; request: ProvideRequest }>(({ input, sendBack, receive }) => {
@@ -96,18 +108,19 @@ export const blobProvideLogic = blobProvideMachine.provide({
         });
         resume = null;
       };
-      void (async () => {
-        await w.write(encodeHeaderFrame(input.request.size, input.request.blockBytes ?? BLOCK_BYTES));
+      /** Blocks `ranges` of `root`: HEADER, each block with its proof, END. */
+      const sendBlob = async (root: Uint8Array, ranges: Array<[number, number]>, size: number, blockBytes: number): Promise<void> => {
+        await w.write(encodeHeaderFrame(size, blockBytes));
         /** Block `i` read (verified against the outboard), tampered in tests, compressed when that pays: its frame head and payload. */
         const prepare = async (i: number) => {
           const { data, proof } = await store.blockWithProof(root, i);
-          const out = options.tamper ? options.tamper(i, data) : data;
+          const out = options.tamper ? options.tamper(i, data, root) : data;
           const z = brotli ? await compressBlock(out) : null;
           const payload = options.tamperWire ? options.tamperWire(i, z ?? out, z !== null) : (z ?? out);
           const head = z ? encodeCompressedBlockFrameHead(i, proof.siblings, CODEC.BROTLI, out.byteLength, payload.byteLength) : encodeBlockFrameHead(i, proof.siblings, payload.byteLength);
           return { i, raw: out.byteLength, head, payload };
         };
-        const order = input.request.ranges.flatMap(([start, end]) => Array.from({ length: end - start }, (_, k) => start + k));
+        const order = ranges.flatMap(([start, end]) => Array.from({ length: end - start }, (_, k) => start + k));
         // The next block is read, verified (and compressed) while this one is written: one ahead.
         let next = order.length > 0 ? prepare(order[0]!) : null;
         for (let k = 0; k < order.length && next && !stopped; k++) {
@@ -124,6 +137,26 @@ export const blobProvideLogic = blobProvideMachine.provide({
           if (!stopped) sendBack({ type: 'SENT', index: block.i, bytes: block.raw });
         }
         await w.write(encodeEndFrame());
+      };
+      void (async () => {
+        const { roots } = input.request;
+        if (roots) {
+          // A batch: BATCH, then each root whole, in order; a root this store cannot serve gets an ERROR frame and the next one follows.
+          await w.write(encodeBatchFrame(roots.length));
+          for (const hex of roots) {
+            if (stopped) return;
+            const root = parseRoot(hex);
+            let shape: { size: number; blockBytes: number };
+            try {
+              shape = await store.shape(root);
+            } catch (e) {
+              await w.write(encodeErrorFrame(toOctopiiError(e, 'IO_ERROR')));
+              continue;
+            }
+            await sendBlob(root, [[0, blockCount(shape.size, shape.blockBytes)]], shape.size, shape.blockBytes);
+          }
+        } else await sendBlob(root, input.request.ranges, input.request.size, input.request.blockBytes ?? BLOCK_BYTES);
+        if (stopped) return;
         await w.close();
         if (!stopped) sendBack({ type: 'DONE' });
       })().catch((e: unknown) => {

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { OctopiiError, toOctopiiError } from '../errors.js';
 import { sha256Inline } from '../hash/inline.js';
 import { decodeOutboardHeader, encodeOutboard, leafOffset, missingRanges } from './files.js';
-import { exists, syncDir, writeFileSynced } from './fsutil.js';
+import { DirSync, exists, writeFileSynced } from './fsutil.js';
 import { keptRoots } from './liveness.js';
 import { readTags, writeTag } from './tags.js';
 import { PartialBlobs, type PartialBlob } from './partials.js';
@@ -58,6 +58,8 @@ export class BlobStore {
   readonly #partials: PartialBlobs;
   readonly #outboards = new Map<string, Outboard>();
   readonly #pins = new Map<string, number>();
+  /** fsyncs of blobs/ after renames into it, with group commit. */
+  readonly #blobsDir: DirSync;
   #tmpSeq = 0;
 
   private constructor(
@@ -67,6 +69,7 @@ export class BlobStore {
     this.#hasher = options.hasher ?? inlineBlockHasher;
     this.#beforeWrite = options.beforeWrite;
     this.#partials = new PartialBlobs(dir, options.beforeWrite);
+    this.#blobsDir = new DirSync(join(dir, 'blobs'));
   }
 
   /** Opens (creating) the store at `dir`; empties tmp/. Throws PERMISSION_DENIED, NOT_A_DIRECTORY, IO_ERROR. */
@@ -169,7 +172,7 @@ export class BlobStore {
       await writeFileSynced(`${tmp}.obao`, encodeOutboard(root, size, leaves, B), () => this.#beforeWrite?.('outboard'));
       await rename(`${tmp}.obao`, this.#path('blobs', hex, 'obao'));
       await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
-      await syncDir(join(this.dir, 'blobs'));
+      await this.#blobsDir.sync();
       this.#outboards.set(hex, { size, blockBytes: B, leaves });
       if (options.tag !== undefined) await this.setTag(options.tag, root);
       return root;
@@ -413,7 +416,7 @@ export class BlobStore {
       await writeFileSynced(`${tmp}.obao`, encodeOutboard(root, size, [leaf], blockBytes), () => this.#beforeWrite?.('outboard'));
       await rename(`${tmp}.obao`, this.#path('blobs', hex, 'obao'));
       await rename(`${tmp}.data`, this.#path('blobs', hex, 'data'));
-      await syncDir(join(this.dir, 'blobs'));
+      await this.#blobsDir.sync();
     } catch (e) {
       await rm(`${tmp}.data`, { force: true });
       await rm(`${tmp}.obao`, { force: true });
@@ -434,7 +437,7 @@ export class BlobStore {
     if (rootHex(rootFromLeaves(leaves, p.size, p.blockBytes)) !== hex) throw new OctopiiError('INTERNAL', `verified leaves of ${hex} give another root`);
     await rename(this.#path('partial', hex, 'obao'), this.#path('blobs', hex, 'obao'));
     await rename(this.#path('partial', hex, 'data'), this.#path('blobs', hex, 'data'));
-    await syncDir(join(this.dir, 'blobs'));
+    await this.#blobsDir.sync();
     await rm(this.#path('partial', hex, 'map'), { force: true });
     this.#partials.forget(hex);
     this.#outboards.set(hex, { size: p.size, blockBytes: p.blockBytes, leaves });

@@ -1,6 +1,6 @@
 /**
  * The machines the inspector can draw: the built-in charts (node supervisor, peer, laneSend,
- * laneReceive, admission, rpcCall, breaker, blobFetch, blobProvide, blobMulti and its
+ * laneReceive, admission, rpcCall, breaker, blobFetch, blobProvide, blobBatch, blobMulti and its
  * blobMultiProvider, raft — each imported on its own, so one that fails to load is skipped and
  * reported, not fatal) plus any other machine seen running on the node (its logic arrives with
  * the `@xstate.actor` inspection event). Charts come from the definitions (chart.ts); layouts
@@ -21,6 +21,7 @@ export const BUILTIN_MACHINES: ReadonlyArray<{ name: string; load: () => Promise
   { name: 'breaker', load: async () => (await import('../../machines/breaker.js')).breakerMachine as AnyStateMachine },
   { name: 'blobFetch', load: async () => (await import('../../machines/blobFetch.js')).blobFetchMachine as AnyStateMachine },
   { name: 'blobProvide', load: async () => (await import('../../machines/blobProvide.js')).blobProvideMachine as AnyStateMachine },
+  { name: 'blobBatch', load: async () => (await import('../../machines/blobBatch.js')).blobBatchMachine as AnyStateMachine },
   { name: 'blobMulti', load: async () => (await import('../../machines/blobMulti.js')).blobMultiMachine as AnyStateMachine },
   { name: 'blobMultiProvider', load: async () => (await import('../../machines/blobMulti.js')).blobMultiProviderMachine as AnyStateMachine },
   { name: 'raft', load: async () => (await import('../../machines/raft.js')).raftMachine as AnyStateMachine },

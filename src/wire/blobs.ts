@@ -15,7 +15,16 @@
  *           the rawLength uncompressed bytes
  * END       0x03                                          every requested block was sent
  * ERROR     0x04 ‖ code u16 (src/errors.ts wire code) ‖ length u16 ‖ message UTF-8
+ *
+ * batch     version u8 = 2 ‖ count u16 (1..1024) ‖ count × root 32 B [‖ 0x01 ‖ accept u8]
+ *           whole blobs the fetcher lacks entirely, on one stream
+ * BATCH     0x06 ‖ count u16                                the provider takes the batch; then per
+ *           root, in order, HEADER ‖ every BLOCK/BLOCK_Z ‖ END — or one ERROR for that root alone
  * ```
+ *
+ * A provider that predates batches reads version 2 as a bad request and answers ERROR
+ * (PROTOCOL_ERROR) where a batch-aware one answers BATCH first: the fetcher then asks that
+ * provider one blob per stream again (src/blobs/batch.ts).
  *
  * The accept field rides after the ranges, where a provider that predates it stops reading (the
  * fetcher closes its side after the request): an old provider ignores it and sends BLOCK frames
@@ -32,7 +41,12 @@ export const BLOBS_MAX_PROOF = 64;
 /** Block index meaning "to the end of the blob" in a request range. */
 export const BLOBS_TO_END = 0xffffffff;
 
-export const FRAME = { HEADER: 0x01, BLOCK: 0x02, END: 0x03, ERROR: 0x04, BLOCK_Z: 0x05 } as const;
+export const FRAME = { HEADER: 0x01, BLOCK: 0x02, END: 0x03, ERROR: 0x04, BLOCK_Z: 0x05, BATCH: 0x06 } as const;
+
+/** Request version byte of a batch (many whole blobs on one stream). */
+export const BLOBS_BATCH_VERSION = 2;
+/** Most roots one batch request names. */
+export const BLOBS_BATCH_MAX_ROOTS = 1024;
 
 /** Block codecs (`codec` of a BLOCK_Z frame; bit `codec − 1` of a request's accept byte). 0 = as is. */
 export const CODEC = { NONE: 0, BROTLI: 1 } as const;
@@ -49,7 +63,14 @@ export interface BlobRequest {
   accept?: Codec[];
 }
 
+/** A batch request: whole blobs, answered in order on one stream. */
+export interface BlobBatchRequest {
+  roots: Uint8Array[];
+  accept?: Codec[];
+}
+
 export type BlobFrame =
+  | { type: 'batch'; count: number }
   | { type: 'header'; size: number; blockBytes: number }
   /** `codec` NONE: `data` is the block; otherwise `data` is it compressed and `rawLength` its length uncompressed. */
   | { type: 'block'; index: number; proof: Uint8Array; data: Uint8Array; codec: Codec; rawLength: number }
@@ -71,7 +92,7 @@ function checkRanges(ranges: Array<[number, number]>): void {
 export function encodeBlobRequest(req: BlobRequest): Uint8Array {
   if (req.root.byteLength !== 32) throw new OctopiiError('PROTOCOL_ERROR', 'a blob root is 32 bytes');
   checkRanges(req.ranges);
-  const accept = req.accept?.length ? req.accept.reduce<number>((m, c) => m | (1 << (c - 1)), 0) : 0;
+  const accept = acceptMask(req.accept);
   const out = new Uint8Array(35 + 8 * req.ranges.length + (accept ? 2 : 0));
   const v = new DataView(out.buffer);
   out[0] = BLOBS_WIRE_VERSION;
@@ -85,26 +106,84 @@ export function encodeBlobRequest(req: BlobRequest): Uint8Array {
   return out;
 }
 
+const acceptMask = (accept: Codec[] | undefined): number => (accept?.length ? accept.reduce<number>((m, c) => m | (1 << (c - 1)), 0) : 0);
+
+/** Encodes a batch request. Throws PROTOCOL_ERROR for 0 or more than {@link BLOBS_BATCH_MAX_ROOTS} roots, or a root that is not 32 bytes. */
+export function encodeBlobBatchRequest(req: BlobBatchRequest): Uint8Array {
+  const n = req.roots.length;
+  if (n < 1 || n > BLOBS_BATCH_MAX_ROOTS) throw new OctopiiError('PROTOCOL_ERROR', `${n} roots in a blob batch (1..${BLOBS_BATCH_MAX_ROOTS})`);
+  const accept = acceptMask(req.accept);
+  const out = new Uint8Array(3 + 32 * n + (accept ? 2 : 0));
+  out[0] = BLOBS_BATCH_VERSION;
+  new DataView(out.buffer).setUint16(1, n, true);
+  req.roots.forEach((r, i) => {
+    if (r.byteLength !== 32) throw new OctopiiError('PROTOCOL_ERROR', `root ${i} of a blob batch is ${r.byteLength} bytes (32)`);
+    out.set(r, 3 + 32 * i);
+  });
+  if (accept) out.set([EXT_ACCEPT, accept], 3 + 32 * n);
+  return out;
+}
+
+/** The optional accept field at the end of a request (both versions). */
+async function readAccept(r: ByteReader): Promise<Codec[] | undefined> {
+  const ext = await r.readByte();
+  if (ext === undefined) return undefined;
+  if (ext !== EXT_ACCEPT) throw new OctopiiError('PROTOCOL_ERROR', `unknown blob request extension ${ext}`);
+  const mask = await r.readByte();
+  if (mask === undefined) throw new OctopiiError('PROTOCOL_ERROR', 'blob request ended inside its accept field');
+  return KNOWN_CODECS.filter((c) => mask & (1 << (c - 1)));
+}
+
+/**
+ * Reads a request of either version off a stream (what a provider does): a single-blob request
+ * (version 1, see {@link readBlobRequest}) or a batch (version 2). Throws PROTOCOL_ERROR for
+ * another version, a batch of 0 or more than {@link BLOBS_BATCH_MAX_ROOTS} roots, a request
+ * that ends inside a root (a root that is not 32 bytes), an unknown extension.
+ */
+export async function readAnyBlobRequest(r: ByteReader): Promise<({ kind: 'single' } & BlobRequest) | ({ kind: 'batch' } & BlobBatchRequest)> {
+  const v = await r.readByte();
+  if (v === BLOBS_BATCH_VERSION) {
+    const c = await r.readExact(2, 'blob batch count');
+    const n = c[0]! | (c[1]! << 8);
+    if (n < 1 || n > BLOBS_BATCH_MAX_ROOTS) throw new OctopiiError('PROTOCOL_ERROR', `${n} roots in a blob batch (1..${BLOBS_BATCH_MAX_ROOTS})`);
+    const body = new Uint8Array(32 * n);
+    const got = await r.fill(body);
+    if (got < body.byteLength) throw new OctopiiError('PROTOCOL_ERROR', `blob batch request ended inside root ${Math.floor(got / 32)} (${got % 32} of 32 bytes)`);
+    const roots = Array.from({ length: n }, (_, i) => body.slice(32 * i, 32 * i + 32));
+    const accept = await readAccept(r);
+    return { kind: 'batch', roots, ...(accept ? { accept } : {}) };
+  }
+  if (v !== BLOBS_WIRE_VERSION) throw new OctopiiError('PROTOCOL_ERROR', `blob request version ${v ?? 'none'} (expected ${BLOBS_WIRE_VERSION} or ${BLOBS_BATCH_VERSION})`);
+  return { kind: 'single', ...(await readRequestBody(r)) };
+}
+
+/** A BATCH frame: the provider answers `count` roots on this stream. */
+export function encodeBatchFrame(count: number): Uint8Array {
+  return Uint8Array.of(FRAME.BATCH, count & 0xff, count >> 8);
+}
+
 /**
  * Reads a request off a stream, to the end of the fetcher's side (where the optional accept
  * field ends). Codecs this version does not know are left out of `accept`. Throws
  * PROTOCOL_ERROR (version, count, ranges, truncation, an unknown extension).
  */
 export async function readBlobRequest(r: ByteReader): Promise<BlobRequest> {
-  const head = await r.readExact(35, 'blob request');
-  if (head[0] !== BLOBS_WIRE_VERSION) throw new OctopiiError('PROTOCOL_ERROR', `blob request version ${head[0]} (expected ${BLOBS_WIRE_VERSION})`);
-  const count = new DataView(head.buffer).getUint16(33, true);
+  const v = await r.readByte();
+  if (v !== BLOBS_WIRE_VERSION) throw new OctopiiError('PROTOCOL_ERROR', `blob request version ${v ?? 'none'} (expected ${BLOBS_WIRE_VERSION})`);
+  return readRequestBody(r);
+}
+
+/** A version-1 request after its version byte. */
+async function readRequestBody(r: ByteReader): Promise<BlobRequest> {
+  const head = await r.readExact(34, 'blob request');
+  const count = new DataView(head.buffer, head.byteOffset).getUint16(32, true);
   if (count < 1 || count > BLOBS_MAX_RANGES) throw new OctopiiError('PROTOCOL_ERROR', `${count} ranges in a blob request`);
   const body = await r.readExact(8 * count, 'blob request ranges');
   const v = new DataView(body.buffer);
   const ranges: Array<[number, number]> = Array.from({ length: count }, (_, i) => [v.getUint32(8 * i, true), v.getUint32(8 * i + 4, true)]);
   checkRanges(ranges);
-  const ext = await r.readByte();
-  if (ext === undefined) return { root: head.slice(1, 33), ranges };
-  if (ext !== EXT_ACCEPT) throw new OctopiiError('PROTOCOL_ERROR', `unknown blob request extension ${ext}`);
-  const mask = await r.readByte();
-  if (mask === undefined) throw new OctopiiError('PROTOCOL_ERROR', 'blob request ended inside its accept field');
-  return { root: head.slice(1, 33), ranges, accept: KNOWN_CODECS.filter((c) => mask & (1 << (c - 1))) };
+  const accept = await readAccept(r);
+  return { root: head.slice(0, 32), ranges, ...(accept ? { accept } : {}) };
 }
 
 export function encodeHeaderFrame(size: number, blockBytes: number): Uint8Array {
@@ -211,6 +290,10 @@ export async function readBlobFrame(r: ByteReader, maxBlock: number, into?: (len
     }
     case FRAME.END:
       return { type: 'end' };
+    case FRAME.BATCH: {
+      const c = await r.readExact(2, 'batch frame');
+      return { type: 'batch', count: c[0]! | (c[1]! << 8) };
+    }
     case FRAME.ERROR: {
       const h = await r.readExact(4, 'error frame');
       const v = new DataView(h.buffer);

@@ -8,7 +8,7 @@ import { fakeNode } from './observe-fake-node.js';
 import { get } from './observe-sse.js';
 
 /** Every machine of the framework (src/observe/catalogue.ts), sorted. */
-const ALL_MACHINES = ['admission', 'blobFetch', 'blobMulti', 'blobMultiProvider', 'blobProvide', 'breaker', 'laneReceive', 'laneSend', 'node', 'peer', 'raft', 'rpcCall'];
+const ALL_MACHINES = ['admission', 'blobBatch', 'blobFetch', 'blobMulti', 'blobMultiProvider', 'blobProvide', 'breaker', 'laneReceive', 'laneSend', 'node', 'peer', 'raft', 'rpcCall'];
 
 describe('observe CLI helpers', () => {
   const node = fakeNode();

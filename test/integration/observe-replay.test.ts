@@ -84,7 +84,7 @@ describe('flight recorder and replay', () => {
 
   it('keeps the charts of the machines it saw', () => {
     // Every built-in chart (src/observe/catalogue.ts) plus any other machine seen running.
-    expect(full.header.machines.map((m) => m.id).sort()).toEqual(['admission', 'blobFetch', 'blobMulti', 'blobMultiProvider', 'blobProvide', 'breaker', 'laneReceive', 'laneSend', 'node', 'peer', 'raft', 'rpcCall']);
+    expect(full.header.machines.map((m) => m.id).sort()).toEqual(['admission', 'blobBatch', 'blobFetch', 'blobMulti', 'blobMultiProvider', 'blobProvide', 'breaker', 'laneReceive', 'laneSend', 'node', 'peer', 'raft', 'rpcCall']);
   });
 
   it('keeps at most maxEvents events', () => {

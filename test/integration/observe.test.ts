@@ -139,7 +139,7 @@ describe('observe endpoint during a real transfer (quinn, 127.0.0.1)', () => {
     // Built-in charts and the machines seen running, in the order they were first needed.
     const served = doc.machines.map((m: { chart: { id: string }; layout: unknown }) => [m.chart.id, m.layout !== null]) as Array<[string, boolean]>;
     expect(served.sort(([a], [b]) => a.localeCompare(b))).toEqual(
-      ['admission', 'blobFetch', 'blobMulti', 'blobMultiProvider', 'blobProvide', 'breaker', 'laneReceive', 'laneSend', 'node', 'peer', 'raft', 'rpcCall'].map((id) => [id, true]),
+      ['admission', 'blobBatch', 'blobFetch', 'blobMulti', 'blobMultiProvider', 'blobProvide', 'breaker', 'laneReceive', 'laneSend', 'node', 'peer', 'raft', 'rpcCall'].map((id) => [id, true]),
     );
   });
 
