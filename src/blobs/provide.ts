@@ -24,7 +24,7 @@ import type { OctopiiNode } from '../node/node.js';
 import type { DuplexStream } from '../transport/types.js';
 import { BLOBS_BATCH_VERSION, BLOBS_WIRE_VERSION, CODEC, encodeBatchFrame, encodeBlockFrameHead, encodeCompressedBlockFrameHead, encodeEndFrame, encodeErrorFrame, encodeHeaderFrame, readAnyBlobRequest } from '../wire/blobs.js';
 import { compressBlock } from './codec.js';
-import type { BlobStore } from './store.js';
+import type { BlobStore, BlockReader } from './store.js';
 import { UploadLimits, type UploadLimitOptions } from './uploadLimits.js';
 import { BLOCK_BYTES, blockCount, parseRoot, rootHex } from './tree.js';
 
@@ -111,14 +111,25 @@ export const blobProvideLogic = blobProvideMachine.provide({
       /** Blocks `ranges` of `root`: HEADER, each block with its proof, END. */
       const sendBlob = async (root: Uint8Array, ranges: Array<[number, number]>, size: number, blockBytes: number): Promise<void> => {
         await w.write(encodeHeaderFrame(size, blockBytes));
+        const reader = await store.blockReader(root);
+        try {
+          await sendBlocks(root, reader, ranges);
+        } finally {
+          await reader.close();
+        }
+        if (stopped) return;
+        await w.write(encodeEndFrame());
+      };
+      /** Blocks `ranges` of `root` through `reader`, one read ahead. */
+      const sendBlocks = async (root: Uint8Array, reader: BlockReader, ranges: Array<[number, number]>): Promise<void> => {
         /** Block `i` read (verified against the outboard), tampered in tests, compressed when that pays: its frame head and payload. */
         const prepare = async (i: number) => {
-          const { data, proof } = await store.blockWithProof(root, i);
+          const { data, proof, release } = await reader.block(i);
           const out = options.tamper ? options.tamper(i, data, root) : data;
           const z = brotli ? await compressBlock(out) : null;
           const payload = options.tamperWire ? options.tamperWire(i, z ?? out, z !== null) : (z ?? out);
           const head = z ? encodeCompressedBlockFrameHead(i, proof.siblings, CODEC.BROTLI, out.byteLength, payload.byteLength) : encodeBlockFrameHead(i, proof.siblings, payload.byteLength);
-          return { i, raw: out.byteLength, head, payload };
+          return { i, raw: out.byteLength, head, payload, release };
         };
         const order = ranges.flatMap(([start, end]) => Array.from({ length: end - start }, (_, k) => start + k));
         // The next block is read, verified (and compressed) while this one is written: one ahead.
@@ -128,15 +139,16 @@ export const blobProvideLogic = blobProvideMachine.provide({
           next = k + 1 < order.length ? prepare(order[k + 1]!) : null;
           next?.catch(() => undefined); // awaited on the next turn; a failure there fails the stream
           await options.beforeSend?.(block.i);
-          if (stopped) return;
+          if (stopped) return block.release();
           await tokens(block.payload.byteLength);
-          if (stopped) return;
+          if (stopped) return block.release();
           await w.write(block.head);
           await w.write(block.payload);
+          // The write resolved: the transport holds its own copy (as the lane's ring of blocks relies on), so the buffer goes back.
+          block.release();
           options.onBlock?.(block.i, block.raw, peer, block.payload.byteLength);
           if (!stopped) sendBack({ type: 'SENT', index: block.i, bytes: block.raw });
         }
-        await w.write(encodeEndFrame());
       };
       void (async () => {
         const { roots } = input.request;

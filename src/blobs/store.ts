@@ -32,11 +32,11 @@ import { DirSync, exists, writeFileSynced } from './fsutil.js';
 import { keptRoots } from './liveness.js';
 import { readTags, writeTag } from './tags.js';
 import { PartialBlobs, type PartialBlob } from './partials.js';
-import type { BlobStoreOptions, BlobStoreStats, BlockHasher, BlockProof, BlobShape, ByteRange, PutResult } from './storeTypes.js';
+import type { BlobStoreOptions, BlobStoreStats, BlockHasher, BlockProof, BlockReader, BlobShape, ByteRange, PutResult } from './storeTypes.js';
 import { leafBuffers } from './leafBuffers.js';
 import { allProofs, BLOCK_BYTES, blockCount, blockLength, checkBlockBytes, equalBytes, HASH_BYTES, isBlockBytes, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
-export type { BlobShape, BlobStoreOptions, BlobStoreStats, BlockHasher, BlockProof, ByteRange, PutResult } from './storeTypes.js';
+export type { BlobShape, BlobStoreOptions, BlobStoreStats, BlockHasher, BlockProof, BlockReader, ByteRange, PutResult } from './storeTypes.js';
 
 interface Outboard {
   size: number;
@@ -301,18 +301,46 @@ export class BlobStore {
    * verified on the way. Throws BLOB_NOT_FOUND, RANGE_NOT_SATISFIABLE, BLOCK_MISMATCH.
    */
   async blockWithProof(root: Uint8Array, index: number): Promise<{ data: Uint8Array; proof: BlockProof }> {
+    const reader = await this.blockReader(root);
+    try {
+      const { data, proof } = await reader.block(index);
+      return { data, proof };
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /**
+   * Reads blocks of the complete blob `root` with their proofs (what a provider sends) through
+   * one open file, each block verified on the way, until `close()`. A full block comes in a
+   * reused SharedArrayBuffer (src/blobs/leafBuffers.ts), which the hash pool reads in place — a
+   * plain buffer costs a 1 MiB copy per block to post (`jobBuffer`, src/hash/pool.ts) and a fresh
+   * 1 MiB allocation the GC must reclaim; `release()` gives it back once the block is sent (never
+   * calling it is safe: the buffer is then not reused). Throws BLOB_NOT_FOUND; `block()` throws
+   * RANGE_NOT_SATISFIABLE, BLOCK_MISMATCH.
+   */
+  async blockReader(root: Uint8Array): Promise<BlockReader> {
     const ob = await this.#outboard(root);
     const n = ob.leaves.length;
-    if (!Number.isInteger(index) || index < 0 || index >= n) throw new OctopiiError('RANGE_NOT_SATISFIABLE', `block ${index} of a ${n}-block blob`);
     ob.proofs ??= allProofs(ob.leaves);
+    const proofs = ob.proofs;
     const hex = rootHex(root);
     const fh = await open(this.#path('blobs', hex, 'data'), 'r');
-    try {
-      const buf = new Uint8Array(LEAF_PREFIX_BYTES + blockLength(ob.size, index, ob.blockBytes));
-      return { data: await this.#readBlock(fh, hex, ob, index, buf), proof: { size: ob.size, blockBytes: ob.blockBytes, siblings: ob.proofs[index]! } };
-    } finally {
-      await fh.close();
-    }
+    return {
+      block: async (index) => {
+        if (!Number.isInteger(index) || index < 0 || index >= n) throw new OctopiiError('RANGE_NOT_SATISFIABLE', `block ${index} of a ${n}-block blob`);
+        const buf = leafBuffers.take(blockLength(ob.size, index, ob.blockBytes));
+        let data: Uint8Array;
+        try {
+          data = await this.#readBlock(fh, hex, ob, index, buf);
+        } catch (e) {
+          leafBuffers.give(buf);
+          throw e;
+        }
+        return { data, proof: { size: ob.size, blockBytes: ob.blockBytes, siblings: proofs[index]! }, release: () => leafBuffers.give(buf) };
+      },
+      close: () => fh.close(),
+    };
   }
 
   /**

@@ -44,3 +44,10 @@ export interface BlobStoreStats {
 
 /** The outcome of {@link BlobStore.putBlock}: written, already held, or written and the blob is now complete. */
 export type PutResult = 'written' | 'duplicate' | 'complete';
+
+/** Blocks of one complete blob read through one open file (BlobStore.blockReader). */
+export interface BlockReader {
+  /** Block `index`, verified, with its proof; `release()` once it is sent gives its buffer back for reuse. */
+  block(index: number): Promise<{ data: Uint8Array; proof: BlockProof; release(): void }>;
+  close(): Promise<void>;
+}
