@@ -4,8 +4,8 @@
  * any range can be verified, and fetched block by block — each block verified against the root
  * before it is written, the verified-block map fsync'd as blocks land (a fetch: at its commits),
  * so a resume starts where the last run stopped without reading or re-hashing anything verified.
- * Each blob has its own block size (src/blobs/blockSize.ts, bound into the root), recorded in its
- * outboard header and used for every offset, leaf, map bit and read of that blob.
+ * Each blob has its own block size (src/blobs/blockSize.ts, bound into the root, recorded in its
+ * outboard header). add()'s copy and hashing: src/blobs/ingest.ts.
  *
  * Layout under `dir` (formats in src/blobs/files.ts):
  * ```
@@ -33,6 +33,7 @@ import { keptRoots } from './liveness.js';
 import { readTags, writeTag } from './tags.js';
 import { PartialBlobs, type PartialBlob } from './partials.js';
 import type { BlobStoreOptions, BlobStoreStats, BlockHasher, BlockProof, BlockReader, BlobShape, ByteRange, PutResult } from './storeTypes.js';
+import { copyAndHash } from './ingest.js';
 import { leafBuffers } from './leafBuffers.js';
 import { allProofs, BLOCK_BYTES, blockCount, blockLength, checkBlockBytes, equalBytes, HASH_BYTES, isBlockBytes, LEAF_PREFIX_BYTES, leafMessage, rootFromLeaves, rootHex, verifyProof } from './tree.js';
 
@@ -136,32 +137,13 @@ export class BlobStore {
         src = await open(input, 'r');
         size = (await src.stat()).size;
       } else size = input.byteLength;
-      const n = blockCount(size, B);
       out = await open(`${tmp}.data`, 'w');
-      const leaves: Uint8Array[] = new Array(n);
-      const inFlight = 4;
-      // Sized to the blob: a SharedArrayBuffer the hash workers saw lives until their GC runs, so
-      // 1 MiB per small file added held ~1 GB of native memory for a 1,000-file tree.
-      const bufs = Array.from({ length: Math.min(inFlight, n) }, () => new Uint8Array(new SharedArrayBuffer(LEAF_PREFIX_BYTES + Math.min(B, size))));
-      let next = 0;
-      const pump = async (buf: Uint8Array) => {
-        while (next < n) {
-          if (options.signal?.aborted) throw new OctopiiError('ABORTED', 'add aborted');
-          const i = next++;
-          const len = blockLength(size, i, B);
-          const body = buf.subarray(LEAF_PREFIX_BYTES, LEAF_PREFIX_BYTES + len);
-          if (src) {
-            const { bytesRead } = await src.read(body, 0, len, i * B);
-            if (bytesRead !== len) throw new OctopiiError('IO_ERROR', `${input as string} changed while being added`);
-          } else body.set((input as Uint8Array).subarray(i * B, i * B + len));
-          const leaf = this.#hasher.sha256(leafMessage(buf, i, len));
-          this.#beforeWrite?.('data');
-          await out!.write(body, 0, len, i * B);
-          this.stats.dataBytesWritten += len;
-          leaves[i] = await leaf;
-        }
-      };
-      await Promise.all(bufs.map(pump));
+      const leaves = await copyAndHash(src ? { fh: src, path: input as string } : (input as Uint8Array), size, B, out, {
+        hasher: this.#hasher,
+        ...(options.signal ? { signal: options.signal } : {}),
+        beforeWrite: () => this.#beforeWrite?.('data'),
+        written: (n) => (this.stats.dataBytesWritten += n),
+      });
       const root = rootFromLeaves(leaves, size, B);
       const hex = rootHex(root);
       if (await this.has(root)) {
@@ -302,12 +284,8 @@ export class BlobStore {
    */
   async blockWithProof(root: Uint8Array, index: number): Promise<{ data: Uint8Array; proof: BlockProof }> {
     const reader = await this.blockReader(root);
-    try {
-      const { data, proof } = await reader.block(index);
-      return { data, proof };
-    } finally {
-      await reader.close();
-    }
+    const { data, proof } = await reader.block(index).finally(() => reader.close());
+    return { data, proof };
   }
 
   /**
