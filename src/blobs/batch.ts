@@ -23,6 +23,7 @@ import { OctopiiError, toOctopiiError } from '../errors.js';
 import { ByteReader } from '../lane/bytes.js';
 import type { OctopiiNode, PeerRef } from '../node/node.js';
 import { CODEC, encodeBlobBatchRequest, readBlobFrame } from '../wire/blobs.js';
+import { actorOutput } from './actorOutput.js';
 import { decompressBlock, SUPPORTED_CODECS } from './codec.js';
 import { onLoopback, type FetchHandles } from './fetch.js';
 import type { DownloadLimits } from './downloadLimits.js';
@@ -243,32 +244,6 @@ export function runBlobBatch(input: BlobBatchInput, clock?: import('../runtime/c
   return p;
 }
 
-function outputOf(ref: AnyActorRef, signal?: AbortSignal, onProgress?: (blobs: number, bytes: number) => void): Promise<BlobBatchOutput> {
-  let seen = 0;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => ref.send({ type: 'ABORT', error: { code: 'ABORTED', message: 'batch aborted' } });
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let sub: { unsubscribe(): void } | undefined;
-    let settled = false;
-    const done = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      sub?.unsubscribe();
-      fn();
-    };
-    const check = (s: { status: string; output?: unknown; context?: { done?: number[]; bytes?: number } }) => {
-      const blobs = s.context?.done?.length ?? 0;
-      if (onProgress && blobs > seen) {
-        seen = blobs;
-        onProgress(blobs, s.context?.bytes ?? 0);
-      }
-      if (s.status === 'done') done(() => resolve(s.output as BlobBatchOutput));
-      else if (s.status === 'stopped') done(() => reject(new OctopiiError('CLOSED', 'node stopped during the batch')));
-    };
-    sub = ref.subscribe({ next: check, error: (e) => done(() => reject(toOctopiiError(e, 'INTERNAL'))), complete: () => check(ref.getSnapshot()) });
-    if (settled) sub.unsubscribe();
-    if (signal?.aborted) onAbort();
-    check(ref.getSnapshot());
-  });
+function outputOf(ref: AnyActorRef, signal?: AbortSignal, onProgress?: (count: number, bytes: number) => void): Promise<BlobBatchOutput> {
+  return actorOutput<BlobBatchOutput>(ref, { what: 'batch', count: (c) => c.done?.length ?? 0, signal, onProgress });
 }

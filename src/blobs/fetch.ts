@@ -25,6 +25,7 @@ import type { OctopiiNode, PeerRef } from '../node/node.js';
 import { isLoopbackHost, parseAddress } from '../transport/address.js';
 import type { DuplexStream } from '../transport/types.js';
 import { BLOBS_TO_END, CODEC, encodeBlobRequest, readBlobFrame, type Codec } from '../wire/blobs.js';
+import { actorOutput } from './actorOutput.js';
 import { decompressBlock, SUPPORTED_CODECS } from './codec.js';
 import type { DownloadLimits } from './downloadLimits.js';
 import { leafBuffers } from './leafBuffers.js';
@@ -307,32 +308,6 @@ export function runBlobFetch(input: BlobFetchInput, clock?: import('../runtime/c
   return p;
 }
 
-function outputOf(ref: AnyActorRef, signal?: AbortSignal, onProgress?: (blocks: number, bytes: number) => void): Promise<BlobFetchOutput> {
-  let seen = 0;
-  return new Promise((resolve, reject) => {
-    const onAbort = () => ref.send({ type: 'ABORT', error: { code: 'ABORTED', message: 'fetch aborted' } });
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let sub: { unsubscribe(): void } | undefined;
-    let settled = false;
-    const done = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      sub?.unsubscribe();
-      fn();
-    };
-    const check = (s: { status: string; output?: unknown; context?: { blocks?: number; bytes?: number } }) => {
-      const blocks = s.context?.blocks ?? 0;
-      if (onProgress && blocks > seen) {
-        seen = blocks;
-        onProgress(blocks, s.context?.bytes ?? 0);
-      }
-      if (s.status === 'done') done(() => resolve(s.output as BlobFetchOutput));
-      else if (s.status === 'stopped') done(() => reject(new OctopiiError('CLOSED', 'node stopped during the fetch')));
-    };
-    sub = ref.subscribe({ next: check, error: (e) => done(() => reject(toOctopiiError(e, 'INTERNAL'))), complete: () => check(ref.getSnapshot()) });
-    if (settled) sub.unsubscribe();
-    if (signal?.aborted) onAbort();
-    check(ref.getSnapshot());
-  });
+function outputOf(ref: AnyActorRef, signal?: AbortSignal, onProgress?: (count: number, bytes: number) => void): Promise<BlobFetchOutput> {
+  return actorOutput<BlobFetchOutput>(ref, { what: 'fetch', count: (c) => c.blocks ?? 0, signal, onProgress });
 }
