@@ -37,7 +37,7 @@ export class DirSync {
 
   constructor(readonly path: string) {}
 
-  /** Makes every rename into the directory done before this call durable. Never rejects (see {@link syncDir}). */
+  /** Makes every rename into the directory done before this call durable. Rejects only when the directory cannot be opened (a refused fsync is ignored, see {@link syncDir}). */
   sync(): Promise<void> {
     this.#next ??= (async () => {
       await this.#running;
@@ -51,6 +51,7 @@ export class DirSync {
   }
 }
 
+/** fsyncs directory `path` (renames into it become durable). Throws what `open` throws; a file system that refuses fsync on a directory is ignored. */
 export async function syncDir(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {
