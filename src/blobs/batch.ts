@@ -26,6 +26,7 @@ import { CODEC, encodeBlobBatchRequest, readBlobFrame } from '../wire/blobs.js';
 import { actorOutput } from './actorOutput.js';
 import { decompressBlock, SUPPORTED_CODECS } from './codec.js';
 import { onLoopback, type FetchHandles } from './fetch.js';
+import { ReadGate } from './readGate.js';
 import type { DownloadLimits } from './downloadLimits.js';
 import type { BlobStore } from './store.js';
 import { blockCount, isBlockBytes, MAX_BLOCK_BYTES, parseRoot } from './tree.js';
@@ -49,47 +50,20 @@ export const blobBatchLogic = blobBatchMachine.provide({
       const ac = new AbortController();
       let stream: Awaited<ReturnType<typeof open>> | undefined;
       let finished = false;
-      let paused = false;
-      let throttled = false;
-      let owed = 0;
-      let wake: (() => void) | undefined;
-      let failure: unknown;
       const pending = new Set<Promise<void>>();
       let high = false;
       /** Block writes of the blob being read (tracked as one once its END frame is in). */
       let current: Array<Promise<unknown>> = [];
-      const waitWhile = async (blocked: () => boolean): Promise<void> => {
-        while (blocked() && failure === undefined && !ac.signal.aborted) await new Promise<void>((res) => (wake = res));
-      };
       const send = (e: BlobBatchEvent) => {
         if (!ac.signal.aborted) sendBack(e);
       };
-      receive((e) => {
-        if (e.type === 'PAUSE') paused = true;
-        if (e.type === 'RESUME') paused = false;
-        if (e.type === 'UNTHROTTLE') throttled = false;
-        wake?.();
-      });
-      /** Waits while paused, then reserves the wire bytes read so far in the download limits (a wait goes to the chart). Throws a failure of a write. */
-      const gate = async (): Promise<void> => {
-        await waitWhile(() => paused);
-        const waitMs = limits && owed > 0 ? limits.reserve(peer, owed, now()) : 0;
-        owed = 0;
-        if (waitMs > 0 && failure === undefined && !ac.signal.aborted) {
-          throttled = true;
-          send({ type: 'THROTTLE', waitMs });
-          await waitWhile(() => throttled);
-        }
-        if (failure !== undefined) throw failure;
-      };
+      const gate = new ReadGate({ limits, peer, now, signal: ac.signal, throttle: (waitMs) => send({ type: 'THROTTLE', waitMs }) });
+      receive((e) => gate.receive(e));
       /** Tracks a blob's landing in the window (HIGH_WATER at `window`, LOW_WATER at half). */
       const track = (p: Promise<void>): void => {
         const q = p.then(
           () => undefined,
-          (e: unknown) => {
-            failure ??= e;
-            wake?.();
-          },
+          (e: unknown) => gate.fail(e),
         ).finally(() => {
           pending.delete(q);
           if (high && pending.size <= Math.floor(window / 2)) {
@@ -124,7 +98,7 @@ export const blobBatchLogic = blobBatchMachine.provide({
         send({ type: 'ACCEPTED' });
         for (let i = 0; i < roots.length; i++) {
           const root = roots[i]!;
-          await gate();
+          await gate.pass();
           if (ac.signal.aborted) return;
           const head = await readBlobFrame(r, MAX_BLOCK_BYTES);
           if (head.type === 'error') {
@@ -137,24 +111,21 @@ export const blobBatchLogic = blobBatchMachine.provide({
           const n = blockCount(size, blockBytes);
           const puts: Array<Promise<unknown>> = (current = []);
           for (let b = 0; b < n; b++) {
-            if (b > 0) await gate();
+            if (b > 0) await gate.pass();
             if (ac.signal.aborted) return;
             const f = await readBlobFrame(r, blockBytes);
             if (f.type === 'error') throw f.error; // mid-blob: the provider could not read its own blob
             if (f.type !== 'block') throw new OctopiiError('PROTOCOL_ERROR', `expected block ${b} of root ${i} of the batch, got ${f.type}`);
             if (f.index !== b) throw new OctopiiError('PROTOCOL_ERROR', `block ${f.index} of root ${i} where block ${b} was due`);
             if (f.codec !== CODEC.NONE && !accept.includes(f.codec)) throw new OctopiiError('PROTOCOL_ERROR', `block ${f.index} in codec ${f.codec}, which the request did not accept`);
-            owed += f.data.byteLength;
+            gate.owe(f.data.byteLength);
             // Verified before written (putBlock); a many-block blob's blocks land deferred and its last block completes it.
             const put = (f.codec === CODEC.NONE ? Promise.resolve(f.data) : decompressBlock(f.codec, f.data, f.rawLength)).then((data) =>
               store.putBlock(root, f.index, data, { size, blockBytes, siblings: f.proof }, { defer: n > 1 }),
             );
             put.then(
               () => n > 1 && send({ type: 'WRITTEN' }),
-              (e: unknown) => {
-                failure ??= e;
-                wake?.();
-              },
+              (e: unknown) => gate.fail(e),
             );
             puts.push(put);
           }
@@ -171,7 +142,7 @@ export const blobBatchLogic = blobBatchMachine.provide({
           );
         }
         await Promise.all(pending);
-        if (failure !== undefined) throw failure;
+        if (gate.failure !== undefined) throw gate.failure;
         finished = true;
         send({ type: 'END' });
       };
@@ -180,11 +151,11 @@ export const blobBatchLogic = blobBatchMachine.provide({
         stream?.abort(error);
         // Blobs already verified and being written still land (and are reported): only the rest go back.
         await Promise.allSettled([...pending, ...current]);
-        send({ type: 'FAILED', error: (failure !== undefined ? toOctopiiError(failure, 'STREAM_ABORTED') : error).toJSON() });
+        send({ type: 'FAILED', error: (gate.failure !== undefined ? toOctopiiError(gate.failure, 'STREAM_ABORTED') : error).toJSON() });
       });
       return () => {
         ac.abort();
-        wake?.();
+        gate.wake();
         if (!finished) stream?.abort(new OctopiiError('CANCELLED', 'batch session stopped'));
       };
     }),

@@ -29,6 +29,7 @@ import { actorOutput } from './actorOutput.js';
 import { decompressBlock, SUPPORTED_CODECS } from './codec.js';
 import type { DownloadLimits } from './downloadLimits.js';
 import { leafBuffers } from './leafBuffers.js';
+import { ReadGate } from './readGate.js';
 import type { BlobStore } from './store.js';
 import { BLOCK_BYTES, blockCount, isBlockBytes, LEAF_PREFIX_BYTES, MAX_BLOCK_BYTES, parseRoot, rootHex } from './tree.js';
 
@@ -100,13 +101,8 @@ export const blobFetchLogic = blobFetchMachine.provide({
       const ac = new AbortController();
       let stream: DuplexStream | undefined;
       let finished = false;
-      let paused = false;
-      let throttled = false;
-      /** Wire bytes read and not yet reserved in the download limits. */
-      let owed = 0;
-      let wake: (() => void) | undefined;
+      const gate = new ReadGate({ limits, peer, now, signal: ac.signal, throttle: (waitMs) => sendBack({ type: 'THROTTLE', waitMs }) });
       const pending = new Set<Promise<void>>();
-      let failure: unknown;
       // Blocks written and not yet committed; commits run one after another.
       let written: Array<{ index: number; bytes: number }> = [];
       let writtenBytes = 0;
@@ -121,27 +117,10 @@ export const blobFetchLogic = blobFetchMachine.provide({
           await store.flush(root);
           if (!ac.signal.aborted) for (const b of batch) sendBack({ type: 'BLOCK', index: b.index, bytes: b.bytes });
         });
-        commits = c.catch((e: unknown) => {
-          failure ??= e;
-          wake?.();
-        });
+        commits = c.catch((e: unknown) => gate.fail(e));
         return c;
       };
-      /** Resolves once `blocked()` is false, or the session failed or was stopped (woken by RESUME, UNTHROTTLE, a failure, the stop). */
-      const waitWhile = async (blocked: () => boolean): Promise<void> => {
-        while (blocked() && failure === undefined && !ac.signal.aborted) await new Promise<void>((res) => (wake = res));
-      };
-      receive((e) => {
-        if (e.type === 'PAUSE') paused = true;
-        if (e.type === 'RESUME') {
-          paused = false;
-          wake?.();
-        }
-        if (e.type === 'UNTHROTTLE') {
-          throttled = false;
-          wake?.();
-        }
-      });
+      receive((e) => gate.receive(e));
       const run = async () => {
         stream = await open(ac.signal);
         const w = stream.writable.getWriter();
@@ -157,16 +136,8 @@ export const blobFetchLogic = blobFetchMachine.provide({
         const every = commitEvery(size, blockBytes);
         let high = false;
         for (;;) {
-          await waitWhile(() => paused);
-          // The last block's bytes, reserved once not paused: a wait goes to the chart (THROTTLE → UNTHROTTLE).
-          const waitMs = limits && owed > 0 ? limits.reserve(peer, owed, now()) : 0;
-          owed = 0;
-          if (waitMs > 0 && failure === undefined && !ac.signal.aborted) {
-            throttled = true;
-            sendBack({ type: 'THROTTLE', waitMs });
-            await waitWhile(() => throttled);
-          }
-          if (failure !== undefined) throw failure;
+          // Not paused, and the last block's bytes reserved: a wait goes to the chart (THROTTLE → UNTHROTTLE).
+          await gate.pass();
           if (ac.signal.aborted) return;
           // An uncompressed block is read into a reused leaf buffer and hashed where it lies (no copy, no 1 MiB allocation per block).
           let buf: Uint8Array | undefined;
@@ -176,7 +147,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
           if (f.type === 'batch') throw new OctopiiError('PROTOCOL_ERROR', 'a batch frame on a single-blob stream');
           if (f.type === 'end') {
             await Promise.all(pending);
-            if (failure !== undefined) throw failure;
+            if (gate.failure !== undefined) throw gate.failure;
             await commit();
             finished = true;
             sendBack({ type: 'END' });
@@ -185,7 +156,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
           if (!inRanges(input.missing, f.index)) throw new OctopiiError('PROTOCOL_ERROR', `block ${f.index} was not asked for`);
           if (f.codec !== CODEC.NONE && !accept.includes(f.codec)) throw new OctopiiError('PROTOCOL_ERROR', `block ${f.index} in codec ${f.codec}, which the request did not accept`);
           onWire?.(f.index, f.rawLength, f.data.byteLength);
-          owed += f.data.byteLength;
+          gate.owe(f.data.byteLength);
           // a compressed block is decompressed (bounded by its rawLength) and then verified like any other
           const p: Promise<void> = (f.codec === CODEC.NONE ? Promise.resolve(f.data) : decompressBlock(f.codec, f.data, f.rawLength))
             .then((data) => store.putBlock(root, f.index, data, { size, blockBytes, siblings: f.proof }, { defer: true, headroom: data === f.data && buf !== undefined }))
@@ -199,10 +170,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
                 // 'complete': the store made every block durable to complete the blob.
                 if (landed === 'complete' || writtenBytes >= every) void commit().catch(() => undefined);
               },
-              (e: unknown) => {
-                failure ??= e;
-                wake?.();
-              },
+              (e: unknown) => gate.fail(e),
             )
             .finally(() => {
               if (buf) leafBuffers.give(buf);
@@ -229,7 +197,7 @@ export const blobFetchLogic = blobFetchMachine.provide({
       });
       return () => {
         ac.abort();
-        wake?.();
+        gate.wake();
         void Promise.allSettled([...pending]).then(() => commit().catch(() => undefined));
         if (!finished) stream?.abort(new OctopiiError('CANCELLED', 'fetch session stopped'));
       };
